@@ -1,0 +1,42 @@
+// Roles are ranked by value; a higher role includes every lower one.
+export const ROLE = {
+  USER: 0x00,
+  BILLING: 0x01,
+  WORKSPACES: 0x02,
+  ADMINISTRATOR: 0xfe,
+  OWNER: 0xff,
+} as const;
+
+export type RoleName = keyof typeof ROLE;
+export type Role = (typeof ROLE)[RoleName];
+
+export const ROLE_VALUES = Object.values(ROLE).sort((a, b) => a - b) as Role[];
+
+const NAMES = new Map<number, RoleName>(Object.entries(ROLE).map(([name, value]) => [value, name as RoleName]));
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === "number" && NAMES.has(value);
+}
+
+export function roleName(role: Role): RoleName {
+  return NAMES.get(role) as RoleName;
+}
+
+/** Every defined role at or below `role`, ascending (Flashback's `orgRoles`). */
+export function rolesUpTo(role: Role): Role[] {
+  return ROLE_VALUES.filter((value) => value <= role);
+}
+
+export function hasRole(actual: number, minimum: Role): boolean {
+  return actual >= minimum;
+}
+
+/** The ceiling rule: a caller may grant only roles at or below their own (so only an OWNER grants OWNER). */
+export function canAssignRole(callerRole: number, role: Role): boolean {
+  return role <= callerRole;
+}
+
+/** A caller may not act on a user ranked above themselves. */
+export function canActOn(callerRole: number, targetRole: number): boolean {
+  return targetRole <= callerRole;
+}

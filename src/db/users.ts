@@ -1,0 +1,190 @@
+import { and, asc, count, eq, gt, isNotNull, isNull, lte, or, sql, type SQL } from "drizzle-orm";
+import { ROLE, type Role } from "../auth/roles";
+import { uuidv7 } from "../lib/uuid";
+import type { Db } from "./client";
+import { invitations, organizations, users, type UserRow } from "./schema";
+
+// Every query on users lives here. Live rows are the default: a soft-deleted user is seen
+// only where a caller passes `includeDeleted: true`.
+
+export type Visibility = { includeDeleted?: boolean };
+
+function visible(options: Visibility = {}): SQL | undefined {
+  return options.includeDeleted ? undefined : isNull(users.deletedAt);
+}
+
+/** The caller behind a token: a live user of a live organization. */
+export async function findCaller(db: Db, userId: string) {
+  return db
+    .select({ id: users.id, orgId: users.orgId, role: users.orgRole })
+    .from(users)
+    .innerJoin(organizations, eq(organizations.id, users.orgId))
+    .where(and(eq(users.id, userId), isNull(users.deletedAt), isNull(organizations.deletedAt)))
+    .get();
+}
+
+export async function findUser(db: Db, orgId: string, userId: string, options?: Visibility): Promise<UserRow | undefined> {
+  return db
+    .select()
+    .from(users)
+    .where(and(eq(users.id, userId), eq(users.orgId, orgId), visible(options)))
+    .get();
+}
+
+export async function findUserByEmail(db: Db, email: string, options?: Visibility): Promise<UserRow | undefined> {
+  // Matches the expression of the unique index, so the lookup uses it.
+  return db
+    .select()
+    .from(users)
+    .where(and(sql`lower(${users.email}) = ${email.toLowerCase()}`, visible(options)))
+    .get();
+}
+
+export type Cursor = { createdAt: string; id: string };
+
+export type ListFilter = Visibility & { role?: Role; q?: string };
+
+export async function listUsers(db: Db, orgId: string, filter: ListFilter, page: { limit: number; after?: Cursor }) {
+  const conditions = [eq(users.orgId, orgId), visible(filter)];
+  if (filter.role !== undefined) conditions.push(eq(users.orgRole, filter.role));
+  if (filter.q) {
+    // instr() matches literally (no LIKE wildcards, no LIKE pattern-length limit).
+    const needle = filter.q.toLowerCase();
+    conditions.push(
+      or(
+        sql`instr(${users.email}, ${needle}) > 0`,
+        sql`instr(${users.firstNameFolded}, ${needle}) > 0`,
+        sql`instr(${users.lastNameFolded}, ${needle}) > 0`,
+      ),
+    );
+  }
+  const where = and(...conditions);
+  const after = page.after
+    ? or(gt(users.createdAt, page.after.createdAt), and(eq(users.createdAt, page.after.createdAt), gt(users.id, page.after.id)))
+    : undefined;
+  // One round trip for the page and the total.
+  const [rows, totals] = await db.batch([
+    db
+      .select()
+      .from(users)
+      .where(and(where, after))
+      .orderBy(asc(users.createdAt), asc(users.id))
+      .limit(page.limit + 1),
+    db.select({ total: count() }).from(users).where(where),
+  ]);
+  const hasMore = rows.length > page.limit;
+  const items = hasMore ? rows.slice(0, page.limit) : rows;
+  const last = items.at(-1);
+  return {
+    items,
+    total: totals[0]?.total ?? 0,
+    next: hasMore && last ? { createdAt: last.createdAt, id: last.id } : null,
+  };
+}
+
+export type NewUser = {
+  orgId: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  orgRole: Role;
+  passwordHash: string;
+  provider?: string | undefined;
+  authMethod: string;
+};
+
+/**
+ * Inserts a user, and with `invitedBy` the invitation record, in one atomic batch. The unique
+ * index on lower(email) decides races: a duplicate throws a unique violation.
+ */
+export async function insertUser(db: Db, user: NewUser, invitedBy?: string): Promise<UserRow> {
+  const now = new Date().toISOString();
+  const id = uuidv7();
+  const email = user.email.toLowerCase();
+  const row = {
+    id,
+    orgId: user.orgId,
+    email,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    firstNameFolded: user.firstName.toLowerCase(),
+    lastNameFolded: user.lastName.toLowerCase(),
+    orgRole: user.orgRole,
+    validated: false,
+    passwordHash: user.passwordHash,
+    provider: user.provider ?? null,
+    authMethod: user.authMethod,
+    createdAt: now,
+    updatedAt: now,
+    deletedAt: null,
+  };
+  const insert = db.insert(users).values(row);
+  if (invitedBy) {
+    await db.batch([
+      insert,
+      db.insert(invitations).values({ id: uuidv7(), userId: id, orgId: user.orgId, email, invitedBy, createdAt: now }),
+    ]);
+  } else {
+    await insert.run();
+  }
+  return row;
+}
+
+/** The guard of a write on another user: same organization, not ranked above the caller. */
+function actionable(orgId: string, userId: string, callerRole: number) {
+  return and(eq(users.id, userId), eq(users.orgId, orgId), lte(users.orgRole, callerRole));
+}
+
+// True unless this row is an owner and the only live one of its organization. Evaluated inside
+// the writing statement, so two owners demoting each other at once cannot both succeed.
+function keepsAnotherOwner(orgId: string) {
+  return sql`(${users.orgRole} <> ${ROLE.OWNER} OR (SELECT count(*) FROM users AS owners WHERE owners.org_id = ${orgId} AND owners.org_role = ${ROLE.OWNER} AND owners.deleted_at IS NULL) > 1)`;
+}
+
+export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
+
+/** Returns the updated row, or undefined when a guard failed (see `findUser` to tell which). */
+export async function updateUser(
+  db: Db,
+  target: { orgId: string; userId: string; callerRole: number },
+  changes: UserChanges,
+): Promise<UserRow | undefined> {
+  const set: Partial<UserRow> = { updatedAt: new Date().toISOString() };
+  if (changes.firstName !== undefined) Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
+  if (changes.lastName !== undefined) Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
+  if (changes.orgRole !== undefined) set.orgRole = changes.orgRole;
+  const demotes = changes.orgRole !== undefined && changes.orgRole !== ROLE.OWNER;
+  const [row] = await db
+    .update(users)
+    .set(set)
+    .where(
+      and(
+        actionable(target.orgId, target.userId, target.callerRole),
+        isNull(users.deletedAt),
+        demotes ? keepsAnotherOwner(target.orgId) : undefined,
+      ),
+    )
+    .returning();
+  return row;
+}
+
+/** Soft-deletes a live user; undefined when a guard failed. */
+export async function softDeleteUser(db: Db, target: { orgId: string; userId: string; callerRole: number }) {
+  const now = new Date().toISOString();
+  const [row] = await db
+    .update(users)
+    .set({ deletedAt: now, updatedAt: now })
+    .where(and(actionable(target.orgId, target.userId, target.callerRole), isNull(users.deletedAt), keepsAnotherOwner(target.orgId)))
+    .returning();
+  return row;
+}
+
+/** Clears `deletedAt` of a soft-deleted user; undefined when a guard failed. */
+export async function reactivateUser(db: Db, target: { orgId: string; userId: string; callerRole: number }) {
+  const [row] = await db
+    .update(users)
+    .set({ deletedAt: null, updatedAt: new Date().toISOString() })
+    .where(and(actionable(target.orgId, target.userId, target.callerRole), isNotNull(users.deletedAt)))
+    .returning();
+  return row;
+}

@@ -1,0 +1,65 @@
+import { z } from "zod";
+import type { Role } from "./auth/roles";
+
+export type Bindings = {
+  DB: D1Database;
+  JWT_ALG?: string;
+  JWT_SECRET?: string;
+  JWT_JWKS?: string;
+  JWT_ISSUER?: string;
+  JWT_AUDIENCE?: string;
+};
+
+/** The authenticated caller, loaded from the database on every request. */
+export type Caller = { id: string; orgId: string; role: Role };
+
+export type AppEnv = { Bindings: Bindings; Variables: { caller: Caller } };
+
+const jwkSchema = z.looseObject({ kty: z.string(), kid: z.string().optional(), alg: z.string().optional(), use: z.string().optional() });
+
+const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
+
+const configSchema = z
+  .object({
+    JWT_ALG: z.enum(["HS256", "RS256", "ES256"]).default("HS256"),
+    JWT_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
+    JWT_JWKS: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .transform((text, ctx) => {
+          try {
+            return JSON.parse(text) as unknown;
+          } catch {
+            ctx.addIssue({ code: "custom", message: "JWT_JWKS is not valid JSON" });
+            return z.NEVER;
+          }
+        })
+        .pipe(z.object({ keys: z.array(jwkSchema).min(1) }))
+        .optional(),
+    ),
+    JWT_ISSUER: z.preprocess(blankToUndefined, z.string().optional()),
+    JWT_AUDIENCE: z.preprocess(blankToUndefined, z.string().optional()),
+  })
+  .superRefine((config, ctx) => {
+    if (config.JWT_ALG === "HS256") {
+      // RFC 7518 §3.2: an HS256 key must have at least 256 bits.
+      if (!config.JWT_SECRET || new TextEncoder().encode(config.JWT_SECRET).length < 32) {
+        ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "HS256 needs JWT_SECRET of at least 32 bytes" });
+      }
+    } else if (!config.JWT_JWKS) {
+      ctx.addIssue({ code: "custom", path: ["JWT_JWKS"], message: `${config.JWT_ALG} needs JWT_JWKS` });
+    }
+  });
+
+export type AuthConfig = z.infer<typeof configSchema>;
+export type Jwk = z.infer<typeof jwkSchema>;
+
+/** Validates the auth configuration; throws with every problem listed when it is unusable. */
+export function parseAuthConfig(env: Bindings): AuthConfig {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new Error(`Invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,114 @@
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+
+export const ERROR_STATUS = {
+  bad_request: 400,
+  validation_failed: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  method_not_allowed: 405,
+  conflict: 409,
+  last_owner: 409,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  internal_error: 500,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+// Every client-visible message lives here; Flashback's exact strings are kept verbatim.
+export const MESSAGES = {
+  unauthorized: "Authentication required",
+  invalidToken: "Invalid or expired token",
+  notFound: "Not found",
+  methodNotAllowed: "Method not allowed",
+  internal: "Internal server error",
+  validation: "Validation failed",
+  malformedJson: "Malformed JSON in request body",
+  bodyNotObject: "Request body must be a JSON object",
+  payloadTooLarge: "Request body exceeds 65536 bytes",
+  badContentLength: "Invalid Content-Length header",
+  unsupportedMediaType: "Content-Type must be application/json",
+  invalidRole: "Invalid role combination",
+  noFields: "No valid fields to update",
+  malformedId: "Malformed id: expected a UUID",
+  viewOrgDenied: "Access denied: you can only view your own organization",
+  modifyOrgDenied: "Access denied: you can only modify your own organization",
+  modifyOrgRole: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization",
+  orgNotFound: "Organization not found",
+  viewUsersRole: "Insufficient permissions to view users",
+  createUsersRole: "Insufficient permissions to create users",
+  updateUsersRole: "Insufficient permissions to update users",
+  deleteUsersRole: "Insufficient permissions to delete users",
+  activateUsersRole: "Insufficient permissions to activate users",
+  userNotFound: "User not found",
+  emailTaken: "A user with this email already exists",
+  emailTakenDeleted: "A deactivated user with this email already exists; reactivate that user instead",
+  roleAboveOwn: "Insufficient permissions: you cannot assign a role above your own",
+  targetAboveOwn: "Insufficient permissions: you cannot modify a user with a higher role than your own",
+  lastOwner: "An organization must keep at least one owner",
+  deleteSelf: "Cannot delete yourself",
+  notDeleted: "User is not deleted",
+  userCreated: "User created successfully",
+  userCreatedInvited: "User created successfully. Verification email sent.",
+  userUpdated: "User updated successfully",
+  userDeleted: "User deleted successfully",
+  userActivated: "User activated successfully",
+  orgUpdated: "Organization updated successfully",
+} as const;
+
+export type FieldProblem = { path: string; message: string };
+
+export class ApiError extends Error {
+  readonly status: ContentfulStatusCode;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: FieldProblem[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message);
+    this.status = ERROR_STATUS[code];
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string, details?: FieldProblem[]) {
+  return { success: false as const, data: null, message, code, ...(details ? { details } : {}) };
+}
+
+function render(c: Context, error: ApiError): Response {
+  for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+  return c.json(errorBody(error.code, error.message, error.details), error.status);
+}
+
+// Hono's own failures (body parsing, body limit) arrive as HTTPException with plain text;
+// they are re-expressed in the envelope here.
+function fromHttpException(error: HTTPException): ApiError {
+  switch (error.status) {
+    case 400:
+      return new ApiError("bad_request", /JSON/i.test(error.message) ? MESSAGES.malformedJson : error.message || "Bad request");
+    case 401:
+      return new ApiError("unauthorized", MESSAGES.unauthorized, undefined, { "WWW-Authenticate": "Bearer" });
+    case 413:
+      return new ApiError("payload_too_large", MESSAGES.payloadTooLarge);
+    case 415:
+      return new ApiError("unsupported_media_type", MESSAGES.unsupportedMediaType);
+    default:
+      return new ApiError("internal_error", MESSAGES.internal);
+  }
+}
+
+export function onError(error: Error, c: Context): Response {
+  if (error instanceof ApiError) return render(c, error);
+  if (error instanceof HTTPException) return render(c, fromHttpException(error));
+  // Log the cause for operators; the client sees a fixed sentence, never driver text.
+  console.error("unhandled error", error);
+  return render(c, new ApiError("internal_error", MESSAGES.internal));
+}
+
+export function onNotFound(c: Context): Response {
+  return render(c, new ApiError("not_found", MESSAGES.notFound));
+}

@@ -1,0 +1,26 @@
+import type { Cursor } from "../db/users";
+import { decodeBase64UrlText, encodeBase64UrlText } from "./base64url";
+
+// The position after the last item of a page (creation time, then id). Opaque to clients;
+// it carries no organization, since every list is scoped to the caller's own.
+
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export function encodeCursor(cursor: Cursor): string {
+  return encodeBase64UrlText(JSON.stringify([cursor.createdAt, cursor.id]));
+}
+
+export function decodeCursor(text: string): Cursor | null {
+  const json = decodeBase64UrlText(text);
+  if (json === null) return null;
+  try {
+    const value: unknown = JSON.parse(json);
+    if (!Array.isArray(value) || value.length !== 2) return null;
+    const [createdAt, id] = value as unknown[];
+    if (typeof createdAt !== "string" || typeof id !== "string" || !TIMESTAMP.test(createdAt) || !ID.test(id)) return null;
+    return { createdAt, id };
+  } catch {
+    return null;
+  }
+}

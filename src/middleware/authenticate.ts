@@ -1,0 +1,50 @@
+import { createMiddleware } from "hono/factory";
+import { createVerifier, TokenError, type Verifier } from "../auth/jwt";
+import { isRole } from "../auth/roles";
+import { createDb } from "../db/client";
+import { findCaller } from "../db/users";
+import { parseAuthConfig, type AppEnv, type Bindings } from "../env";
+import { ApiError, MESSAGES } from "../errors";
+
+// One verifier per configuration, so keys are imported once per isolate, not per request.
+const verifiers = new Map<string, Verifier>();
+
+function verifierFor(env: Bindings): Verifier {
+  const key = JSON.stringify([env.JWT_ALG, env.JWT_SECRET, env.JWT_JWKS, env.JWT_ISSUER, env.JWT_AUDIENCE]);
+  let verifier = verifiers.get(key);
+  if (!verifier) {
+    verifier = createVerifier(parseAuthConfig(env));
+    verifiers.set(key, verifier);
+  }
+  return verifier;
+}
+
+const missing = () => new ApiError("unauthorized", MESSAGES.unauthorized, undefined, { "WWW-Authenticate": "Bearer" });
+const invalid = () =>
+  new ApiError("unauthorized", MESSAGES.invalidToken, undefined, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
+
+/**
+ * Verifies the bearer token, then loads the caller from the database: role, organization and
+ * deletion state come from there on every request, never from the token.
+ */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const header = c.req.header("Authorization");
+  if (!header) throw missing();
+  const match = /^Bearer +([^\s]+) *$/i.exec(header);
+  if (!match?.[1]) throw missing();
+
+  const verify = verifierFor(c.env);
+  let token;
+  try {
+    token = await verify(match[1]);
+  } catch (error) {
+    if (error instanceof TokenError) throw invalid();
+    throw error;
+  }
+
+  const caller = await findCaller(createDb(c.env.DB), token.userId);
+  if (!caller || !isRole(caller.role)) throw invalid();
+  if (token.orgId !== undefined && token.orgId !== caller.orgId) throw invalid();
+  c.set("caller", { id: caller.id, orgId: caller.orgId, role: caller.role });
+  await next();
+});

@@ -1,0 +1,13 @@
+import type { Hono } from "hono";
+import { ApiError, MESSAGES } from "../errors";
+
+/**
+ * Answers every other method on `path` with 405 and an Allow header. Registered after the
+ * path's routes, so only methods they do not handle reach it; it needs no authentication.
+ */
+export function allowOnly(app: Hono<any, any, any>, path: string, methods: string[]) {
+  const allowed = methods.includes("GET") ? [...methods, "HEAD"] : methods;
+  app.all(path, () => {
+    throw new ApiError("method_not_allowed", MESSAGES.methodNotAllowed, undefined, { Allow: allowed.join(", ") });
+  });
+}

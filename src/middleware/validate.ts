@@ -1,0 +1,35 @@
+import type { Context } from "hono";
+import type { z } from "zod";
+import { ApiError, MESSAGES, type FieldProblem } from "../errors";
+
+type HookResult = { success: true } | { success: false; error: z.ZodError; target: string };
+
+function problems(error: z.ZodError): FieldProblem[] {
+  return error.issues.flatMap((issue) => {
+    const base = issue.path.map(String).join(".");
+    // Name every unknown field, so a client sees exactly what was refused.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ path: base ? `${base}.${key}` : key, message: "Unknown field" }));
+    }
+    return [{ path: base, message: issue.message }];
+  });
+}
+
+/**
+ * The one place validation failures become API errors (the zod-validator hook): malformed
+ * path ids are 400 bad_request, a body that is not an object is 400 bad_request, anything
+ * else is 400 validation_failed with the field problems listed.
+ */
+export function validationHook(result: HookResult, _c: Context): void {
+  if (result.success) return;
+  const details = problems(result.error);
+  if (result.target === "param") throw new ApiError("bad_request", MESSAGES.malformedId, details);
+  if (result.target === "json" && details.some((d) => d.path === "")) {
+    throw new ApiError("bad_request", MESSAGES.bodyNotObject, details);
+  }
+  if (result.error.issues.some((issue) => issue.message === MESSAGES.invalidRole)) {
+    throw new ApiError("validation_failed", MESSAGES.invalidRole, details);
+  }
+  const first = details[0];
+  throw new ApiError("validation_failed", first ? `${MESSAGES.validation}: ${first.path || "body"}: ${first.message}` : MESSAGES.validation, details);
+}

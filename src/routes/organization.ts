@@ -1,0 +1,81 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { ROLE } from "../auth/roles";
+import { createDb } from "../db/client";
+import { findOrganization, updateOrganization } from "../db/organizations";
+import type { AppEnv } from "../env";
+import { ApiError, MESSAGES } from "../errors";
+import { authenticate } from "../middleware/authenticate";
+import { jsonBody } from "../middleware/json-body";
+import { allowOnly } from "../middleware/method-not-allowed";
+import { requireRole } from "../middleware/require-role";
+import { validationHook } from "../middleware/validate";
+import { errorResponse } from "../schemas/common";
+import { envelope, jsonContent } from "../schemas/envelope";
+import { OrganizationSchema, OrgIdParams, toOrganization, UpdateOrganizationBody } from "../schemas/organization";
+
+export const organization = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const PATH = "/organization/{orgId}";
+const security = [{ bearerAuth: [] }];
+
+const getOrganizationRoute = createRoute({
+  method: "get",
+  path: PATH,
+  tags: ["Organization"],
+  summary: "Get the caller's organization",
+  description: "Any member.",
+  security,
+  middleware: [authenticate],
+  request: { params: OrgIdParams },
+  responses: {
+    200: jsonContent(envelope(OrganizationSchema), "The organization"),
+    400: errorResponse("Malformed id"),
+    401: errorResponse("Missing, invalid or expired token"),
+    403: errorResponse("Not the caller's organization"),
+    404: errorResponse("The organization was deleted"),
+  },
+});
+
+organization.openapi(getOrganizationRoute, async (c) => {
+  const caller = c.get("caller");
+  const { orgId } = c.req.valid("param");
+  // Flashback answers 403 for any other id, existing or not, so existence is never revealed.
+  if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.viewOrgDenied);
+  const row = await findOrganization(createDb(c.env.DB), orgId);
+  if (!row) throw new ApiError("not_found", MESSAGES.orgNotFound);
+  return c.json({ success: true as const, data: toOrganization(row) }, 200);
+});
+
+const updateOrganizationRoute = createRoute({
+  method: "put",
+  path: PATH,
+  tags: ["Organization"],
+  summary: "Update the caller's organization",
+  description: "ADMINISTRATOR or OWNER. Partial update; strings are trimmed and an empty string clears an optional field.",
+  security,
+  middleware: [authenticate, requireRole(ROLE.ADMINISTRATOR, MESSAGES.modifyOrgRole), jsonBody],
+  request: { params: OrgIdParams, body: { required: true, content: { "application/json": { schema: UpdateOrganizationBody } } } },
+  responses: {
+    200: jsonContent(envelope(OrganizationSchema, MESSAGES.orgUpdated), "The organization after the update"),
+    400: errorResponse("Invalid input"),
+    401: errorResponse("Missing, invalid or expired token"),
+    403: errorResponse("Role too low, or not the caller's organization"),
+    404: errorResponse("The organization was deleted"),
+    413: errorResponse("Body too large"),
+    415: errorResponse("Body is not JSON"),
+  },
+});
+
+organization.openapi(updateOrganizationRoute, async (c) => {
+  const caller = c.get("caller");
+  const { orgId } = c.req.valid("param");
+  const body = c.req.valid("json");
+  if (Object.keys(body).length === 0) throw new ApiError("bad_request", MESSAGES.noFields);
+  if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.modifyOrgDenied);
+  const { is_business: isBusiness, ...rest } = body;
+  const row = await updateOrganization(createDb(c.env.DB), orgId, { ...rest, ...(isBusiness === undefined ? {} : { isBusiness }) });
+  if (!row) throw new ApiError("not_found", MESSAGES.orgNotFound);
+  return c.json({ success: true as const, data: toOrganization(row), message: MESSAGES.orgUpdated }, 200);
+});
+
+allowOnly(organization, PATH, ["GET", "PUT"]);

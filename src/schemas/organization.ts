@@ -1,0 +1,69 @@
+import { z } from "@hono/zod-openapi";
+import type { OrganizationRow } from "../db/schema";
+import { clearableText, text, uuid } from "./common";
+
+const nullableString = z.string().nullable();
+
+export const OrganizationSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    domain: nullableString,
+    address1: nullableString,
+    address2: nullableString,
+    city: nullableString,
+    zipcode: nullableString,
+    phone: nullableString,
+    state: nullableString,
+    country: nullableString,
+    deletedAt: nullableString,
+    reposDisabled: z.boolean(),
+    website: nullableString,
+    is_business: z.boolean(),
+    mfaEnforced: z.boolean(),
+  })
+  .openapi("Organization");
+
+const website = clearableText(200)
+  .refine((value) => value === null || /^https?:\/\/[^\s/?#]+[^\s]*$/i.test(value), "Must be an http(s) URL")
+  .openapi({ type: ["string", "null"], format: "uri", maxLength: 200 });
+
+export const UpdateOrganizationBody = z
+  .strictObject({
+    name: text(1, 200).optional(),
+    address1: clearableText(200).optional(),
+    address2: clearableText(200).optional(),
+    city: clearableText(200).optional(),
+    zipcode: clearableText(200).optional(),
+    phone: clearableText(200).optional(),
+    state: clearableText(200).optional(),
+    country: clearableText(200).optional(),
+    website: website.optional(),
+    is_business: z.boolean().optional(),
+    mfaEnforced: z.boolean().optional(),
+  })
+  .openapi("UpdateOrganization");
+
+export const OrgIdParams = z.object({ orgId: uuid.openapi({ param: { name: "orgId", in: "path" } }) });
+
+export type Organization = z.infer<typeof OrganizationSchema>;
+
+export function toOrganization(row: OrganizationRow): Organization {
+  return {
+    id: row.id,
+    name: row.name,
+    domain: row.domain,
+    address1: row.address1,
+    address2: row.address2,
+    city: row.city,
+    zipcode: row.zipcode,
+    phone: row.phone,
+    state: row.state,
+    country: row.country,
+    deletedAt: row.deletedAt,
+    reposDisabled: row.reposDisabled,
+    website: row.website,
+    is_business: row.isBusiness,
+    mfaEnforced: row.mfaEnforced,
+  };
+}

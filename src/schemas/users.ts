@@ -1,0 +1,93 @@
+import { z } from "@hono/zod-openapi";
+import { MESSAGES } from "../errors";
+import { isRole, ROLE, roleName, rolesUpTo } from "../auth/roles";
+import type { UserRow } from "../db/schema";
+import { booleanQuery, role, text } from "./common";
+
+export const OrgUserSchema = z
+  .object({
+    id: z.string(),
+    email: z.string(),
+    name: z.string().openapi({ description: "First name" }),
+    lastName: z.string(),
+    orgId: z.string(),
+    orgRole: z.number().int(),
+    validated: z.boolean(),
+    deletedAt: z.string().nullable(),
+    orgRoleDescription: z.enum(Object.keys(ROLE) as [keyof typeof ROLE, ...(keyof typeof ROLE)[]]),
+    orgRoles: z.array(z.number().int()),
+  })
+  .openapi("OrgUser");
+
+const password = z
+  .string()
+  .min(8, "Must be at least 8 characters")
+  .max(256, "Must be at most 256 characters")
+  .refine((value) => /[A-Z]/.test(value) && /[a-z]/.test(value) && /[0-9]/.test(value), {
+    message: "Must contain an upper-case letter, a lower-case letter and a digit",
+  });
+
+export const CreateUserBody = z
+  .strictObject({
+    email: z.email().max(254),
+    password,
+    firstName: text(1, 100),
+    lastName: text(1, 100),
+    orgRole: role.default(ROLE.USER),
+    sendInvite: z.boolean().default(true),
+    // Accepted for Flashback client compatibility.
+    provider: text(0, 100).optional(),
+    authMethod: z.enum(["LOCAL", "GOOGLE", "GITHUB", "MICROSOFT"]).default("LOCAL"),
+  })
+  .openapi("CreateUser");
+
+export const UpdateUserBody = z
+  .strictObject({
+    name: text(1, 100).optional(),
+    lastName: text(1, 100).optional(),
+    orgRole: role.optional(),
+  })
+  .openapi("UpdateUser");
+
+export const ListUsersQuery = z.strictObject({
+  limit: z
+    .string()
+    .regex(/^\d{1,4}$/, "Must be an integer from 1 to 1000")
+    .transform(Number)
+    .refine((value) => value >= 1 && value <= 1000, "Must be an integer from 1 to 1000")
+    .optional()
+    .openapi({ type: "integer", minimum: 1, maximum: 1000, default: 100 }),
+  cursor: z.string().max(512).optional().openapi({ description: "Opaque; the `nextCursor` of the previous page" }),
+  q: z.string().max(100).optional().openapi({ description: "Case-insensitive literal match on email, first or last name" }),
+  role: z
+    .string()
+    .regex(/^\d{1,3}$/, MESSAGES.invalidRole)
+    .transform(Number)
+    .pipe(role)
+    .optional()
+    .openapi({ type: "integer", enum: [0, 1, 2, 254, 255] }),
+  includeDeleted: booleanQuery.optional().openapi({ type: "boolean" }),
+});
+
+export const GetUserQuery = z.strictObject({
+  includeDeleted: booleanQuery.optional().openapi({ type: "boolean" }),
+});
+
+export type OrgUser = z.infer<typeof OrgUserSchema>;
+
+/** The wire shape of a user row: never the password hash or the search columns. */
+export function toOrgUser(row: UserRow): OrgUser {
+  const orgRole = isRole(row.orgRole) ? row.orgRole : ROLE.USER;
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.firstName,
+    lastName: row.lastName,
+    orgId: row.orgId,
+    orgRole,
+    validated: row.validated,
+    deletedAt: row.deletedAt,
+    orgRoleDescription: roleName(orgRole),
+    orgRoles: rolesUpTo(orgRole),
+  };
+}

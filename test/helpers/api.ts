@@ -1,0 +1,41 @@
+import { exports } from "cloudflare:workers";
+import { expect } from "vitest";
+
+export type ApiResponse = { status: number; headers: Headers; body: any; text: string };
+
+export type CallOptions = {
+  token?: string;
+  /** A value to send as JSON, or a raw string sent as is. */
+  body?: unknown;
+  headers?: Record<string, string>;
+};
+
+/** Calls the worker through its real fetch handler, as a client would. */
+export async function call(method: string, path: string, options: CallOptions = {}): Promise<ApiResponse> {
+  const headers = new Headers(options.headers);
+  if (options.token !== undefined && !headers.has("Authorization")) headers.set("Authorization", `Bearer ${options.token}`);
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
+    if (!headers.has("Content-Type")) headers.set("Content-Type", "application/json");
+  }
+  const response = await exports.default.fetch(new Request(`https://api.test${path}`, { method, headers, body }));
+  const text = await response.text();
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return { status: response.status, headers: response.headers, body: parsed, text };
+}
+
+/** Asserts the error envelope: status, code, message and no internals in the body. */
+export function expectError(response: ApiResponse, status: number, code: string, message?: string) {
+  expect(response.status, response.text).toBe(status);
+  expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
+  expect(response.body).toMatchObject({ success: false, data: null, code });
+  expect(typeof response.body.message).toBe("string");
+  if (message !== undefined) expect(response.body.message).toBe(message);
+  expect(response.text).not.toMatch(/SQLITE|D1_ERROR|sqlite|at .*\(.*:\d+:\d+\)|Drizzle|Failed query/);
+}

@@ -1,0 +1,25 @@
+import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+// Tests run inside workerd against a local D1 built from the real migrations.
+export const TEST_JWT_SECRET = "test-secret-0123456789abcdef0123456789abcdef";
+
+export default defineConfig(async () => {
+  const migrations = await readD1Migrations("./migrations");
+  return {
+    plugins: [
+      cloudflareTest({
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          // nodejs_compat only for vitest's own runner modules; the worker does not use it.
+          compatibilityFlags: ["nodejs_compat"],
+          bindings: { JWT_SECRET: TEST_JWT_SECRET, TEST_MIGRATIONS: migrations },
+        },
+      }),
+    ],
+    test: {
+      setupFiles: ["./test/helpers/apply-migrations.ts"],
+      include: ["test/**/*.test.ts"],
+    },
+  };
+});
