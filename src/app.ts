@@ -5,9 +5,17 @@ import { validationHook } from "./middleware/validate";
 import { organization } from "./routes/organization";
 import { users } from "./routes/users";
 
+const JSON_TYPE = "application/json; charset=utf-8";
+
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
+
+// Every JSON answer, errors included, declares its charset (hono's c.json does not).
+app.use(async (c, next) => {
+  await next();
+  if (c.res.headers.get("Content-Type") === "application/json") c.res.headers.set("Content-Type", JSON_TYPE);
+});
 
 // Users first: `/organization/users` must not be taken for `/organization/{orgId}`.
 app.route("/", users);

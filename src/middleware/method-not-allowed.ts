@@ -2,12 +2,12 @@ import type { Hono } from "hono";
 import { ApiError, MESSAGES } from "../errors";
 
 /**
- * Answers every other method on `path` with 405 and an Allow header. Registered after the
+ * Answers every other method on `path` (OpenAPI `{param}` syntax) with 405 and an Allow header. Registered after the
  * path's routes, so only methods they do not handle reach it; it needs no authentication.
  */
 export function allowOnly(app: Hono<any, any, any>, path: string, methods: string[]) {
   const allowed = methods.includes("GET") ? [...methods, "HEAD"] : methods;
-  app.all(path, () => {
+  app.all(path.replace(/\{(\w+)\}/g, ":$1"), () => {
     throw new ApiError("method_not_allowed", MESSAGES.methodNotAllowed, undefined, { Allow: allowed.join(", ") });
   });
 }
