@@ -20,6 +20,8 @@ export default defineConfig(async () => {
     test: {
       setupFiles: ["./test/helpers/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
+      // CI also writes a machine-readable report, which .ci/run summarises.
+      reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results/vitest.json" }]] : ["default"],
     },
   };
 });

@@ -1,0 +1,471 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ROLE, type Role, type RoleName } from "../../src/auth/roles";
+import { call, expectError, type ApiResponse } from "../helpers/api";
+import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import { expectUnchanged, userRow } from "../helpers/snapshot";
+
+// OWASP API5 (function level) and API1 (object level) as a table: every operation, called by
+// every role of organization A, on A's own resources and on organization B's.
+
+const ROLE_NAMES = ["OWNER", "ADMINISTRATOR", "WORKSPACES", "BILLING", "USER"] as const satisfies readonly RoleName[];
+
+const MSG = {
+  viewOrgDenied: "Access denied: you can only view your own organization",
+  modifyOrgRole: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization",
+  viewUsers: "Insufficient permissions to view users",
+  createUsers: "Insufficient permissions to create users",
+  updateUsers: "Insufficient permissions to update users",
+  deleteUsers: "Insufficient permissions to delete users",
+  activateUsers: "Insufficient permissions to activate users",
+  userNotFound: "User not found",
+  deleteSelf: "Cannot delete yourself",
+} as const;
+
+type Request = { method: string; path: string; body?: unknown };
+
+async function orgRow(id: string) {
+  return env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<Record<string, unknown>>();
+}
+
+function newUserBody(orgRole?: number) {
+  return {
+    email: `Matrix-${crypto.randomUUID()}@Example.com`,
+    password: "Matrix-pass-1",
+    firstName: "Grace",
+    lastName: "Hopper",
+    ...(orgRole === undefined ? {} : { orgRole }),
+  };
+}
+
+/**
+ * One operation on the caller's own organization: `prepare` seeds what it needs and returns
+ * the request plus the check to run when the caller is allowed.
+ */
+type OwnOperation = {
+  label: string;
+  minimum: Role;
+  denied: string;
+  write: boolean;
+  prepare(org: OrgFixture): Promise<{ request: Request; verify(res: ApiResponse): Promise<void> }>;
+};
+
+const OWN_OPERATIONS: OwnOperation[] = [
+  {
+    label: "GET /organization/{orgId}",
+    minimum: ROLE.USER,
+    denied: "",
+    write: false,
+    async prepare(org) {
+      return {
+        request: { method: "GET", path: `/organization/${org.id}` },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body.success).toBe(true);
+          expect(res.body.data.id).toBe(org.id);
+        },
+      };
+    },
+  },
+  {
+    label: "PUT /organization/{orgId}",
+    minimum: ROLE.ADMINISTRATOR,
+    denied: MSG.modifyOrgRole,
+    write: true,
+    async prepare(org) {
+      const name = `Renamed ${crypto.randomUUID()}`;
+      return {
+        request: { method: "PUT", path: `/organization/${org.id}`, body: { name, city: "Lyon" } },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body).toMatchObject({ success: true, message: "Organization updated successfully", data: { id: org.id, name, city: "Lyon" } });
+          expect(await orgRow(org.id)).toMatchObject({ name, city: "Lyon" });
+        },
+      };
+    },
+  },
+  {
+    label: "GET /organization/users",
+    minimum: ROLE.WORKSPACES,
+    denied: MSG.viewUsers,
+    write: false,
+    async prepare(org) {
+      const live = Object.values(org.users).map((u) => u.id);
+      return {
+        request: { method: "GET", path: "/organization/users" },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body.success).toBe(true);
+          expect(res.body.total).toBe(live.length);
+          expect(res.body.nextCursor).toBeNull();
+          expect(res.body.data.map((u: { id: string }) => u.id).sort()).toEqual([...live].sort());
+          for (const user of res.body.data) expect(user.orgId).toBe(org.id);
+        },
+      };
+    },
+  },
+  {
+    label: "POST /organization/users",
+    minimum: ROLE.WORKSPACES,
+    denied: MSG.createUsers,
+    write: true,
+    async prepare(org) {
+      const body = newUserBody();
+      return {
+        request: { method: "POST", path: "/organization/users", body },
+        async verify(res) {
+          expect(res.status, res.text).toBe(201);
+          expect(res.body.data).toMatchObject({ email: body.email.toLowerCase(), orgId: org.id, orgRole: 0, validated: false, deletedAt: null });
+          expect(res.headers.get("Location")).toBe(`/organization/users/${res.body.data.id}`);
+          const row = await userRow(res.body.data.id);
+          expect(row).toMatchObject({ org_id: org.id, email: body.email.toLowerCase(), org_role: 0, deleted_at: null });
+        },
+      };
+    },
+  },
+  {
+    label: "GET /organization/users/{userId}",
+    minimum: ROLE.WORKSPACES,
+    denied: MSG.viewUsers,
+    write: false,
+    async prepare(org) {
+      const target = await insertUser(org.id, ROLE.USER);
+      return {
+        request: { method: "GET", path: `/organization/users/${target.id}` },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body).toMatchObject({ success: true, id: target.id, orgId: org.id, email: target.email });
+        },
+      };
+    },
+  },
+  {
+    label: "PUT /organization/users/{userId}",
+    minimum: ROLE.WORKSPACES,
+    denied: MSG.updateUsers,
+    write: true,
+    async prepare(org) {
+      const target = await insertUser(org.id, ROLE.USER);
+      return {
+        request: { method: "PUT", path: `/organization/users/${target.id}`, body: { name: "Renamed", orgRole: ROLE.BILLING } },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body).toMatchObject({ success: true, message: "User updated successfully", data: { id: target.id, name: "Renamed", orgRole: 1 } });
+          expect(await userRow(target.id)).toMatchObject({ first_name: "Renamed", first_name_folded: "renamed", org_role: 1 });
+        },
+      };
+    },
+  },
+  {
+    label: "DELETE /organization/users/{userId}",
+    minimum: ROLE.WORKSPACES,
+    denied: MSG.deleteUsers,
+    write: true,
+    async prepare(org) {
+      const target = await insertUser(org.id, ROLE.USER);
+      return {
+        request: { method: "DELETE", path: `/organization/users/${target.id}` },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body).toEqual({ success: true, data: null, message: "User deleted successfully" });
+          const row = await userRow(target.id);
+          expect(row?.deleted_at).toEqual(expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/));
+        },
+      };
+    },
+  },
+  {
+    label: "POST /organization/users/{userId}/activate",
+    minimum: ROLE.WORKSPACES,
+    denied: MSG.activateUsers,
+    write: true,
+    async prepare(org) {
+      return {
+        request: { method: "POST", path: `/organization/users/${org.deleted.id}/activate` },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body).toMatchObject({ success: true, message: "User activated successfully", data: { id: org.deleted.id, deletedAt: null } });
+          expect((await userRow(org.deleted.id))?.deleted_at).toBeNull();
+        },
+      };
+    },
+  },
+];
+
+const ownCases = OWN_OPERATIONS.flatMap((op) =>
+  ROLE_NAMES.map((role) => {
+    const allowed = ROLE[role] >= op.minimum;
+    return {
+      op,
+      role,
+      allowed,
+      title: allowed ? `${role} may ${op.label} on its own organization` : `${role} gets 403 "${op.denied}" on ${op.label}`,
+    };
+  }),
+);
+
+describe("every operation as every role, on the caller's own organization", () => {
+  it.each(ownCases)("$title", async ({ op, role, allowed }) => {
+    const org = await createOrg();
+    const caller = org.users[role];
+    const { request, verify } = await op.prepare(org);
+    const send = () => call(request.method, request.path, { token: caller.token, body: request.body });
+    if (allowed) {
+      await verify(await send());
+    } else {
+      const res = await expectUnchanged(send);
+      expectError(res, 403, "forbidden", op.denied);
+    }
+  });
+});
+
+/** An operation aimed at organization B's user, and the same request for an id nobody has. */
+type ForeignUserOperation = {
+  label: string;
+  denied: string;
+  request(id: string): Request;
+  target(b: OrgFixture): FixtureUser;
+};
+
+const FOREIGN_USER_OPERATIONS: ForeignUserOperation[] = [
+  { label: "GET /organization/users/{idOfB}", denied: MSG.viewUsers, request: (id) => ({ method: "GET", path: `/organization/users/${id}` }), target: (b) => b.users.USER },
+  {
+    label: "GET /organization/users/{deletedIdOfB}?includeDeleted=true",
+    denied: MSG.viewUsers,
+    request: (id) => ({ method: "GET", path: `/organization/users/${id}?includeDeleted=true` }),
+    target: (b) => b.deleted,
+  },
+  {
+    label: "PUT /organization/users/{idOfB}",
+    denied: MSG.updateUsers,
+    request: (id) => ({ method: "PUT", path: `/organization/users/${id}`, body: { name: "Hijacked" } }),
+    target: (b) => b.users.USER,
+  },
+  {
+    label: "PUT /organization/users/{idOfB} with a role above the caller's",
+    denied: MSG.updateUsers,
+    request: (id) => ({ method: "PUT", path: `/organization/users/${id}`, body: { orgRole: ROLE.OWNER } }),
+    target: (b) => b.users.USER,
+  },
+  {
+    label: "PUT /organization/users/{ownerIdOfB}",
+    denied: MSG.updateUsers,
+    request: (id) => ({ method: "PUT", path: `/organization/users/${id}`, body: { lastName: "Hijacked" } }),
+    target: (b) => b.users.OWNER,
+  },
+  { label: "DELETE /organization/users/{idOfB}", denied: MSG.deleteUsers, request: (id) => ({ method: "DELETE", path: `/organization/users/${id}` }), target: (b) => b.users.USER },
+  {
+    label: "DELETE /organization/users/{ownerIdOfB}",
+    denied: MSG.deleteUsers,
+    request: (id) => ({ method: "DELETE", path: `/organization/users/${id}` }),
+    target: (b) => b.users.OWNER,
+  },
+  {
+    label: "POST /organization/users/{deletedIdOfB}/activate",
+    denied: MSG.activateUsers,
+    request: (id) => ({ method: "POST", path: `/organization/users/${id}/activate` }),
+    target: (b) => b.deleted,
+  },
+];
+
+const foreignUserCases = FOREIGN_USER_OPERATIONS.flatMap((op) =>
+  ROLE_NAMES.map((role) => {
+    const manager = ROLE[role] >= ROLE.WORKSPACES;
+    return {
+      op,
+      role,
+      manager,
+      title: manager
+        ? `${role} of A gets the unknown-id 404 for ${op.label}, byte for byte`
+        : `${role} of A gets 403 "${op.denied}" for ${op.label} (role is checked before tenancy)`,
+    };
+  }),
+);
+
+describe("every operation as every role of A, against organization B", () => {
+  it.each(ROLE_NAMES)("%s of A gets 403 for GET /organization/{B}, the same body as for an id that does not exist", async (role) => {
+    const { a, b } = await createTwoOrgs();
+    const token = a.users[role].token;
+    const foreign = await call("GET", `/organization/${b.id}`, { token });
+    expectError(foreign, 403, "forbidden", MSG.viewOrgDenied);
+    expect(foreign.text).not.toContain(b.id);
+    const unknown = await call("GET", `/organization/${crypto.randomUUID()}`, { token });
+    expect(foreign.text).toBe(unknown.text);
+  });
+
+  it.each(ROLE_NAMES)("%s of A gets 403 for PUT /organization/{B}, and B's row is unchanged", async (role) => {
+    const { a, b } = await createTwoOrgs();
+    const token = a.users[role].token;
+    const body = { name: "Hijacked", website: "https://evil.example" };
+    const foreign = await expectUnchanged(() => call("PUT", `/organization/${b.id}`, { token, body }));
+    if (ROLE[role] >= ROLE.ADMINISTRATOR) {
+      expectError(foreign, 403, "forbidden");
+      expect(foreign.body.message).not.toBe(MSG.modifyOrgRole);
+    } else {
+      expectError(foreign, 403, "forbidden", MSG.modifyOrgRole);
+    }
+    expect(foreign.text).not.toContain(b.id);
+    // Existence of B is not revealed: an id nobody has gets the same answer.
+    const unknown = await expectUnchanged(() => call("PUT", `/organization/${crypto.randomUUID()}`, { token, body }));
+    expect(foreign.text).toBe(unknown.text);
+    expect(await orgRow(b.id)).toMatchObject({ name: expect.not.stringContaining("Hijacked"), website: null });
+  });
+
+  it.each(foreignUserCases)("$title", async ({ op, role, manager }) => {
+    const { a, b } = await createTwoOrgs();
+    const token = a.users[role].token;
+    const target = op.target(b);
+    const before = await userRow(target.id);
+    const foreignRequest = op.request(target.id);
+    const foreign = await expectUnchanged(() => call(foreignRequest.method, foreignRequest.path, { token, body: foreignRequest.body }));
+    if (!manager) {
+      expectError(foreign, 403, "forbidden", op.denied);
+      return;
+    }
+    expectError(foreign, 404, "not_found", MSG.userNotFound);
+    expect(foreign.text).not.toContain(target.id);
+    const unknownRequest = op.request(crypto.randomUUID());
+    const unknown = await expectUnchanged(() => call(unknownRequest.method, unknownRequest.path, { token, body: unknownRequest.body }));
+    expect(unknown.status).toBe(404);
+    expect(foreign.text).toBe(unknown.text);
+    expect(await userRow(target.id)).toEqual(before);
+  });
+
+  it.each(["WORKSPACES", "ADMINISTRATOR", "OWNER"] as const)("%s of A never sees B's users in the list, even with includeDeleted or a search for them", async (role) => {
+    const { a, b } = await createTwoOrgs();
+    const token = a.users[role].token;
+    const ofB = new Set([...Object.values(b.users), b.deleted].map((u) => u.id));
+    const all = await call("GET", "/organization/users?includeDeleted=true&limit=1000", { token });
+    expect(all.status, all.text).toBe(200);
+    expect(all.body.total).toBe(6);
+    for (const user of all.body.data) {
+      expect(user.orgId).toBe(a.id);
+      expect(ofB.has(user.id)).toBe(false);
+    }
+    for (const target of [b.users.OWNER, b.deleted]) {
+      const search = await call("GET", `/organization/users?includeDeleted=true&q=${encodeURIComponent(target.email)}`, { token });
+      expect(search.status, search.text).toBe(200);
+      expect(search.body).toMatchObject({ data: [], total: 0, nextCursor: null });
+    }
+  });
+});
+
+describe("role rules as seen by each role", () => {
+  const managers = ["WORKSPACES", "ADMINISTRATOR", "OWNER"] as const;
+  const ceilingCases = managers.flatMap((caller) =>
+    ROLE_NAMES.map((given) => ({ caller, given, allowed: ROLE[given] <= ROLE[caller] })),
+  );
+
+  it.each(ceilingCases.map((c) => ({ ...c, title: `${c.caller} ${c.allowed ? "may create" : "gets 403 creating"} a user with role ${c.given}` })))(
+    "$title",
+    async ({ caller, given, allowed }) => {
+      const org = await createOrg();
+      const body = newUserBody(ROLE[given]);
+      const send = () => call("POST", "/organization/users", { token: org.users[caller].token, body });
+      if (allowed) {
+        const res = await send();
+        expect(res.status, res.text).toBe(201);
+        expect(res.body.data).toMatchObject({ orgRole: ROLE[given], orgRoleDescription: given });
+        expect(await userRow(res.body.data.id)).toMatchObject({ org_id: org.id, org_role: ROLE[given] });
+      } else {
+        const res = await expectUnchanged(send);
+        expectError(res, 403, "forbidden");
+      }
+    },
+  );
+
+  it.each(ceilingCases.map((c) => ({ ...c, title: `${c.caller} ${c.allowed ? "may set" : "gets 403 setting"} an ordinary user's role to ${c.given}` })))(
+    "$title",
+    async ({ caller, given, allowed }) => {
+      const org = await createOrg();
+      const target = await insertUser(org.id, ROLE.USER);
+      const send = () => call("PUT", `/organization/users/${target.id}`, { token: org.users[caller].token, body: { orgRole: ROLE[given] } });
+      if (allowed) {
+        const res = await send();
+        expect(res.status, res.text).toBe(200);
+        expect(res.body.data).toMatchObject({ id: target.id, orgRole: ROLE[given], orgRoleDescription: given });
+        expect((await userRow(target.id))?.org_role).toBe(ROLE[given]);
+      } else {
+        const res = await expectUnchanged(send);
+        expectError(res, 403, "forbidden");
+        expect((await userRow(target.id))?.org_role).toBe(ROLE.USER);
+      }
+    },
+  );
+
+  it.each(ROLE_NAMES.filter((r) => r !== "OWNER"))("%s gets 403 promoting itself to OWNER, and keeps its role", async (role) => {
+    const org = await createOrg();
+    const self = org.users[role];
+    const res = await expectUnchanged(() => call("PUT", `/organization/users/${self.id}`, { token: self.token, body: { orgRole: ROLE.OWNER } }));
+    expectError(res, 403, "forbidden");
+    expect((await userRow(self.id))?.org_role).toBe(ROLE[role]);
+  });
+
+  type Action = "update" | "delete" | "activate";
+  const higherCases: { caller: RoleName; target: RoleName; action: Action }[] = [];
+  for (const action of ["update", "delete", "activate"] as const) {
+    higherCases.push(
+      { caller: "WORKSPACES", target: "ADMINISTRATOR", action },
+      { caller: "WORKSPACES", target: "OWNER", action },
+      { caller: "ADMINISTRATOR", target: "OWNER", action },
+    );
+  }
+
+  function actionRequest(action: Action, target: FixtureUser): Request {
+    if (action === "update") return { method: "PUT", path: `/organization/users/${target.id}`, body: { name: "Demoted", lastName: "Hijacked" } };
+    if (action === "delete") return { method: "DELETE", path: `/organization/users/${target.id}` };
+    return { method: "POST", path: `/organization/users/${target.id}/activate` };
+  }
+
+  it.each(higherCases)("$caller gets 403 trying to $action a user ranked $target, and nothing changes", async ({ caller, target, action }) => {
+    const org = await createOrg();
+    // A second owner, so the last-owner rule cannot be the reason for a refusal.
+    await insertUser(org.id, ROLE.OWNER);
+    const victim = await insertUser(org.id, ROLE[target], { deleted: action === "activate" });
+    const request = actionRequest(action, victim);
+    const res = await expectUnchanged(() => call(request.method, request.path, { token: org.users[caller].token, body: request.body }));
+    expectError(res, 403, "forbidden");
+  });
+
+  it("WORKSPACES gets 403 demoting an ADMINISTRATOR, even to a role it could give", async () => {
+    const org = await createOrg();
+    const admin = org.users.ADMINISTRATOR;
+    const res = await expectUnchanged(() =>
+      call("PUT", `/organization/users/${admin.id}`, { token: org.users.WORKSPACES.token, body: { orgRole: ROLE.USER } }),
+    );
+    expectError(res, 403, "forbidden");
+    expect((await userRow(admin.id))?.org_role).toBe(ROLE.ADMINISTRATOR);
+  });
+
+  const equalCases = (["update", "delete", "activate"] as const).flatMap((action) => managers.map((caller) => ({ caller, action })));
+
+  it.each(equalCases)("$caller may $action a user of its own rank", async ({ caller, action }) => {
+    const org = await createOrg();
+    const peer = await insertUser(org.id, ROLE[caller], { deleted: action === "activate" });
+    const request = actionRequest(action, peer);
+    const res = await call(request.method, request.path, { token: org.users[caller].token, body: request.body });
+    expect(res.status, res.text).toBe(200);
+    const row = await userRow(peer.id);
+    if (action === "update") expect(row).toMatchObject({ first_name: "Demoted", last_name: "Hijacked", org_role: ROLE[caller] });
+    if (action === "delete") expect(row?.deleted_at).not.toBeNull();
+    if (action === "activate") expect(row?.deleted_at).toBeNull();
+  });
+
+  it.each(managers)("%s gets 400 \"Cannot delete yourself\" and stays live", async (role) => {
+    const org = await createOrg();
+    const self = org.users[role];
+    const res = await expectUnchanged(() => call("DELETE", `/organization/users/${self.id}`, { token: self.token }));
+    expectError(res, 400, "bad_request", MSG.deleteSelf);
+    expect((await userRow(self.id))?.deleted_at).toBeNull();
+    // Still able to act: the token keeps working.
+    const again = await call("GET", `/organization/users/${self.id}`, { token: self.token });
+    expect(again.status, again.text).toBe(200);
+  });
+
+  it.each(["BILLING", "USER"] as const)("%s deleting itself gets the role's 403, not the self-delete 400", async (role) => {
+    const org = await createOrg();
+    const self = org.users[role];
+    const res = await expectUnchanged(() => call("DELETE", `/organization/users/${self.id}`, { token: self.token }));
+    expectError(res, 403, "forbidden", MSG.deleteUsers);
+  });
+});

@@ -1,0 +1,282 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { createVerifier, LEEWAY_SECONDS, TokenError } from "../../src/auth/jwt";
+import { parseAuthConfig, type Bindings } from "../../src/env";
+
+// The verifier on its own, with explicit configurations and an explicit clock.
+
+type Json = Record<string, unknown>;
+type Vars = Omit<Bindings, "DB">;
+
+const SECRET = "unit-test-secret-0123456789abcdef0123";
+const NOW = 1_800_000_000;
+const USER = "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f";
+
+const encoder = new TextEncoder();
+
+function b64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+const encodePart = (value: Json) => b64url(encoder.encode(JSON.stringify(value)));
+
+/** Signs `header.payload` with any Web Crypto key and algorithm parameters. */
+async function sign(header: Json, payload: Json, key: CryptoKey, params: AlgorithmIdentifier | EcdsaParams): Promise<string> {
+  const input = `${encodePart(header)}.${encodePart(payload)}`;
+  return `${input}.${b64url(new Uint8Array(await crypto.subtle.sign(params, key, encoder.encode(input))))}`;
+}
+
+async function hmacKey(secret: string | Uint8Array): Promise<CryptoKey> {
+  const bytes = typeof secret === "string" ? encoder.encode(secret) : secret;
+  return crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+}
+
+async function hs256(payload: Json, header: Json = { alg: "HS256", typ: "JWT" }, secret: string | Uint8Array = SECRET) {
+  return sign(header, payload, await hmacKey(secret), "HMAC");
+}
+
+const claims = (overrides: Json = {}): Json => ({ sub: USER, iat: NOW - 10, exp: NOW + 3600, ...overrides });
+
+const config = (vars: Vars) => parseAuthConfig({ DB: env.DB, ...vars });
+const hsVerifier = (vars: Vars = {}) => createVerifier(config({ JWT_ALG: "HS256", JWT_SECRET: SECRET, ...vars }));
+
+async function expectRefused(promise: Promise<unknown>): Promise<void> {
+  await expect(promise).rejects.toBeInstanceOf(TokenError);
+}
+
+describe("HS256", () => {
+  it("accepts a well-signed token and returns its subject", async () => {
+    await expect(hsVerifier()(await hs256(claims()), NOW)).resolves.toEqual({ userId: USER });
+  });
+
+  it("returns the orgId claim when present", async () => {
+    const orgId = "0196f1b2-7c3a-7d4e-8f10-000000000001";
+    await expect(hsVerifier()(await hs256(claims({ orgId })), NOW)).resolves.toEqual({ userId: USER, orgId });
+  });
+
+  it("refuses a non-string orgId claim", async () => {
+    await expectRefused(hsVerifier()(await hs256(claims({ orgId: 7 })), NOW));
+  });
+
+  it("takes userId when sub is absent and sub when both are present", async () => {
+    const other = "0196f1b2-7c3a-7d4e-8f10-000000000002";
+    await expect(hsVerifier()(await hs256(claims({ sub: undefined, userId: other })), NOW)).resolves.toEqual({ userId: other });
+    await expect(hsVerifier()(await hs256(claims({ userId: other })), NOW)).resolves.toEqual({ userId: USER });
+  });
+
+  it("refuses a token signed with another secret", async () => {
+    await expectRefused(hsVerifier()(await hs256(claims(), undefined, "another-secret-0123456789abcdef0123"), NOW));
+  });
+
+  it("refuses a token longer than 8192 characters before looking at it", async () => {
+    const token = await hs256(claims({ filler: "x".repeat(6200) }));
+    expect(token.length).toBeGreaterThan(8192);
+    await expectRefused(hsVerifier()(token, NOW));
+  });
+});
+
+describe("issuer and audience", () => {
+  const ISS = "https://id.example.test";
+  const AUD = "org-api";
+  const strict = () => hsVerifier({ JWT_ISSUER: ISS, JWT_AUDIENCE: AUD });
+
+  it("accepts the configured issuer and audience", async () => {
+    await expect(strict()(await hs256(claims({ iss: ISS, aud: AUD })), NOW)).resolves.toEqual({ userId: USER });
+  });
+
+  it("accepts an audience array that contains the configured audience", async () => {
+    await expect(strict()(await hs256(claims({ iss: ISS, aud: ["billing", AUD] })), NOW)).resolves.toEqual({ userId: USER });
+  });
+
+  it.each<[string, Json]>([
+    ["a wrong issuer", { iss: "https://evil.example.test", aud: AUD }],
+    ["a missing issuer", { aud: AUD }],
+    ["a wrong audience", { iss: ISS, aud: "billing" }],
+    ["a missing audience", { iss: ISS }],
+    ["an audience array without ours", { iss: ISS, aud: ["billing", "reports"] }],
+    ["an audience that merely starts with ours", { iss: ISS, aud: `${AUD}-admin` }],
+  ])("refuses %s", async (_name, overrides) => {
+    await expectRefused(strict()(await hs256(claims(overrides)), NOW));
+  });
+
+  it("ignores iss and aud when neither is configured", async () => {
+    await expect(hsVerifier()(await hs256(claims({ iss: "anyone", aud: "anything" })), NOW)).resolves.toEqual({ userId: USER });
+  });
+});
+
+describe("time claims with a 60 s leeway", () => {
+  it("uses a leeway of 60 seconds", () => {
+    expect(LEEWAY_SECONDS).toBe(60);
+  });
+
+  it.each<[string, Json, boolean]>([
+    ["exp = now - 60", { exp: NOW - 60 }, true],
+    ["exp = now - 61", { exp: NOW - 61 }, false],
+    ["nbf = now + 60", { nbf: NOW + 60 }, true],
+    ["nbf = now + 61", { nbf: NOW + 61 }, false],
+    ["iat = now + 60", { iat: NOW + 60 }, true],
+    ["iat = now + 61", { iat: NOW + 61 }, false],
+  ])("%s accepted: %s", async (_name, overrides, accepted) => {
+    const result = hsVerifier()(await hs256(claims(overrides)), NOW);
+    if (accepted) await expect(result).resolves.toEqual({ userId: USER });
+    else await expectRefused(result);
+  });
+
+  it.each<[string, Json]>([
+    ["a missing exp", { exp: undefined }],
+    ["a string exp", { exp: String(NOW + 3600) }],
+    ["a null exp", { exp: null }],
+    ["a string nbf", { nbf: "0" }],
+    ["a string iat", { iat: "0" }],
+  ])("refuses %s", async (_name, overrides) => {
+    await expectRefused(hsVerifier()(await hs256(claims(overrides)), NOW));
+  });
+});
+
+type KeyPair = { privateKey: CryptoKey; publicJwk: JsonWebKey & { kid?: string } };
+
+async function rsaPair(kid?: string): Promise<KeyPair> {
+  const pair = await crypto.subtle.generateKey(
+    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+    true,
+    ["sign", "verify"],
+  );
+  const publicJwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+  return { privateKey: pair.privateKey, publicJwk: { ...publicJwk, ...(kid ? { kid } : {}) } };
+}
+
+async function ecPair(kid?: string): Promise<KeyPair> {
+  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const publicJwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
+  return { privateKey: pair.privateKey, publicJwk: { ...publicJwk, ...(kid ? { kid } : {}) } };
+}
+
+const RS256 = "RSASSA-PKCS1-v1_5";
+const ES256: EcdsaParams = { name: "ECDSA", hash: "SHA-256" };
+
+const jwksVerifier = (alg: "RS256" | "ES256", keys: JsonWebKey[]) =>
+  createVerifier(config({ JWT_ALG: alg, JWT_JWKS: JSON.stringify({ keys }) }));
+
+describe("RS256 through a JWKS", () => {
+  it("accepts a token signed by the key its kid names", async () => {
+    const key = await rsaPair("k1");
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+  });
+
+  it("accepts a token without kid when the set holds a single usable key", async () => {
+    const key = await rsaPair();
+    const token = await sign({ alg: "RS256", typ: "JWT" }, claims(), key.privateKey, RS256);
+    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+  });
+
+  it("refuses a kid that is not in the set", async () => {
+    const key = await rsaPair("k1");
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k9" }, claims(), key.privateKey, RS256);
+    await expectRefused(jwksVerifier("RS256", [key.publicJwk])(token, NOW));
+  });
+
+  it("selects the key by kid among two keys", async () => {
+    const [first, second] = [await rsaPair("k1"), await rsaPair("k2")];
+    const verify = jwksVerifier("RS256", [first.publicJwk, second.publicJwk]);
+    const signedBySecond = (kid?: string) =>
+      sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, claims(), second.privateKey, RS256);
+
+    await expect(verify(await signedBySecond("k2"), NOW)).resolves.toEqual({ userId: USER });
+    await expectRefused(verify(await signedBySecond("k1"), NOW));
+    // With two candidates and no kid there is no key to choose.
+    await expectRefused(verify(await signedBySecond(), NOW));
+  });
+
+  it("does not use a JWK whose alg differs from the configured one", async () => {
+    const key = await rsaPair("k1");
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    await expect(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS256" }])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expectRefused(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS512" }])(token, NOW));
+  });
+
+  it("does not use a JWK meant for encryption", async () => {
+    const key = await rsaPair("k1");
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    await expectRefused(jwksVerifier("RS256", [{ ...key.publicJwk, use: "enc" }])(token, NOW));
+  });
+
+  it.each<[string, (jwk: JsonWebKey) => Uint8Array]>([
+    ["the public JWK JSON", (jwk) => encoder.encode(JSON.stringify(jwk))],
+    ["the modulus bytes", (jwk) => encoder.encode(jwk.n ?? "")],
+  ])("refuses an HS256 token HMAC-signed with %s (algorithm confusion)", async (_name, material) => {
+    const key = await rsaPair("k1");
+    const verify = jwksVerifier("RS256", [key.publicJwk]);
+    const secret = material(key.publicJwk);
+    await expectRefused(verify(await hs256(claims(), { alg: "HS256", typ: "JWT", kid: "k1" }, secret), NOW));
+    // Nor does an RS256 header over an HMAC signature pass.
+    await expectRefused(verify(await hs256(claims(), { alg: "RS256", typ: "JWT", kid: "k1" }, secret), NOW));
+  });
+
+  it("refuses an ES256 token when RS256 is configured, even if its key is in the set", async () => {
+    const [rsa, ec] = [await rsaPair("rsa"), await ecPair("ec")];
+    const verify = jwksVerifier("RS256", [rsa.publicJwk, ec.publicJwk]);
+    await expectRefused(verify(await sign({ alg: "ES256", typ: "JWT", kid: "ec" }, claims(), ec.privateKey, ES256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "ec" }, claims(), ec.privateKey, ES256), NOW));
+  });
+
+  it("still checks the claims of a well-signed RS256 token", async () => {
+    const key = await rsaPair("k1");
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims({ exp: NOW - 61 }), key.privateKey, RS256);
+    await expectRefused(jwksVerifier("RS256", [key.publicJwk])(token, NOW));
+  });
+});
+
+describe("ES256 through a JWKS", () => {
+  it("accepts a token signed by the configured P-256 key", async () => {
+    const key = await ecPair("e1");
+    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, claims(), key.privateKey, ES256);
+    await expect(jwksVerifier("ES256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+  });
+
+  it("refuses a token signed by another P-256 key", async () => {
+    const [trusted, attacker] = [await ecPair("e1"), await ecPair("e1")];
+    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, claims(), attacker.privateKey, ES256);
+    await expectRefused(jwksVerifier("ES256", [trusted.publicJwk])(token, NOW));
+  });
+
+  it("refuses an RS256 token when ES256 is configured", async () => {
+    const [ec, rsa] = [await ecPair("e1"), await rsaPair("r1")];
+    const verify = jwksVerifier("ES256", [ec.publicJwk, rsa.publicJwk]);
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "r1" }, claims(), rsa.privateKey, RS256), NOW));
+  });
+
+  it("refuses alg none", async () => {
+    const key = await ecPair("e1");
+    const token = `${encodePart({ alg: "none", typ: "JWT" })}.${encodePart(claims())}.`;
+    await expectRefused(jwksVerifier("ES256", [key.publicJwk])(token, NOW));
+  });
+});
+
+describe("parseAuthConfig", () => {
+  it("accepts HS256 with a 32-byte secret and defaults JWT_ALG to HS256", () => {
+    expect(parseAuthConfig({ DB: env.DB, JWT_SECRET: "s".repeat(32) })).toMatchObject({ JWT_ALG: "HS256", JWT_SECRET: "s".repeat(32) });
+  });
+
+  it.each<[string, Vars, RegExp]>([
+    ["HS256 with a 31-byte secret", { JWT_ALG: "HS256", JWT_SECRET: "s".repeat(31) }, /JWT_SECRET/],
+    ["HS256 without a secret", { JWT_ALG: "HS256" }, /JWT_SECRET/],
+    ["HS256 with a blank secret", { JWT_ALG: "HS256", JWT_SECRET: "   " }, /JWT_SECRET/],
+    ["RS256 without JWKS", { JWT_ALG: "RS256" }, /JWT_JWKS/],
+    ["ES256 without JWKS", { JWT_ALG: "ES256", JWT_SECRET: SECRET }, /JWT_JWKS/],
+    ["invalid JSON in JWT_JWKS", { JWT_ALG: "RS256", JWT_JWKS: "{keys:" }, /JWT_JWKS/],
+    ["a JWKS without keys", { JWT_ALG: "RS256", JWT_JWKS: '{"keys":[]}' }, /JWT_JWKS/],
+    ["an unknown JWT_ALG", { JWT_ALG: "HS512", JWT_SECRET: SECRET }, /JWT_ALG/],
+    ["JWT_ALG none", { JWT_ALG: "none", JWT_SECRET: SECRET }, /JWT_ALG/],
+  ])("refuses %s", (_name, vars, field) => {
+    expect(() => config(vars)).toThrow(field);
+  });
+
+  it("counts the secret length in bytes, not characters", () => {
+    // 16 two-byte characters: 32 bytes.
+    expect(() => config({ JWT_SECRET: "é".repeat(16) })).not.toThrow();
+    expect(() => config({ JWT_SECRET: `${"é".repeat(15)}a` })).toThrow(/JWT_SECRET/);
+  });
+});
