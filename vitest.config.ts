@@ -13,7 +13,15 @@ export default defineConfig(async () => {
         miniflare: {
           // nodejs_compat only for vitest's own runner modules; the worker does not use it.
           compatibilityFlags: ["nodejs_compat"],
-          bindings: { JWT_SECRET: TEST_JWT_SECRET, TEST_MIGRATIONS: migrations },
+          // Pinned, so a developer's own .dev.vars cannot change what the tests see.
+          bindings: {
+            JWT_ALG: "HS256",
+            JWT_SECRET: TEST_JWT_SECRET,
+            JWT_JWKS: "",
+            JWT_ISSUER: "",
+            JWT_AUDIENCE: "",
+            TEST_MIGRATIONS: migrations,
+          },
         },
       }),
     ],

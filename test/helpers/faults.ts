@@ -1,0 +1,34 @@
+import { env } from "cloudflare:workers";
+import { app } from "../../src/app";
+
+/**
+ * The real D1 binding, except that statements whose SQL matches `pattern` are redirected to a
+ * table that does not exist, so they fail inside D1 exactly where a storage fault would,
+ * batches included (a failing statement rolls its whole batch back).
+ */
+export function faultyDb(pattern: RegExp): D1Database {
+  const real = env.DB;
+  return new Proxy(real, {
+    get(target, property) {
+      if (property === "prepare") {
+        return (query: string) => target.prepare(pattern.test(query) ? query.replace(/\b(from|into|update)\s+"(\w+)"/i, '$1 "$2_unavailable"') : query);
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/** Calls the real app with a replaced environment (a faulty database or another configuration). */
+export async function callWith(overrides: Partial<Env>, method: string, path: string, init: { token?: string; body?: unknown } = {}) {
+  const headers = new Headers();
+  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
+  if (init.body !== undefined) headers.set("Content-Type", "application/json");
+  const response = await app.request(
+    path,
+    { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) },
+    { ...env, ...overrides },
+  );
+  const text = await response.text();
+  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, unknown> };
+}

@@ -1,0 +1,45 @@
+import { describe, expect, it } from "vitest";
+import { app } from "../../src/app";
+
+// The route definitions are the single source of the contract; this guards that they still
+// produce a complete document (published by a later change).
+describe("route definitions as an OpenAPI document", () => {
+  const doc = app.getOpenAPI31Document({ openapi: "3.1.0", info: { title: "org-api", version: "test" } });
+
+  it("describes all eight operations", () => {
+    const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
+      ["get", "put", "post", "delete"].filter((method) => method in (item as object)).map((method) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(operations.sort()).toEqual(
+      [
+        "GET /organization/{orgId}",
+        "PUT /organization/{orgId}",
+        "GET /organization/users",
+        "POST /organization/users",
+        "GET /organization/users/{userId}",
+        "PUT /organization/users/{userId}",
+        "DELETE /organization/users/{userId}",
+        "POST /organization/users/{userId}/activate",
+      ].sort(),
+    );
+  });
+
+  it("requires the bearer scheme on every operation and documents the error envelope", () => {
+    expect(doc.components?.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+    for (const item of Object.values(doc.paths ?? {})) {
+      for (const operation of Object.values(item as Record<string, { security?: unknown; responses: Record<string, unknown> }>)) {
+        expect(operation.security).toEqual([{ bearerAuth: [] }]);
+        expect(operation.responses["401"]).toBeDefined();
+      }
+    }
+    expect(doc.components?.schemas?.Error).toBeDefined();
+  });
+
+  it("documents write bodies as closed objects without server-owned fields", () => {
+    const create = doc.components?.schemas?.CreateUser as { properties: Record<string, unknown>; additionalProperties?: unknown };
+    expect(Object.keys(create.properties).sort()).toEqual(
+      ["authMethod", "email", "firstName", "lastName", "orgRole", "password", "provider", "sendInvite"].sort(),
+    );
+    expect(create.additionalProperties).toBe(false);
+  });
+});
