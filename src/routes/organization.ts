@@ -10,13 +10,12 @@ import { allowOnly } from "../middleware/method-not-allowed";
 import { requireRole } from "../middleware/require-role";
 import { validationHook } from "../middleware/validate";
 import { errorResponse } from "../schemas/common";
-import { envelope, jsonContent } from "../schemas/envelope";
+import { bearer, bodyErrorResponses, envelope, errorResponses, jsonBodyOf, jsonContent } from "../schemas/envelope";
 import { OrganizationSchema, OrgIdParams, toOrganization, UpdateOrganizationBody } from "../schemas/organization";
 
 export const organization = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 const PATH = "/organization/{orgId}";
-const security = [{ bearerAuth: [] }];
 
 const getOrganizationRoute = createRoute({
   method: "get",
@@ -24,13 +23,12 @@ const getOrganizationRoute = createRoute({
   tags: ["Organization"],
   summary: "Get the caller's organization",
   description: "Any member.",
-  security,
+  security: bearer,
   middleware: [authenticate],
   request: { params: OrgIdParams },
   responses: {
     200: jsonContent(envelope(OrganizationSchema), "The organization"),
-    400: errorResponse("Malformed id"),
-    401: errorResponse("Missing, invalid or expired token"),
+    ...errorResponses,
     403: errorResponse("Not the caller's organization"),
     404: errorResponse("The organization was deleted"),
   },
@@ -52,17 +50,15 @@ const updateOrganizationRoute = createRoute({
   tags: ["Organization"],
   summary: "Update the caller's organization",
   description: "ADMINISTRATOR or OWNER. Partial update; strings are trimmed and an empty string clears an optional field.",
-  security,
+  security: bearer,
   middleware: [authenticate, requireRole(ROLE.ADMINISTRATOR, MESSAGES.modifyOrgRole), jsonBody],
-  request: { params: OrgIdParams, body: { required: true, content: { "application/json": { schema: UpdateOrganizationBody } } } },
+  request: { params: OrgIdParams, body: jsonBodyOf(UpdateOrganizationBody) },
   responses: {
     200: jsonContent(envelope(OrganizationSchema, MESSAGES.orgUpdated), "The organization after the update"),
-    400: errorResponse("Invalid input"),
-    401: errorResponse("Missing, invalid or expired token"),
+    ...errorResponses,
     403: errorResponse("Role too low, or not the caller's organization"),
     404: errorResponse("The organization was deleted"),
-    413: errorResponse("Body too large"),
-    415: errorResponse("Body is not JSON"),
+    ...bodyErrorResponses,
   },
 });
 

@@ -13,18 +13,12 @@ import { allowOnly } from "../middleware/method-not-allowed";
 import { requireRole } from "../middleware/require-role";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, idParams } from "../schemas/common";
-import { envelope, jsonContent } from "../schemas/envelope";
+import { bearer, bodyErrorResponses, envelope, errorResponses, jsonBodyOf, jsonContent } from "../schemas/envelope";
 import { CreateUserBody, GetUserQuery, ListUsersQuery, OrgUserSchema, toOrgUser, UpdateUserBody } from "../schemas/users";
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 const managers = (message: string) => [authenticate, requireRole(ROLE.WORKSPACES, message)];
-const security = [{ bearerAuth: [] }];
-const common = {
-  400: errorResponse("Invalid input"),
-  401: errorResponse("Missing, invalid or expired token"),
-  403: errorResponse("Role too low for this operation"),
-};
 const COLLECTION = "/organization/users";
 const ITEM = "/organization/users/{userId}";
 
@@ -49,7 +43,7 @@ const listRoute = createRoute({
   tags: ["Users"],
   summary: "List the users of the caller's organization",
   description: "WORKSPACES or higher. Keyset-paginated by creation time.",
-  security,
+  security: bearer,
   middleware: managers(MESSAGES.viewUsersRole),
   request: { query: ListUsersQuery },
   responses: {
@@ -57,7 +51,7 @@ const listRoute = createRoute({
       envelope(z.array(OrgUserSchema)).extend({ total: z.number().int(), nextCursor: z.string().nullable() }),
       "A page of users",
     ),
-    ...common,
+    ...errorResponses,
   },
 });
 
@@ -84,15 +78,14 @@ const createUserRoute = createRoute({
   tags: ["Users"],
   summary: "Create a user in the caller's organization",
   description: "WORKSPACES or higher; the new role may not exceed the caller's.",
-  security,
+  security: bearer,
   middleware: [...managers(MESSAGES.createUsersRole), jsonBody],
-  request: { body: { required: true, content: { "application/json": { schema: CreateUserBody } } } },
+  request: { body: jsonBodyOf(CreateUserBody) },
   responses: {
     201: jsonContent(envelope(OrgUserSchema, MESSAGES.userCreatedInvited), "Created"),
-    ...common,
+    ...errorResponses,
     409: errorResponse("Email already taken"),
-    413: errorResponse("Body too large"),
-    415: errorResponse("Body is not JSON"),
+    ...bodyErrorResponses,
   },
 });
 
@@ -135,12 +128,12 @@ const getUserRoute = createRoute({
   tags: ["Users"],
   summary: "Get a user",
   description: "WORKSPACES or higher. Answered bare (not enveloped), as Flashback's client expects.",
-  security,
+  security: bearer,
   middleware: managers(MESSAGES.viewUsersRole),
   request: { params: idParams, query: GetUserQuery },
   responses: {
     200: jsonContent(OrgUserSchema.extend({ success: z.literal(true) }), "The user"),
-    ...common,
+    ...errorResponses,
     404: errorResponse("No such user in the caller's organization"),
   },
 });
@@ -160,16 +153,15 @@ const updateUserRoute = createRoute({
   tags: ["Users"],
   summary: "Update a user's name or role",
   description: "WORKSPACES or higher; ceiling and last-owner rules apply.",
-  security,
+  security: bearer,
   middleware: [...managers(MESSAGES.updateUsersRole), jsonBody],
-  request: { params: idParams, body: { required: true, content: { "application/json": { schema: UpdateUserBody } } } },
+  request: { params: idParams, body: jsonBodyOf(UpdateUserBody) },
   responses: {
     200: jsonContent(envelope(OrgUserSchema, MESSAGES.userUpdated), "Updated"),
-    ...common,
+    ...errorResponses,
     404: errorResponse("No such live user in the caller's organization"),
     409: errorResponse("Would leave the organization without an owner"),
-    413: errorResponse("Body too large"),
-    415: errorResponse("Body is not JSON"),
+    ...bodyErrorResponses,
   },
 });
 
@@ -198,12 +190,12 @@ const deleteUserRoute = createRoute({
   tags: ["Users"],
   summary: "Soft-delete a user",
   description: "WORKSPACES or higher. The user's tokens stop working at once; the row is kept for reactivation.",
-  security,
+  security: bearer,
   middleware: managers(MESSAGES.deleteUsersRole),
   request: { params: idParams },
   responses: {
     200: jsonContent(envelope(z.null(), MESSAGES.userDeleted), "Deleted"),
-    ...common,
+    ...errorResponses,
     404: errorResponse("No such live user in the caller's organization"),
     409: errorResponse("The last owner cannot be deleted"),
   },
@@ -229,12 +221,12 @@ const activateUserRoute = createRoute({
   tags: ["Users"],
   summary: "Reactivate a soft-deleted user",
   description: "WORKSPACES or higher. Takes no body.",
-  security,
+  security: bearer,
   middleware: managers(MESSAGES.activateUsersRole),
   request: { params: idParams },
   responses: {
     200: jsonContent(envelope(OrgUserSchema, MESSAGES.userActivated), "Reactivated"),
-    ...common,
+    ...errorResponses,
     404: errorResponse("No such user in the caller's organization"),
   },
 });
