@@ -35,6 +35,7 @@ export const MESSAGES = {
   invalidRole: "Invalid role combination",
   noFields: "No valid fields to update",
   malformedId: "Malformed id: expected a UUID",
+  invalidCursor: "Invalid cursor",
   viewOrgDenied: "Access denied: you can only view your own organization",
   modifyOrgDenied: "Access denied: you can only modify your own organization",
   modifyOrgRole: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization",

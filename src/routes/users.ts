@@ -59,7 +59,7 @@ users.openapi(listRoute, async (c) => {
   const caller = c.get("caller");
   const query = c.req.valid("query");
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-  if (after === null) throw new ApiError("bad_request", "Invalid cursor", [{ path: "cursor", message: "Not a cursor from this API" }]);
+  if (after === null) throw new ApiError("bad_request", MESSAGES.invalidCursor, [{ path: "cursor", message: "Not a cursor from this API" }]);
   const page = await usersDb.listUsers(
     createDb(c.env.DB),
     caller.orgId,

@@ -32,3 +32,41 @@ export async function callWith(overrides: Partial<Env>, method: string, path: st
   const text = await response.text();
   return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, unknown> };
 }
+
+/**
+ * The real D1 binding, except that statements whose SQL matches `pattern` wait until `parties`
+ * of them are ready to run, then all run. Two requests gated this way have both passed every
+ * check that precedes their write, so only the database can keep them apart.
+ */
+export function gatedDb(pattern: RegExp, parties: number): D1Database {
+  const real = env.DB;
+  let waiting = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const arrive = () => {
+    if (++waiting >= parties) open();
+    return opened;
+  };
+  const gate = (statement: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(statement, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        if (property === "bind") return (...args: unknown[]) => gate(target.bind(...args));
+        if (property === "first" || property === "all" || property === "raw" || property === "run") {
+          return async (...args: unknown[]) => {
+            await arrive();
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+  return new Proxy(real, {
+    get(target, property) {
+      if (property === "prepare") return (query: string) => (pattern.test(query) ? gate(target.prepare(query)) : target.prepare(query));
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}

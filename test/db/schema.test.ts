@@ -1,0 +1,218 @@
+import { env } from "cloudflare:workers";
+import { drizzle } from "drizzle-orm/d1";
+import { describe, expect, it } from "vitest";
+import { ROLE } from "../../src/auth/roles";
+import * as schema from "../../src/db/schema";
+import { findCaller, findUser, findUserByEmail, listUsers, type ListFilter } from "../../src/db/users";
+import { createOrg } from "../helpers/fixtures";
+
+// Invariants that must hold for every writer, not only for the API: checked with raw SQL
+// straight on the real local D1.
+
+const INSERT_USER = `INSERT INTO users (id, org_id, email, first_name, last_name, first_name_folded, last_name_folded,
+  org_role, validated, password_hash, auth_method, created_at, updated_at, deleted_at)
+  VALUES (?, ?, ?, 'Raw', 'Row', 'raw', 'row', ?, 0, 'pbkdf2-sha256$1$AA$AA', 'LOCAL', ?, ?, ?)`;
+
+function insertRaw(orgId: string, email: string, options: { role?: number; deletedAt?: string | null } = {}) {
+  const now = new Date().toISOString();
+  return env.DB.prepare(INSERT_USER)
+    .bind(crypto.randomUUID(), orgId, email, options.role ?? 0, now, now, options.deletedAt ?? null)
+    .run();
+}
+
+async function refusal(action: () => Promise<unknown>): Promise<string> {
+  try {
+    await action();
+  } catch (error) {
+    const messages: string[] = [];
+    for (let e: unknown = error; e instanceof Error; e = e.cause) messages.push(e.message);
+    return messages.join(" <- ");
+  }
+  throw new Error("the statement was accepted");
+}
+
+async function countByEmail(email: string): Promise<number> {
+  const row = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE lower(email) = lower(?)").bind(email).first<{ n: number }>();
+  return row?.n ?? 0;
+}
+
+describe("users: email uniqueness", () => {
+  it("refuses a second row with the same email, in this organization or another, live or soft-deleted", async () => {
+    const a = await createOrg();
+    const b = await createOrg();
+    const email = `dup-${crypto.randomUUID()}@example.com`;
+    await insertRaw(a.id, email);
+
+    expect(await refusal(() => insertRaw(a.id, email))).toMatch(/UNIQUE/);
+    expect(await refusal(() => insertRaw(b.id, email))).toMatch(/UNIQUE/);
+    expect(await refusal(() => insertRaw(b.id, email, { deletedAt: new Date().toISOString() }))).toMatch(/UNIQUE/);
+    expect(await refusal(() => insertRaw(a.id, a.deleted.email))).toMatch(/UNIQUE/);
+    expect(await countByEmail(email)).toBe(1);
+  });
+
+  it("the unique index itself refuses the same email in another case (CHECK constraints disabled to isolate it)", async () => {
+    const org = await createOrg();
+    const email = `case-${crypto.randomUUID()}@example.com`;
+    await insertRaw(org.id, email);
+    await env.DB.prepare("PRAGMA ignore_check_constraints = ON").run();
+    try {
+      const message = await refusal(() => insertRaw(org.id, email.toUpperCase()));
+      expect(message).toMatch(/UNIQUE/);
+      expect(message).not.toMatch(/CHECK/);
+      expect(await refusal(() => insertRaw(org.id, email.replace(/^c/, "C")))).toMatch(/UNIQUE/);
+    } finally {
+      await env.DB.prepare("PRAGMA ignore_check_constraints = OFF").run();
+    }
+    expect(await countByEmail(email)).toBe(1);
+  });
+
+  it("refuses an UPDATE that gives a row another row's email", async () => {
+    const org = await createOrg();
+    const message = await refusal(() =>
+      env.DB.prepare("UPDATE users SET email = ? WHERE id = ?").bind(org.users.USER.email, org.users.BILLING.id).run(),
+    );
+    expect(message).toMatch(/UNIQUE/);
+    expect(await countByEmail(org.users.USER.email)).toBe(1);
+  });
+});
+
+describe("users: CHECK constraints", () => {
+  it("refuses an email stored with upper-case letters, on INSERT and on UPDATE", async () => {
+    const org = await createOrg();
+    const email = `Mixed.Case-${crypto.randomUUID()}@Example.com`;
+    expect(await refusal(() => insertRaw(org.id, email))).toMatch(/CHECK/);
+    expect(await countByEmail(email)).toBe(0);
+
+    const update = await refusal(() => env.DB.prepare("UPDATE users SET email = ? WHERE id = ?").bind(email, org.users.USER.id).run());
+    expect(update).toMatch(/CHECK/);
+    const row = await env.DB.prepare("SELECT email FROM users WHERE id = ?").bind(org.users.USER.id).first<{ email: string }>();
+    expect(row?.email).toBe(org.users.USER.email);
+  });
+
+  it("refuses org_role 3 and every other value outside 0, 1, 2, 254, 255", async () => {
+    const org = await createOrg();
+    for (const role of [3, 100, 253, 256, -1, 1000]) {
+      const email = `role-${role}-${crypto.randomUUID()}@example.com`;
+      expect(await refusal(() => insertRaw(org.id, email, { role })), `role ${role}`).toMatch(/CHECK/);
+      expect(await countByEmail(email)).toBe(0);
+    }
+    expect(await refusal(() => env.DB.prepare("UPDATE users SET org_role = 3 WHERE id = ?").bind(org.users.USER.id).run())).toMatch(/CHECK/);
+  });
+
+  it("accepts each of the five defined roles", async () => {
+    const org = await createOrg();
+    for (const role of [0, 1, 2, 254, 255]) {
+      const email = `ok-${role}-${crypto.randomUUID()}@example.com`;
+      const result = await insertRaw(org.id, email, { role });
+      expect(result.meta.changes).toBe(1);
+    }
+  });
+
+  it("refuses a user whose organization does not exist", async () => {
+    const email = `orphan-${crypto.randomUUID()}@example.com`;
+    expect(await refusal(() => insertRaw(crypto.randomUUID(), email))).toMatch(/FOREIGN KEY/);
+    expect(await countByEmail(email)).toBe(0);
+  });
+});
+
+type Recorded = { sql: string; params: unknown[] };
+
+/**
+ * The real D1 binding, passed through unchanged except that the SQL text and bound values of
+ * every prepared statement are written down, so the plans checked below are those of the
+ * statements src/db/users.ts actually sends.
+ */
+function recordingD1(target: D1Database, seen: Recorded[]): D1Database {
+  const forward = <T extends object>(object: T, prop: string | symbol) => {
+    const value = Reflect.get(object, prop, object);
+    return typeof value === "function" ? value.bind(object) : value;
+  };
+  return new Proxy(target, {
+    get(db, prop) {
+      if (prop !== "prepare") return forward(db, prop);
+      return (query: string) => {
+        const entry: Recorded = { sql: query, params: [] };
+        seen.push(entry);
+        const statement = db.prepare(query);
+        return new Proxy(statement, {
+          get(stmt, p) {
+            if (p !== "bind") return forward(stmt, p);
+            return (...values: unknown[]) => {
+              entry.params = values;
+              return stmt.bind(...values);
+            };
+          },
+        });
+      };
+    },
+  });
+}
+
+async function planOf(statement: Recorded): Promise<string[]> {
+  const { results } = await env.DB.prepare(`EXPLAIN QUERY PLAN ${statement.sql}`)
+    .bind(...statement.params)
+    .all<{ detail: string }>();
+  return results.map((r) => r.detail);
+}
+
+function expectIndexed(plan: string[], context: string) {
+  expect(plan.length, context).toBeGreaterThan(0);
+  // A bare "SCAN users" reads the whole table; every step on users must go through an index.
+  for (const step of plan.filter((d) => /\busers\b/.test(d))) {
+    expect(step, `${context}: ${plan.join(" / ")}`).toMatch(/^(SEARCH|SCAN) users USING (COVERING )?(INDEX|INTEGER PRIMARY KEY|PRIMARY KEY)/);
+  }
+  expect(plan.some((d) => /\bSCAN users$/.test(d)), context).toBe(false);
+}
+
+describe("query plans of the users queries", () => {
+  const filters: [string, ListFilter][] = [
+    ["default", {}],
+    ["includeDeleted", { includeDeleted: true }],
+    ["role", { role: ROLE.WORKSPACES }],
+    ["role + includeDeleted", { role: ROLE.USER, includeDeleted: true }],
+    ["q", { q: "ada" }],
+    ["q + role + includeDeleted", { q: "ada", role: ROLE.OWNER, includeDeleted: true }],
+  ];
+
+  it.each(filters)("the list page and its count use an index and need no sort (%s)", async (_name, filter) => {
+    const org = await createOrg();
+    for (const after of [undefined, { createdAt: "2026-01-01T00:00:00.000Z", id: org.users.OWNER.id }]) {
+      const seen: Recorded[] = [];
+      const db = drizzle(recordingD1(env.DB, seen), { schema });
+      const page = await listUsers(db, org.id, filter, { limit: 10, after });
+      expect(page.total).toBeGreaterThanOrEqual(0);
+
+      const selects = seen.filter((s) => /^\s*select/i.test(s.sql));
+      expect(selects, JSON.stringify(seen)).toHaveLength(2);
+      const [pageQuery, countQuery] = selects as [Recorded, Recorded];
+      expect(pageQuery.sql).toMatch(/order by/i);
+      expect(countQuery.sql).toMatch(/count\(\*\)/i);
+
+      const pagePlan = await planOf(pageQuery);
+      expectIndexed(pagePlan, `page ${JSON.stringify(filter)} after=${Boolean(after)}`);
+      // The index delivers (created_at, id) order; a temporary B-tree would sort the whole match.
+      expect(pagePlan.some((d) => /TEMP B-TREE/.test(d)), pagePlan.join(" / ")).toBe(false);
+      expectIndexed(await planOf(countQuery), `count ${JSON.stringify(filter)}`);
+    }
+  });
+
+  it("the email, user and caller lookups use an index", async () => {
+    const org = await createOrg();
+    const seen: Recorded[] = [];
+    const db = drizzle(recordingD1(env.DB, seen), { schema });
+
+    expect((await findUserByEmail(db, org.users.USER.email.toUpperCase()))?.id).toBe(org.users.USER.id);
+    expect((await findUser(db, org.id, org.users.USER.id))?.id).toBe(org.users.USER.id);
+    expect((await findCaller(db, org.users.USER.id))?.id).toBe(org.users.USER.id);
+    expect(seen).toHaveLength(3);
+
+    const [byEmail, byId, caller] = seen as [Recorded, Recorded, Recorded];
+    const emailPlan = await planOf(byEmail);
+    expectIndexed(emailPlan, "findUserByEmail");
+    expect(emailPlan.join(" / ")).toMatch(/users_email_unique/);
+    expectIndexed(await planOf(byId), "findUser");
+    const callerPlan = await planOf(caller);
+    expectIndexed(callerPlan, "findCaller");
+    expect(callerPlan.some((d) => /^SCAN organizations$/.test(d)), callerPlan.join(" / ")).toBe(false);
+  });
+});

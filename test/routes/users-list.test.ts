@@ -1,0 +1,391 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ROLE, type Role } from "../../src/auth/roles";
+import { call, expectError, type ApiResponse } from "../helpers/api";
+import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import { userRow } from "../helpers/snapshot";
+
+const ORG_USER_FIELDS = ["id", "email", "name", "lastName", "orgId", "orgRole", "validated", "deletedAt", "orgRoleDescription", "orgRoles"].sort();
+
+type OrgUser = { id: string; email: string; name: string; lastName: string; orgId: string; orgRole: number; deletedAt: string | null };
+
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const entries = Object.entries(params).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
+  if (entries.length === 0) return "";
+  return `?${entries.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join("&")}`;
+}
+
+function list(token: string, params: Record<string, string | number | boolean | undefined> = {}): Promise<ApiResponse> {
+  return call("GET", `/organization/users${query(params)}`, { token });
+}
+
+function ids(res: ApiResponse): string[] {
+  return (res.body.data as OrgUser[]).map((u) => u.id);
+}
+
+/** Follows nextCursor to the end; returns every page (each asserted 200). */
+async function walk(token: string, params: Record<string, string | number | boolean | undefined>, between?: (page: number) => Promise<void>) {
+  const pages: ApiResponse[] = [];
+  let cursor: string | undefined;
+  for (let guard = 0; guard < 1000; guard++) {
+    const res = await list(token, { ...params, cursor });
+    expect(res.status, res.text).toBe(200);
+    pages.push(res);
+    if (res.body.nextCursor === null) return pages;
+    expect(typeof res.body.nextCursor).toBe("string");
+    cursor = res.body.nextCursor;
+    if (between) await between(pages.length);
+  }
+  throw new Error("pagination did not end");
+}
+
+/** Ids of an organization's users in creation order (created_at, then id), straight from the table. */
+async function idsInCreationOrder(orgId: string, options: { includeDeleted?: boolean } = {}): Promise<string[]> {
+  const where = options.includeDeleted ? "" : " AND deleted_at IS NULL";
+  const { results } = await env.DB.prepare(`SELECT id FROM users WHERE org_id = ?${where} ORDER BY created_at, id`).bind(orgId).all<{ id: string }>();
+  return results.map((r) => r.id);
+}
+
+/** The fixture users of createOrg() in the order they were inserted. */
+function fixtureOrder(org: OrgFixture): FixtureUser[] {
+  return [org.users.OWNER, org.users.ADMINISTRATOR, org.users.WORKSPACES, org.users.BILLING, org.users.USER];
+}
+
+async function insertMany(orgId: string, count: number, role: Role = ROLE.USER, options: { firstName?: string; lastName?: string } = {}) {
+  const users: FixtureUser[] = [];
+  for (let i = 0; i < count; i++) users.push(await insertUser(orgId, role, options));
+  return users;
+}
+
+describe("GET /organization/users: pages", () => {
+  it("answers 100 users by default with the true total and a cursor to the rest", async () => {
+    const org = await createOrg();
+    const extra = await insertMany(org.id, 105);
+    const expected = [...fixtureOrder(org), ...extra].map((u) => u.id);
+
+    const first = await list(org.users.WORKSPACES.token);
+
+    expect(first.status, first.text).toBe(200);
+    expect(Object.keys(first.body).sort()).toEqual(["data", "nextCursor", "success", "total"]);
+    expect(first.body.success).toBe(true);
+    expect(first.body.data).toHaveLength(100);
+    expect(first.body.total).toBe(110);
+    expect(ids(first)).toEqual(expected.slice(0, 100));
+    expect(Object.keys(first.body.data[0]).sort()).toEqual(ORG_USER_FIELDS);
+    expect(typeof first.body.nextCursor).toBe("string");
+
+    const rest = await list(org.users.WORKSPACES.token, { cursor: first.body.nextCursor });
+    expect(rest.status, rest.text).toBe(200);
+    expect(ids(rest)).toEqual(expected.slice(100));
+    expect(rest.body.total).toBe(110);
+    expect(rest.body.nextCursor).toBeNull();
+  });
+
+  it("walks every live user exactly once in creation order with limit=3, ending with nextCursor null", async () => {
+    const org = await createOrg();
+    const extra = [...(await insertMany(org.id, 3)), await insertUser(org.id, ROLE.BILLING, { deleted: true }), ...(await insertMany(org.id, 4))];
+    const expected = [...fixtureOrder(org), ...extra.filter((u) => !u.deleted)].map((u) => u.id);
+    expect(expected).toHaveLength(12);
+
+    const pages = await walk(org.users.OWNER.token, { limit: 3 });
+
+    expect(pages.map((p) => p.body.data.length)).toEqual([3, 3, 3, 3]);
+    expect(pages.flatMap(ids)).toEqual(expected);
+    expect(pages.flatMap(ids)).toEqual(await idsInCreationOrder(org.id));
+    for (const page of pages) expect(page.body.total).toBe(12);
+    expect(pages.at(-1)?.body.nextCursor).toBeNull();
+  });
+
+  it("ends with a short last page and nextCursor null when the count is not a multiple of the limit", async () => {
+    const org = await createOrg();
+    await insertMany(org.id, 2);
+    const pages = await walk(org.users.OWNER.token, { limit: 3 });
+    expect(pages.map((p) => p.body.data.length)).toEqual([3, 3, 1]);
+    expect(pages.flatMap(ids)).toEqual(await idsInCreationOrder(org.id));
+  });
+
+  it("orders users with the same creation time by id and pages through them without skipping or repeating", async () => {
+    const org = await createOrg();
+    const same = await insertMany(org.id, 7);
+    const createdAt = "2026-06-01T12:00:00.000Z";
+    for (const u of same) await env.DB.prepare("UPDATE users SET created_at = ? WHERE id = ?").bind(createdAt, u.id).run();
+    const expected = [...fixtureOrder(org).map((u) => u.id), ...same.map((u) => u.id).sort()];
+
+    const pages = await walk(org.users.OWNER.token, { limit: 2 });
+
+    expect(pages.flatMap(ids)).toEqual(expected);
+  });
+
+  it("stays exact while users are added between pages: new users come at the end, none skipped or repeated", async () => {
+    const org = await createOrg();
+    const initial = [...fixtureOrder(org), ...(await insertMany(org.id, 6))].map((u) => u.id);
+    const added: string[] = [];
+
+    const pages = await walk(org.users.OWNER.token, { limit: 3 }, async (page) => {
+      if (page <= 3) {
+        added.push((await insertUser(org.id, ROLE.USER)).id);
+      } else if (page === 4) {
+        // One through the API as well (real clock, so it sorts after the fixture users).
+        const res = await call("POST", "/organization/users", {
+          token: org.users.OWNER.token,
+          body: { email: `late-${crypto.randomUUID()}@example.com`, password: "Late-joiner-1", firstName: "Late", lastName: "Joiner" },
+        });
+        expect(res.status, res.text).toBe(201);
+        added.push(res.body.data.id);
+      }
+    });
+
+    const seen = pages.flatMap(ids);
+    expect(added).toHaveLength(4);
+    expect(seen).toEqual([...initial, ...added]);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(pages.at(-1)?.body.total).toBe(initial.length + added.length);
+  });
+
+  it("refuses a cursor that is not one of its own with 400, not 500", async () => {
+    const org = await createOrg();
+    for (const cursor of ["garbage", "WyJ4Il0", btoa(JSON.stringify(["2026-01-01T00:00:00.000Z", "' OR 1=1 --"]))]) {
+      const res = await list(org.users.OWNER.token, { cursor });
+      expectError(res, 400, "bad_request");
+    }
+  });
+});
+
+describe("GET /organization/users: filters", () => {
+  it("excludes soft-deleted users by default and includes and counts them with includeDeleted=true", async () => {
+    const org = await createOrg();
+    const gone = await insertUser(org.id, ROLE.WORKSPACES, { deleted: true });
+    const live = fixtureOrder(org).map((u) => u.id);
+    const all = await idsInCreationOrder(org.id, { includeDeleted: true });
+    expect(all).toHaveLength(7);
+
+    for (const params of [{}, { includeDeleted: "false" }]) {
+      const res = await list(org.users.OWNER.token, params);
+      expect(res.status, res.text).toBe(200);
+      expect(ids(res)).toEqual(live);
+      expect(res.body.total).toBe(5);
+      expect(res.body.data.every((u: OrgUser) => u.deletedAt === null)).toBe(true);
+    }
+
+    const withDeleted = await list(org.users.OWNER.token, { includeDeleted: "true" });
+    expect(withDeleted.status, withDeleted.text).toBe(200);
+    expect(ids(withDeleted)).toEqual(all);
+    expect(withDeleted.body.total).toBe(7);
+    const deleted = (withDeleted.body.data as OrgUser[]).filter((u) => u.deletedAt !== null).map((u) => u.id);
+    expect(deleted.sort()).toEqual([org.deleted.id, gone.id].sort());
+  });
+
+  it("filters by role, counting only that role", async () => {
+    const org = await createOrg();
+    const billing = await insertMany(org.id, 2, ROLE.BILLING);
+    await insertUser(org.id, ROLE.BILLING, { deleted: true });
+
+    const res = await list(org.users.OWNER.token, { role: 1 });
+    expect(res.status, res.text).toBe(200);
+    expect(ids(res)).toEqual([org.users.BILLING.id, ...billing.map((u) => u.id)]);
+    expect(res.body.total).toBe(3);
+    expect(res.body.data.every((u: OrgUser) => u.orgRole === 1)).toBe(true);
+
+    const owners = await list(org.users.OWNER.token, { role: 255 });
+    expect(ids(owners)).toEqual([org.users.OWNER.id]);
+    expect(owners.body.total).toBe(1);
+
+    const deletedToo = await list(org.users.OWNER.token, { role: 1, includeDeleted: true });
+    expect(deletedToo.body.total).toBe(4);
+  });
+
+  it("matches q case-insensitively on email, first name and last name", async () => {
+    const org = await createOrg();
+    const marker = crypto.randomUUID().slice(0, 8);
+    const byEmail = await insertUser(org.id, ROLE.USER, { email: `Zed.${marker}@Example.com` });
+    const byFirst = await insertUser(org.id, ROLE.USER, { firstName: `Quentin${marker}` });
+    const byLast = await insertUser(org.id, ROLE.BILLING, { lastName: `Van${marker}Dyke` });
+    await insertMany(org.id, 3);
+
+    const res = await list(org.users.OWNER.token, { q: marker.toUpperCase() });
+    expect(res.status, res.text).toBe(200);
+    expect(ids(res)).toEqual([byEmail.id, byFirst.id, byLast.id]);
+    expect(res.body.total).toBe(3);
+
+    for (const [q, expected] of [
+      [`ZED.${marker}@EXAMPLE.COM`, [byEmail.id]],
+      [`quentin${marker}`, [byFirst.id]],
+      [`QUENTIN${marker.toUpperCase()}`, [byFirst.id]],
+      [`van${marker}dyke`, [byLast.id]],
+      [`vAN${marker}D`, [byLast.id]],
+    ] as const) {
+      const one = await list(org.users.OWNER.token, { q });
+      expect(ids(one), q).toEqual(expected);
+      expect(one.body.total, q).toBe(1);
+    }
+  });
+
+  it("matches non-ASCII names case-insensitively (Émile by 'émile' and 'ÉMILE')", async () => {
+    const org = await createOrg();
+    // Created through the API, so the stored search columns are the application's own.
+    const res = await call("POST", "/organization/users", {
+      token: org.users.OWNER.token,
+      body: { email: `writer-${crypto.randomUUID()}@example.com`, password: "Zola-Germinal-1885", firstName: "Émile", lastName: "ÖSTERGÅRD", sendInvite: false },
+    });
+    expect(res.status, res.text).toBe(201);
+    const id = res.body.data.id;
+    const other = await insertUser(org.id, ROLE.USER, { firstName: "Emil", lastName: "Ostergard" });
+
+    for (const q of ["émile", "ÉMILE", "Émile", "ÉMI", "östergård", "ÖSTERGÅRD", "Östergård", "gÅrd"]) {
+      const found = await list(org.users.OWNER.token, { q });
+      expect(found.status, found.text).toBe(200);
+      expect(ids(found), q).toEqual([id]);
+      expect(found.body.total, q).toBe(1);
+      expect(found.body.data[0]).toMatchObject({ name: "Émile", lastName: "ÖSTERGÅRD" });
+    }
+    const plain = await list(org.users.OWNER.token, { q: "EMIL" });
+    expect(ids(plain)).toEqual([other.id]);
+  });
+
+  it("treats % and _ in q literally", async () => {
+    const org = await createOrg();
+    const sale = await insertUser(org.id, ROLE.USER, { firstName: "50%_off" });
+    const percent = await insertUser(org.id, ROLE.USER, { lastName: "100%" });
+    await insertUser(org.id, ROLE.USER, { firstName: "50 off", lastName: "Fifty" });
+    await insertUser(org.id, ROLE.USER, { firstName: "50xoff" });
+
+    const both = await list(org.users.OWNER.token, { q: "%_" });
+    expect(ids(both)).toEqual([sale.id]);
+    expect(both.body.total).toBe(1);
+
+    const pct = await list(org.users.OWNER.token, { q: "%" });
+    expect(ids(pct)).toEqual([sale.id, percent.id]);
+    expect(pct.body.total).toBe(2);
+
+    const underscore = await list(org.users.OWNER.token, { q: "_" });
+    expect(ids(underscore)).toEqual([sale.id]);
+
+    const pattern = await list(org.users.OWNER.token, { q: "50_off" });
+    expect(ids(pattern)).toEqual([]);
+    expect(pattern.body.total).toBe(0);
+    expect(pattern.body.nextCursor).toBeNull();
+  });
+
+  it("matches a q of 100 characters (well past 50 bytes) and refuses 101 characters with 400", async () => {
+    const org = await createOrg();
+    const long = await insertUser(org.id, ROLE.USER, { lastName: "Ø".repeat(100) });
+    await insertUser(org.id, ROLE.USER, { lastName: "Ø".repeat(99) });
+
+    const res = await list(org.users.OWNER.token, { q: "ø".repeat(100) });
+    expect(res.status, res.text).toBe(200);
+    expect(ids(res)).toEqual([long.id]);
+    expect(res.body.total).toBe(1);
+
+    const email = await list(org.users.OWNER.token, { q: long.email.toUpperCase() });
+    expect(ids(email)).toEqual([long.id]);
+
+    expectError(await list(org.users.OWNER.token, { q: "ø".repeat(101) }), 400, "validation_failed");
+  });
+
+  it("counts in total every filter at once (q, role, includeDeleted), not just the page", async () => {
+    const org = await createOrg();
+    const tag = `tag${crypto.randomUUID().slice(0, 6)}`;
+    await insertMany(org.id, 3, ROLE.USER, { lastName: tag });
+    await insertMany(org.id, 2, ROLE.WORKSPACES, { lastName: tag });
+    await insertUser(org.id, ROLE.USER, { lastName: tag, deleted: true });
+    await insertUser(org.id, ROLE.WORKSPACES, { lastName: tag, deleted: true });
+    await insertMany(org.id, 2, ROLE.USER);
+
+    const cases: [Record<string, string | number | boolean>, number][] = [
+      [{ q: tag }, 5],
+      [{ q: tag, includeDeleted: true }, 7],
+      [{ q: tag, role: 0 }, 3],
+      [{ q: tag, role: 0, includeDeleted: true }, 4],
+      [{ q: tag, role: 2, includeDeleted: true }, 3],
+      [{ q: tag, role: 255 }, 0],
+      // The fixture organization's own USER and soft-deleted user (role 0) count here too.
+      [{ role: 0 }, 6],
+      [{ role: 0, includeDeleted: true }, 8],
+    ];
+    for (const [params, total] of cases) {
+      const res = await list(org.users.OWNER.token, { ...params, limit: 1 });
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.total, JSON.stringify(params)).toBe(total);
+      expect(res.body.data).toHaveLength(Math.min(1, total));
+      const all = await walk(org.users.OWNER.token, { ...params, limit: 2 });
+      expect(all.flatMap(ids), JSON.stringify(params)).toHaveLength(total);
+    }
+  });
+
+  it("lists only the caller's organization, whatever the filters", async () => {
+    const { a, b } = await createTwoOrgs();
+    const theirs = new Set([...fixtureOrder(b).map((u) => u.id), b.deleted.id]);
+
+    for (const params of [{}, { includeDeleted: true }, { role: 0 }, { q: "example.com" }, { q: b.users.USER.email }]) {
+      const res = await list(a.users.OWNER.token, params);
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.data.every((u: OrgUser) => u.orgId === a.id), JSON.stringify(params)).toBe(true);
+      expect(ids(res).some((id) => theirs.has(id))).toBe(false);
+    }
+    const everything = await list(a.users.OWNER.token, { includeDeleted: true });
+    expect(everything.body.total).toBe(6);
+    const foreignEmail = await list(a.users.OWNER.token, { q: b.users.USER.email });
+    expect(foreignEmail.body.total).toBe(0);
+  });
+
+  it("gives valid results (never a 500) for a cursor taken from another filter", async () => {
+    const org = await createOrg();
+    await insertMany(org.id, 2, ROLE.BILLING);
+    await insertUser(org.id, ROLE.USER, { deleted: true });
+    await insertMany(org.id, 3, ROLE.USER, { lastName: "Hopper" });
+    const everyone = await idsInCreationOrder(org.id, { includeDeleted: true });
+
+    // A cursor that stops on a BILLING user, and one that stops on a soft-deleted user.
+    const byRole = await list(org.users.OWNER.token, { role: 1, limit: 2 });
+    const withDeleted = await list(org.users.OWNER.token, { includeDeleted: true, limit: 9 });
+    expect(withDeleted.body.data.at(-1).deletedAt).not.toBeNull();
+    for (const page of [byRole, withDeleted]) {
+      const cursor = page.body.nextCursor as string;
+      const after = everyone.indexOf(page.body.data.at(-1).id);
+      for (const params of [{}, { q: "hopper" }, { role: 0 }, { includeDeleted: true }, { role: 255 }]) {
+        const full = await list(org.users.OWNER.token, { ...params, limit: 1000 });
+        const expected = ids(full).filter((id) => everyone.indexOf(id) > after);
+        const res = await list(org.users.OWNER.token, { ...params, cursor });
+        expect(res.status, res.text).toBe(200);
+        expect(ids(res), JSON.stringify(params)).toEqual(expected);
+        expect(res.body.total).toBe(full.body.total);
+        expect(res.body.nextCursor).toBeNull();
+      }
+    }
+  });
+});
+
+describe("text round-trips exactly through create, GET and list", () => {
+  const samples = [
+    { firstName: "Robert'); DROP TABLE users;--", lastName: "名前" },
+    { firstName: "😀 emoji", lastName: "שלום עולם" },
+    { firstName: "\u202Bمرحبا\u202C", lastName: "O'Brien \"quoted\" \\ back%slash_" },
+  ];
+
+  it.each(samples)("stores and returns $firstName / $lastName unchanged", async ({ firstName, lastName }) => {
+    const org = await createOrg();
+    const email = `o'brien-${crypto.randomUUID()}@example.com`;
+    const created = await call("POST", "/organization/users", {
+      token: org.users.OWNER.token,
+      body: { email, password: "Round-trip-42", firstName, lastName, sendInvite: false },
+    });
+    expect(created.status, created.text).toBe(201);
+    const user = created.body.data;
+    expect(user).toMatchObject({ email, name: firstName, lastName });
+    expect(await userRow(user.id)).toMatchObject({ email, first_name: firstName, last_name: lastName });
+
+    const fetched = await call("GET", `/organization/users/${user.id}`, { token: org.users.OWNER.token });
+    expect(fetched.status, fetched.text).toBe(200);
+    expect(fetched.body).toEqual({ success: true, ...user });
+
+    for (const q of [firstName, lastName, email]) {
+      const found = await list(org.users.OWNER.token, { q });
+      expect(found.status, found.text).toBe(200);
+      expect(found.body.data, q).toEqual([user]);
+      expect(found.body.total).toBe(1);
+    }
+    const all = await list(org.users.OWNER.token);
+    expect(all.body.total).toBe(6);
+    expect(all.body.data.at(-1)).toEqual(user);
+  });
+});
