@@ -23,7 +23,7 @@ function b64url(bytes: Uint8Array): string {
 const encodePart = (value: Json) => b64url(encoder.encode(JSON.stringify(value)));
 
 /** Signs `header.payload` with any Web Crypto key and algorithm parameters. */
-async function sign(header: Json, payload: Json, key: CryptoKey, params: AlgorithmIdentifier | EcdsaParams): Promise<string> {
+async function sign(header: Json, payload: Json, key: CryptoKey, params: string | SubtleCryptoSignAlgorithm): Promise<string> {
   const input = `${encodePart(header)}.${encodePart(payload)}`;
   return `${input}.${b64url(new Uint8Array(await crypto.subtle.sign(params, key, encoder.encode(input))))}`;
 }
@@ -137,24 +137,30 @@ describe("time claims with a 60 s leeway", () => {
 
 type KeyPair = { privateKey: CryptoKey; publicJwk: JsonWebKey & { kid?: string } };
 
+/** Narrows generateKey's result: asymmetric algorithms always yield a pair. */
+function asPair(key: CryptoKey | CryptoKeyPair): CryptoKeyPair {
+  if (!("privateKey" in key)) throw new Error("expected a key pair");
+  return key;
+}
+
 async function rsaPair(kid?: string): Promise<KeyPair> {
-  const pair = await crypto.subtle.generateKey(
+  const pair = asPair(await crypto.subtle.generateKey(
     { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
     true,
     ["sign", "verify"],
-  );
+  ));
   const publicJwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
   return { privateKey: pair.privateKey, publicJwk: { ...publicJwk, ...(kid ? { kid } : {}) } };
 }
 
 async function ecPair(kid?: string): Promise<KeyPair> {
-  const pair = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  const pair = asPair(await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]));
   const publicJwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
   return { privateKey: pair.privateKey, publicJwk: { ...publicJwk, ...(kid ? { kid } : {}) } };
 }
 
 const RS256 = "RSASSA-PKCS1-v1_5";
-const ES256: EcdsaParams = { name: "ECDSA", hash: "SHA-256" };
+const ES256: SubtleCryptoSignAlgorithm = { name: "ECDSA", hash: "SHA-256" };
 
 const jwksVerifier = (alg: "RS256" | "ES256", keys: JsonWebKey[]) =>
   createVerifier(config({ JWT_ALG: alg, JWT_JWKS: JSON.stringify({ keys }) }));
@@ -181,13 +187,20 @@ describe("RS256 through a JWKS", () => {
   it("selects the key by kid among two keys", async () => {
     const [first, second] = [await rsaPair("k1"), await rsaPair("k2")];
     const verify = jwksVerifier("RS256", [first.publicJwk, second.publicJwk]);
-    const signedBySecond = (kid?: string) =>
-      sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, claims(), second.privateKey, RS256);
+    const signedBy = (key: KeyPair, kid?: string) =>
+      sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, claims(), key.privateKey, RS256);
 
-    await expect(verify(await signedBySecond("k2"), NOW)).resolves.toEqual({ userId: USER });
-    await expectRefused(verify(await signedBySecond("k1"), NOW));
-    // With two candidates and no kid there is no key to choose.
-    await expectRefused(verify(await signedBySecond(), NOW));
+    await expect(verify(await signedBy(first, "k1"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await signedBy(second, "k2"), NOW)).resolves.toEqual({ userId: USER });
+    await expectRefused(verify(await signedBy(second, "k1"), NOW));
+  });
+
+  it("refuses a token without kid when the set holds several usable keys", async () => {
+    const [first, second] = [await rsaPair("k1"), await rsaPair("k2")];
+    const verify = jwksVerifier("RS256", [first.publicJwk, second.publicJwk]);
+    // No guessing: neither key is tried, not even the first one.
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, claims(), first.privateKey, RS256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, claims(), second.privateKey, RS256), NOW));
   });
 
   it("does not use a JWK whose alg differs from the configured one", async () => {
