@@ -99,7 +99,7 @@ function checkClaims(payload: Record<string, unknown>, config: AuthConfig, now: 
   if (payload.type !== undefined && payload.type !== "access") throw new TokenError("not an access token");
 
   // Flashback's tokens name the user `userId`; the standard claim is `sub`.
-  const subject = payload.sub ?? payload.userId;
+  const subject = "sub" in payload ? payload.sub : payload.userId;
   if (typeof subject !== "string" || subject.length === 0) throw new TokenError("token has no subject");
   if (payload.orgId !== undefined && typeof payload.orgId !== "string") throw new TokenError("orgId must be a string");
   return { userId: subject, ...(typeof payload.orgId === "string" ? { orgId: payload.orgId } : {}) };

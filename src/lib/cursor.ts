@@ -19,6 +19,8 @@ export function decodeCursor(text: string): Cursor | null {
     if (!Array.isArray(value) || value.length !== 2) return null;
     const [createdAt, id] = value as unknown[];
     if (typeof createdAt !== "string" || typeof id !== "string" || !TIMESTAMP.test(createdAt) || !ID.test(id)) return null;
+    // A real instant, written as we write them (rejects month 13, hour 99, ...).
+    if (new Date(Date.parse(createdAt)).toISOString() !== createdAt) return null;
     return { createdAt, id };
   } catch {
     return null;

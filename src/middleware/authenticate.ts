@@ -28,15 +28,15 @@ const invalid = () =>
  * deletion state come from there on every request, never from the token.
  */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
-  const header = c.req.header("Authorization");
-  if (!header) throw missing();
-  const match = /^Bearer +([^\s]+) *$/i.exec(header);
-  if (!match?.[1]) throw missing();
+  // RFC 6750 §2.1: the scheme is case-insensitive; only the Bearer scheme is accepted.
+  const [scheme, ...credentials] = (c.req.header("Authorization") ?? "").trim().split(/ +/);
+  if (scheme?.toLowerCase() !== "bearer" || credentials.length === 0) throw missing();
+  if (credentials.length !== 1) throw invalid();
 
   const verify = verifierFor(c.env);
   let token;
   try {
-    token = await verify(match[1]);
+    token = await verify(credentials[0] as string);
   } catch (error) {
     if (error instanceof TokenError) throw invalid();
     throw error;

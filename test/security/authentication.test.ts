@@ -123,6 +123,7 @@ describe("malformed tokens", () => {
     ["a padded signature", (valid) => `${valid}=`],
     ["an empty signature", (valid) => valid.slice(0, valid.lastIndexOf(".") + 1)],
     ["random text", () => "not-a-jwt"],
+    ["two credentials after the scheme", (valid) => `${valid} ${valid}`],
   ])("refuses %s", async (_name, mangle) => {
     const org = await createOrg();
     await expectRejectedWrite(org, `Bearer ${mangle(org.users.OWNER.token)}`);

@@ -41,6 +41,7 @@ describe("decodeCursor refuses anything it did not produce", () => {
     ["swapped elements", encodeJson([CURSOR.id, CURSOR.createdAt])],
     ["a numeric timestamp", encodeJson([Date.parse(CURSOR.createdAt), CURSOR.id])],
     ["a date without time", encodeJson(["2026-11-22", CURSOR.id])],
+    ["an impossible date in the right shape", encodeJson(["2026-13-45T99:99:99.999Z", CURSOR.id])],
     ["a timestamp without milliseconds", encodeJson(["2026-11-22T18:00:00Z", CURSOR.id])],
     ["a timestamp with an offset", encodeJson(["2026-11-22T18:00:00.000+01:00", CURSOR.id])],
     ["a timestamp with SQL appended", encodeJson([`${CURSOR.createdAt}' OR 1=1--`, CURSOR.id])],

@@ -66,6 +66,10 @@ describe("HS256", () => {
     await expect(hsVerifier()(await hs256(claims({ userId: other })), NOW)).resolves.toEqual({ userId: USER });
   });
 
+  it("refuses a present but null sub instead of falling back to userId", async () => {
+    await expectRefused(hsVerifier()(await hs256(claims({ sub: null, userId: "0196f1b2-7c3a-7d4e-8f10-000000000002" })), NOW));
+  });
+
   it("refuses a token signed with another secret", async () => {
     await expectRefused(hsVerifier()(await hs256(claims(), undefined, "another-secret-0123456789abcdef0123"), NOW));
   });
