@@ -18,6 +18,7 @@ export default defineConfig(async () => {
             JWT_ALG: "HS256",
             JWT_SECRET: TEST_JWT_SECRET,
             JWT_JWKS: "",
+            JWT_JWKS_URL: "",
             JWT_ISSUER: "",
             JWT_AUDIENCE: "",
             TEST_MIGRATIONS: migrations,

@@ -6,6 +6,7 @@ export type Bindings = {
   JWT_ALG?: string;
   JWT_SECRET?: string;
   JWT_JWKS?: string;
+  JWT_JWKS_URL?: string;
   JWT_ISSUER?: string;
   JWT_AUDIENCE?: string;
 };
@@ -16,6 +17,7 @@ export type Caller = { id: string; orgId: string; role: Role };
 export type AppEnv = { Bindings: Bindings; Variables: { caller: Caller } };
 
 const jwkSchema = z.looseObject({ kty: z.string(), kid: z.string().optional(), alg: z.string().optional(), use: z.string().optional() });
+export const jwksSchema = z.object({ keys: z.array(jwkSchema) });
 
 const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
 
@@ -38,6 +40,10 @@ const configSchema = z
         .pipe(z.object({ keys: z.array(jwkSchema).min(1) }))
         .optional(),
     ),
+    JWT_JWKS_URL: z.preprocess(
+      blankToUndefined,
+      z.url({ protocol: /^https$/, error: "JWT_JWKS_URL must be an https URL" }).optional(),
+    ),
     JWT_ISSUER: z.preprocess(blankToUndefined, z.string().optional()),
     JWT_AUDIENCE: z.preprocess(blankToUndefined, z.string().optional()),
   })
@@ -47,8 +53,8 @@ const configSchema = z
       if (!config.JWT_SECRET || new TextEncoder().encode(config.JWT_SECRET).length < 32) {
         ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "HS256 needs JWT_SECRET of at least 32 bytes" });
       }
-    } else if (!config.JWT_JWKS) {
-      ctx.addIssue({ code: "custom", path: ["JWT_JWKS"], message: `${config.JWT_ALG} needs JWT_JWKS` });
+    } else if (!config.JWT_JWKS === !config.JWT_JWKS_URL) {
+      ctx.addIssue({ code: "custom", path: ["JWT_JWKS"], message: `${config.JWT_ALG} needs exactly one of JWT_JWKS and JWT_JWKS_URL` });
     }
   });
 

@@ -1,4 +1,4 @@
-import type { AuthConfig, Jwk } from "../env";
+import { jwksSchema, type AuthConfig, type Jwk } from "../env";
 import { decodeBase64Url, decodeBase64UrlText, encodeBase64Url, encodeBase64UrlText } from "../lib/base64url";
 
 // Bearer-token verification with Web Crypto (RFC 7519, RFC 8725). Written here rather than
@@ -41,11 +41,28 @@ function secretKeyResolver(secret: string): KeyResolver {
   return () => key;
 }
 
-function jwksKeyResolver(keys: Jwk[], alg: Exclude<Algorithm, "HS256">): KeyResolver {
-  // `kid` is untrusted input: it only ever selects from this in-memory set (RFC 8725 §3.10).
-  const usable = keys.filter((jwk) => fitsAlgorithm(jwk, alg));
-  const imported = new Map<Jwk, Promise<CryptoKey>>();
-  const load = (jwk: Jwk) => {
+// For a remote key set: refetch every 10 minutes, and on an unknown `kid` (a rotation) at most
+// every 30 seconds; give up on a fetch after 5 seconds and keep serving the last good set.
+export const JWKS_REFRESH_MS = 10 * 60_000;
+export const JWKS_COOLDOWN_MS = 30_000;
+const JWKS_TIMEOUT_MS = 5_000;
+
+type KeySource = { load: () => Promise<Jwk[]>; remote: boolean };
+
+function remoteKeySource(url: string, fetcher: typeof fetch): KeySource {
+  return {
+    remote: true,
+    load: async () => {
+      const response = await fetcher(url, { headers: { Accept: "application/json" }, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) });
+      if (!response.ok) throw new Error(`JWKS ${url} answered ${response.status}`);
+      return jwksSchema.parse(await response.json()).keys;
+    },
+  };
+}
+
+function jwksKeyResolver(source: KeySource, alg: Exclude<Algorithm, "HS256">, clock: () => number): KeyResolver {
+  const imported = new WeakMap<Jwk, Promise<CryptoKey>>();
+  const importOnce = (jwk: Jwk) => {
     let key = imported.get(jwk);
     if (!key) {
       const { alg: _alg, use: _use, key_ops: _ops, ...material } = jwk;
@@ -54,9 +71,35 @@ function jwksKeyResolver(keys: Jwk[], alg: Exclude<Algorithm, "HS256">): KeyReso
     }
     return key;
   };
+  let current: Promise<Jwk[]> | undefined;
+  let loadedAt = -Infinity;
+  const reload = () => {
+    loadedAt = clock();
+    const previous = current;
+    const next = source.load().then(
+      (keys) => keys.filter((jwk) => fitsAlgorithm(jwk, alg)),
+      (error: unknown) => {
+        if (!previous) throw error;
+        console.error("JWKS refresh failed; keeping the previous keys", error);
+        return previous;
+      },
+    );
+    current = next;
+    next.catch(() => {
+      if (current === next) current = undefined;
+    });
+    return next;
+  };
+  // `kid` is untrusted input: it only ever selects from this in-memory set (RFC 8725 §3.10).
+  const pick = (keys: Jwk[], kid: unknown) => (kid === undefined ? (keys.length === 1 ? keys[0] : undefined) : keys.find((k) => k.kid === kid));
+
   return async (kid) => {
-    const jwk = kid === undefined ? (usable.length === 1 ? usable[0] : undefined) : usable.find((k) => k.kid === kid);
-    return jwk ? load(jwk) : undefined;
+    const stale = source.remote && clock() - loadedAt > JWKS_REFRESH_MS;
+    let jwk = pick(await (current && !stale ? current : reload()), kid);
+    if (!jwk && source.remote && kid !== undefined && clock() - loadedAt > JWKS_COOLDOWN_MS) {
+      jwk = pick(await reload(), kid);
+    }
+    return jwk ? importOnce(jwk) : undefined;
   };
 }
 
@@ -107,10 +150,16 @@ function checkClaims(payload: Record<string, unknown>, config: AuthConfig, now: 
 
 export type Verifier = (token: string, now?: number) => Promise<VerifiedToken>;
 
-export function createVerifier(config: AuthConfig): Verifier {
+export type VerifierOptions = { fetch?: typeof fetch; clock?: () => number };
+
+export function createVerifier(config: AuthConfig, options: VerifierOptions = {}): Verifier {
   const alg = config.JWT_ALG;
+  const inline = config.JWT_JWKS?.keys ?? [];
+  const source: KeySource = config.JWT_JWKS_URL
+    ? remoteKeySource(config.JWT_JWKS_URL, options.fetch ?? ((input, init) => fetch(input, init)))
+    : { remote: false, load: async () => inline };
   const resolveKey =
-    alg === "HS256" ? secretKeyResolver(config.JWT_SECRET ?? "") : jwksKeyResolver(config.JWT_JWKS?.keys ?? [], alg);
+    alg === "HS256" ? secretKeyResolver(config.JWT_SECRET ?? "") : jwksKeyResolver(source, alg, options.clock ?? Date.now);
 
   return async (token, now = Math.floor(Date.now() / 1000)) => {
     if (token.length > MAX_TOKEN_LENGTH) throw new TokenError("token too long");

@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
-import { createVerifier, LEEWAY_SECONDS, TokenError } from "../../src/auth/jwt";
+import { describe, expect, it, vi } from "vitest";
+import { createVerifier, JWKS_COOLDOWN_MS, JWKS_REFRESH_MS, LEEWAY_SECONDS, TokenError } from "../../src/auth/jwt";
 import { parseAuthConfig, type Bindings } from "../../src/env";
 
 // The verifier on its own, with explicit configurations and an explicit clock.
@@ -272,6 +272,82 @@ describe("ES256 through a JWKS", () => {
   });
 });
 
+/** A stand-in for the identity provider's JWKS endpoint, counting how often it is asked. */
+function jwksEndpoint(initial: JsonWebKey[]) {
+  const endpoint = {
+    keys: initial,
+    failing: false,
+    requests: 0,
+    fetch: (async () => {
+      endpoint.requests++;
+      if (endpoint.failing) return new Response("unavailable", { status: 503 });
+      return Response.json({ keys: endpoint.keys });
+    }) as typeof fetch,
+  };
+  return endpoint;
+}
+
+describe("RS256 through a JWKS URL", () => {
+  const URL = "https://idp.example/.well-known/jwks.json";
+  const remoteVerifier = (endpoint: ReturnType<typeof jwksEndpoint>, clock: { now: number }) =>
+    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL }), { fetch: endpoint.fetch, clock: () => clock.now });
+  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, claims(), key.privateKey, RS256);
+
+  it("fetches the key set once and reuses it for later tokens", async () => {
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    const clock = { now: 0 };
+    const verify = remoteVerifier(endpoint, clock);
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
+    expect(endpoint.requests).toBe(1);
+  });
+
+  it("picks up a rotated key on an unknown kid, but asks the endpoint at most once per cooldown", async () => {
+    const old = await rsaPair("old");
+    const rotated = await rsaPair("new");
+    const endpoint = jwksEndpoint([old.publicJwk]);
+    const clock = { now: 0 };
+    const verify = remoteVerifier(endpoint, clock);
+    await verify(await rsToken(old, "old"), NOW);
+    endpoint.keys = [old.publicJwk, rotated.publicJwk];
+
+    // Within the cooldown an unknown kid is refused without another request.
+    clock.now = JWKS_COOLDOWN_MS - 1;
+    await expectRefused(verify(await rsToken(rotated, "new"), NOW));
+    expect(endpoint.requests).toBe(1);
+
+    clock.now = JWKS_COOLDOWN_MS + 1;
+    await expect(verify(await rsToken(rotated, "new"), NOW)).resolves.toEqual({ userId: USER });
+    expect(endpoint.requests).toBe(2);
+    await expectRefused(verify(await rsToken(rotated, "unknown"), NOW));
+    expect(endpoint.requests).toBe(2);
+  });
+
+  it("refreshes a stale set and keeps the last good keys when the endpoint fails", async () => {
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    const clock = { now: 0 };
+    const verify = remoteVerifier(endpoint, clock);
+    await verify(await rsToken(key, "k1"), NOW);
+    endpoint.failing = true;
+    clock.now = JWKS_REFRESH_MS + 1;
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
+    errors.mockRestore();
+    expect(endpoint.requests).toBe(2);
+  });
+
+  it("fails (a server error, not a token error) when the key set was never available", async () => {
+    const endpoint = jwksEndpoint([]);
+    endpoint.failing = true;
+    const verify = remoteVerifier(endpoint, { now: 0 });
+    const result = verify(await rsToken(await rsaPair("k1"), "k1"), NOW);
+    await expect(result).rejects.toThrow(/JWKS/);
+    await expect(result).rejects.not.toBeInstanceOf(TokenError);
+  });
+});
+
 describe("parseAuthConfig", () => {
   it("accepts HS256 with a 32-byte secret and defaults JWT_ALG to HS256", () => {
     expect(parseAuthConfig({ DB: env.DB, JWT_SECRET: "s".repeat(32) })).toMatchObject({ JWT_ALG: "HS256", JWT_SECRET: "s".repeat(32) });
@@ -287,6 +363,8 @@ describe("parseAuthConfig", () => {
     ["a JWKS without keys", { JWT_ALG: "RS256", JWT_JWKS: '{"keys":[]}' }, /JWT_JWKS/],
     ["an unknown JWT_ALG", { JWT_ALG: "HS512", JWT_SECRET: SECRET }, /JWT_ALG/],
     ["JWT_ALG none", { JWT_ALG: "none", JWT_SECRET: SECRET }, /JWT_ALG/],
+    ["a JWKS URL over plain http", { JWT_ALG: "RS256", JWT_JWKS_URL: "http://idp.example/jwks.json" }, /JWT_JWKS_URL/],
+    ["both an inline JWKS and a JWKS URL", { JWT_ALG: "RS256", JWT_JWKS: '{"keys":[{"kty":"RSA"}]}', JWT_JWKS_URL: "https://idp.example/jwks.json" }, /JWT_JWKS/],
   ])("refuses %s", (_name, vars, field) => {
     expect(() => config(vars)).toThrow(field);
   });
