@@ -19,7 +19,16 @@ export async function call(method: string, path: string, options: CallOptions = 
     body = typeof options.body === "string" ? options.body : JSON.stringify(options.body);
     if (!headers.has("Content-Type")) headers.set("Content-Type", "application/json");
   }
-  const response = await exports.default.fetch(new Request(`https://api.test${path}`, { method, headers, body }));
+  return send(new Request(`https://api.test${path}`, { method, headers, body }));
+}
+
+/** Sends a hand-built request to the worker's fetch handler. */
+export async function send(request: Request): Promise<ApiResponse> {
+  return readResponse(await exports.default.fetch(request));
+}
+
+/** Reads a response once: status, headers, raw text and the parsed JSON (null when not JSON). */
+export async function readResponse(response: Response): Promise<ApiResponse> {
   const text = await response.text();
   let parsed: unknown = null;
   try {

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { app } from "../../src/app";
+import { readResponse } from "./api";
 
 /**
  * The real D1 binding, except that statements whose SQL matches `pattern` are redirected to a
@@ -29,8 +30,7 @@ export async function callWith(overrides: Partial<Env>, method: string, path: st
     { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) },
     { ...env, ...overrides },
   );
-  const text = await response.text();
-  return { status: response.status, headers: response.headers, text, body: JSON.parse(text) as Record<string, unknown> };
+  return readResponse(response);
 }
 
 /**

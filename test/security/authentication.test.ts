@@ -4,6 +4,7 @@ import { ROLE } from "../../src/auth/roles";
 import { call, expectError, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertOrganization, insertUser, TEST_SECRET, tokenFor, type OrgFixture } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
+import { b64url, encodePart } from "../helpers/jws";
 
 // Every way a request can fail authentication, through the real worker and a real D1.
 // Odd tokens are built here by hand (not with src/auth/jwt.ts), so the verifier is checked
@@ -16,13 +17,7 @@ const INVALID = 'Bearer error="invalid_token"';
 
 const encoder = new TextEncoder();
 
-function b64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 
-const encodePart = (value: unknown) => b64url(encoder.encode(typeof value === "string" ? value : JSON.stringify(value)));
 
 async function hmac(data: string, secret: string, hash: "SHA-256" | "SHA-384" = "SHA-256"): Promise<string> {
   const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash }, false, ["sign"]);

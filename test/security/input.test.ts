@@ -1,26 +1,13 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
-import { call, expectError, type ApiResponse } from "../helpers/api";
+import { call, expectError, send, type ApiResponse } from "../helpers/api";
 import { createOrg, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 
 const JSON_UTF8 = "application/json; charset=utf-8";
 const MAX_BODY = 64 * 1024;
-
-/** Sends a hand-built request straight to the worker's fetch handler and reads it like `call` does. */
-async function send(request: Request): Promise<ApiResponse> {
-  const response = await exports.default.fetch(request);
-  const text = await response.text();
-  let body: any = null;
-  try {
-    body = text ? JSON.parse(text) : null;
-  } catch {
-    body = null;
-  }
-  return { status: response.status, headers: response.headers, body, text };
-}
 
 function url(path: string) {
   return `https://api.test${path}`;

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { createVerifier, JWKS_COOLDOWN_MS, JWKS_REFRESH_MS, LEEWAY_SECONDS, TokenError } from "../../src/auth/jwt";
 import { parseAuthConfig, type Bindings } from "../../src/env";
+import { b64url, encodePart } from "../helpers/jws";
 
 // The verifier on its own, with explicit configurations and an explicit clock.
 
@@ -14,13 +15,7 @@ const USER = "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f";
 
 const encoder = new TextEncoder();
 
-function b64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 
-const encodePart = (value: Json) => b64url(encoder.encode(JSON.stringify(value)));
 
 /** Signs `header.payload` with any Web Crypto key and algorithm parameters. */
 async function sign(header: Json, payload: Json, key: CryptoKey, params: string | SubtleCryptoSignAlgorithm): Promise<string> {
