@@ -8,7 +8,9 @@ if (!userId) {
   process.exit(2);
 }
 const secret = ensureJwtSecret();
-const found = await withLocalDb((db) => db.prepare("SELECT id FROM users WHERE id = ? AND deleted_at IS NULL").bind(userId.toLowerCase()).first());
+const found = await withLocalDb((db) =>
+  db.prepare("SELECT id FROM users WHERE id = ? AND deleted_at IS NULL").bind(userId.toLowerCase()).first(),
+);
 if (!found) {
   console.error(`No live user ${userId} in the local database (see npm run seed).`);
   process.exit(1);

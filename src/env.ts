@@ -16,7 +16,12 @@ export type Caller = { id: string; orgId: string; role: Role };
 
 export type AppEnv = { Bindings: Bindings; Variables: { caller: Caller } };
 
-const jwkSchema = z.looseObject({ kty: z.string(), kid: z.string().optional(), alg: z.string().optional(), use: z.string().optional() });
+const jwkSchema = z.looseObject({
+  kty: z.string(),
+  kid: z.string().optional(),
+  alg: z.string().optional(),
+  use: z.string().optional(),
+});
 export const jwksSchema = z.object({ keys: z.array(jwkSchema) });
 
 const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
@@ -54,7 +59,11 @@ const configSchema = z
         ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "HS256 needs JWT_SECRET of at least 32 bytes" });
       }
     } else if (!config.JWT_JWKS === !config.JWT_JWKS_URL) {
-      ctx.addIssue({ code: "custom", path: ["JWT_JWKS"], message: `${config.JWT_ALG} needs exactly one of JWT_JWKS and JWT_JWKS_URL` });
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_JWKS"],
+        message: `${config.JWT_ALG} needs exactly one of JWT_JWKS and JWT_JWKS_URL`,
+      });
     }
   });
 

@@ -31,7 +31,11 @@ function userId(org: DemoOrg, index: number): string {
 /** Empties the local database and writes the demo state in one atomic batch. */
 export async function seed(db: D1Database): Promise<void> {
   const now = new Date();
-  const statements = [db.prepare("DELETE FROM invitations"), db.prepare("DELETE FROM users"), db.prepare("DELETE FROM organizations")];
+  const statements = [
+    db.prepare("DELETE FROM invitations"),
+    db.prepare("DELETE FROM users"),
+    db.prepare("DELETE FROM organizations"),
+  ];
   const hash = await hashPassword(DEMO_PASSWORD);
   let tick = 0;
   const stamp = () => new Date(now.getTime() + tick++).toISOString();
@@ -81,7 +85,9 @@ export async function issueToken(userId: string, secret: string): Promise<string
 
 /** Reads the organizations and users as they are now and issues a token for each user. */
 export async function describe(db: D1Database, secret: string): Promise<DemoState> {
-  const orgs = await db.prepare("SELECT id, name FROM organizations WHERE deleted_at IS NULL ORDER BY created_at, id").all<{ id: string; name: string }>();
+  const orgs = await db
+    .prepare("SELECT id, name FROM organizations WHERE deleted_at IS NULL ORDER BY created_at, id")
+    .all<{ id: string; name: string }>();
   const result: DemoState = { organizations: [] };
   for (const org of orgs.results) {
     const rows = await db
@@ -90,7 +96,13 @@ export async function describe(db: D1Database, secret: string): Promise<DemoStat
       .all<{ id: string; email: string; org_role: number; deleted_at: string | null }>();
     const users: DemoUser[] = [];
     for (const row of rows.results) {
-      users.push({ id: row.id, email: row.email, orgRole: row.org_role, deleted: row.deleted_at !== null, token: await issueToken(row.id, secret) });
+      users.push({
+        id: row.id,
+        email: row.email,
+        orgRole: row.org_role,
+        deleted: row.deleted_at !== null,
+        token: await issueToken(row.id, secret),
+      });
     }
     result.organizations.push({ id: org.id, name: org.name, users });
   }

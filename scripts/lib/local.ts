@@ -29,7 +29,11 @@ export function ensureJwtSecret(): string {
   const existing = readDevVars().get("JWT_SECRET");
   if (existing && Buffer.byteLength(existing) >= 32) return existing;
   const secret = randomBytes(32).toString("base64url");
-  const previous = existsSync(DEV_VARS) ? readFileSync(DEV_VARS, "utf8").replace(/^\s*JWT_SECRET\s*=.*$/m, "").trimEnd() : "";
+  const previous = existsSync(DEV_VARS)
+    ? readFileSync(DEV_VARS, "utf8")
+        .replace(/^\s*JWT_SECRET\s*=.*$/m, "")
+        .trimEnd()
+    : "";
   writeFileSync(DEV_VARS, `${previous ? `${previous}\n` : ""}JWT_SECRET=${secret}\n`);
   console.error(`Created ${DEV_VARS} with a random JWT_SECRET.`);
   return secret;

@@ -53,7 +53,10 @@ function remoteKeySource(url: string, fetcher: typeof fetch): KeySource {
   return {
     remote: true,
     load: async () => {
-      const response = await fetcher(url, { headers: { Accept: "application/json" }, signal: AbortSignal.timeout(JWKS_TIMEOUT_MS) });
+      const response = await fetcher(url, {
+        headers: { Accept: "application/json" },
+        signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
+      });
       if (!response.ok) throw new Error(`JWKS ${url} answered ${response.status}`);
       return jwksSchema.parse(await response.json()).keys;
     },
@@ -91,7 +94,8 @@ function jwksKeyResolver(source: KeySource, alg: Exclude<Algorithm, "HS256">, cl
     return next;
   };
   // `kid` is untrusted input: it only ever selects from this in-memory set (RFC 8725 §3.10).
-  const pick = (keys: Jwk[], kid: unknown) => (kid === undefined ? (keys.length === 1 ? keys[0] : undefined) : keys.find((k) => k.kid === kid));
+  const pick = (keys: Jwk[], kid: unknown) =>
+    kid === undefined ? (keys.length === 1 ? keys[0] : undefined) : keys.find((k) => k.kid === kid);
 
   return async (kid) => {
     const stale = source.remote && clock() - loadedAt > JWKS_REFRESH_MS;

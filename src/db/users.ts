@@ -150,8 +150,10 @@ export async function updateUser(
   changes: UserChanges,
 ): Promise<UserRow | undefined> {
   const set: Partial<UserRow> = { updatedAt: new Date().toISOString() };
-  if (changes.firstName !== undefined) Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
-  if (changes.lastName !== undefined) Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
+  if (changes.firstName !== undefined)
+    Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
+  if (changes.lastName !== undefined)
+    Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
   if (changes.orgRole !== undefined) set.orgRole = changes.orgRole;
   const demotes = changes.orgRole !== undefined && changes.orgRole !== ROLE.OWNER;
   const [row] = await db
@@ -174,7 +176,9 @@ export async function softDeleteUser(db: Db, target: { orgId: string; userId: st
   const [row] = await db
     .update(users)
     .set({ deletedAt: now, updatedAt: now })
-    .where(and(actionable(target.orgId, target.userId, target.callerRole), isNull(users.deletedAt), keepsAnotherOwner(target.orgId)))
+    .where(
+      and(actionable(target.orgId, target.userId, target.callerRole), isNull(users.deletedAt), keepsAnotherOwner(target.orgId)),
+    )
     .returning();
   return row;
 }

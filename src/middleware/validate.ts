@@ -31,5 +31,9 @@ export function validationHook(result: HookResult, _c: Context): void {
     throw new ApiError("validation_failed", MESSAGES.invalidRole, details);
   }
   const first = details[0];
-  throw new ApiError("validation_failed", first ? `${MESSAGES.validation}: ${first.path || "body"}: ${first.message}` : MESSAGES.validation, details);
+  throw new ApiError(
+    "validation_failed",
+    first ? `${MESSAGES.validation}: ${first.path || "body"}: ${first.message}` : MESSAGES.validation,
+    details,
+  );
 }

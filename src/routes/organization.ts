@@ -69,7 +69,10 @@ organization.openapi(updateOrganizationRoute, async (c) => {
   if (Object.keys(body).length === 0) throw new ApiError("bad_request", MESSAGES.noFields);
   if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.modifyOrgDenied);
   const { is_business: isBusiness, ...rest } = body;
-  const row = await updateOrganization(createDb(c.env.DB), orgId, { ...rest, ...(isBusiness === undefined ? {} : { isBusiness }) });
+  const row = await updateOrganization(createDb(c.env.DB), orgId, {
+    ...rest,
+    ...(isBusiness === undefined ? {} : { isBusiness }),
+  });
   if (!row) throw new ApiError("not_found", MESSAGES.orgNotFound);
   return c.json({ success: true as const, data: toOrganization(row), message: MESSAGES.orgUpdated }, 200);
 });

@@ -59,7 +59,8 @@ users.openapi(listRoute, async (c) => {
   const caller = c.get("caller");
   const query = c.req.valid("query");
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-  if (after === null) throw new ApiError("bad_request", MESSAGES.invalidCursor, [{ path: "cursor", message: "Not a cursor from this API" }]);
+  if (after === null)
+    throw new ApiError("bad_request", MESSAGES.invalidCursor, [{ path: "cursor", message: "Not a cursor from this API" }]);
   const page = await usersDb.listUsers(
     createDb(c.env.DB),
     caller.orgId,
@@ -67,7 +68,12 @@ users.openapi(listRoute, async (c) => {
     { limit: query.limit ?? 100, after },
   );
   return c.json(
-    { success: true as const, data: page.items.map(toOrgUser), total: page.total, nextCursor: page.next && encodeCursor(page.next) },
+    {
+      success: true as const,
+      data: page.items.map(toOrgUser),
+      total: page.total,
+      nextCursor: page.next && encodeCursor(page.next),
+    },
     200,
   );
 });

@@ -32,7 +32,9 @@ async function refusal(action: () => Promise<unknown>): Promise<string> {
 }
 
 async function countByEmail(email: string): Promise<number> {
-  const row = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE lower(email) = lower(?)").bind(email).first<{ n: number }>();
+  const row = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE lower(email) = lower(?)")
+    .bind(email)
+    .first<{ n: number }>();
   return row?.n ?? 0;
 }
 
@@ -83,7 +85,9 @@ describe("users: CHECK constraints", () => {
     expect(await refusal(() => insertRaw(org.id, email))).toMatch(/CHECK/);
     expect(await countByEmail(email)).toBe(0);
 
-    const update = await refusal(() => env.DB.prepare("UPDATE users SET email = ? WHERE id = ?").bind(email, org.users.USER.id).run());
+    const update = await refusal(() =>
+      env.DB.prepare("UPDATE users SET email = ? WHERE id = ?").bind(email, org.users.USER.id).run(),
+    );
     expect(update).toMatch(/CHECK/);
     const row = await env.DB.prepare("SELECT email FROM users WHERE id = ?").bind(org.users.USER.id).first<{ email: string }>();
     expect(row?.email).toBe(org.users.USER.email);
@@ -96,7 +100,9 @@ describe("users: CHECK constraints", () => {
       expect(await refusal(() => insertRaw(org.id, email, { role })), `role ${role}`).toMatch(/CHECK/);
       expect(await countByEmail(email)).toBe(0);
     }
-    expect(await refusal(() => env.DB.prepare("UPDATE users SET org_role = 3 WHERE id = ?").bind(org.users.USER.id).run())).toMatch(/CHECK/);
+    expect(
+      await refusal(() => env.DB.prepare("UPDATE users SET org_role = 3 WHERE id = ?").bind(org.users.USER.id).run()),
+    ).toMatch(/CHECK/);
   });
 
   it("accepts each of the five defined roles", async () => {
@@ -159,9 +165,14 @@ function expectIndexed(plan: string[], context: string) {
   expect(plan.length, context).toBeGreaterThan(0);
   // A bare "SCAN users" reads the whole table; every step on users must go through an index.
   for (const step of plan.filter((d) => /\busers\b/.test(d))) {
-    expect(step, `${context}: ${plan.join(" / ")}`).toMatch(/^(SEARCH|SCAN) users USING (COVERING )?(INDEX|INTEGER PRIMARY KEY|PRIMARY KEY)/);
+    expect(step, `${context}: ${plan.join(" / ")}`).toMatch(
+      /^(SEARCH|SCAN) users USING (COVERING )?(INDEX|INTEGER PRIMARY KEY|PRIMARY KEY)/,
+    );
   }
-  expect(plan.some((d) => /\bSCAN users$/.test(d)), context).toBe(false);
+  expect(
+    plan.some((d) => /\bSCAN users$/.test(d)),
+    context,
+  ).toBe(false);
 }
 
 describe("query plans of the users queries", () => {
@@ -191,7 +202,10 @@ describe("query plans of the users queries", () => {
       const pagePlan = await planOf(pageQuery);
       expectIndexed(pagePlan, `page ${JSON.stringify(filter)} after=${Boolean(after)}`);
       // The index delivers (created_at, id) order; a temporary B-tree would sort the whole match.
-      expect(pagePlan.some((d) => /TEMP B-TREE/.test(d)), pagePlan.join(" / ")).toBe(false);
+      expect(
+        pagePlan.some((d) => /TEMP B-TREE/.test(d)),
+        pagePlan.join(" / "),
+      ).toBe(false);
       expectIndexed(await planOf(countQuery), `count ${JSON.stringify(filter)}`);
     }
   });
@@ -213,6 +227,9 @@ describe("query plans of the users queries", () => {
     expectIndexed(await planOf(byId), "findUser");
     const callerPlan = await planOf(caller);
     expectIndexed(callerPlan, "findCaller");
-    expect(callerPlan.some((d) => /^SCAN organizations$/.test(d)), callerPlan.join(" / ")).toBe(false);
+    expect(
+      callerPlan.some((d) => /^SCAN organizations$/.test(d)),
+      callerPlan.join(" / "),
+    ).toBe(false);
   });
 });

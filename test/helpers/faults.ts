@@ -12,7 +12,8 @@ export function faultyDb(pattern: RegExp): D1Database {
   return new Proxy(real, {
     get(target, property) {
       if (property === "prepare") {
-        return (query: string) => target.prepare(pattern.test(query) ? query.replace(/\b(from|into|update)\s+"(\w+)"/i, '$1 "$2_unavailable"') : query);
+        return (query: string) =>
+          target.prepare(pattern.test(query) ? query.replace(/\b(from|into|update)\s+"(\w+)"/i, '$1 "$2_unavailable"') : query);
       }
       const value: unknown = Reflect.get(target, property);
       return typeof value === "function" ? value.bind(target) : value;
@@ -21,7 +22,12 @@ export function faultyDb(pattern: RegExp): D1Database {
 }
 
 /** Calls the real app with a replaced environment (a faulty database or another configuration). */
-export async function callWith(overrides: Partial<Env>, method: string, path: string, init: { token?: string; body?: unknown } = {}) {
+export async function callWith(
+  overrides: Partial<Env>,
+  method: string,
+  path: string,
+  init: { token?: string; body?: unknown } = {},
+) {
   const headers = new Headers();
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
   if (init.body !== undefined) headers.set("Content-Type", "application/json");
@@ -64,7 +70,8 @@ export function gatedDb(pattern: RegExp, parties: number): D1Database {
     });
   return new Proxy(real, {
     get(target, property) {
-      if (property === "prepare") return (query: string) => (pattern.test(query) ? gate(target.prepare(query)) : target.prepare(query));
+      if (property === "prepare")
+        return (query: string) => (pattern.test(query) ? gate(target.prepare(query)) : target.prepare(query));
       const value: unknown = Reflect.get(target, property);
       return typeof value === "function" ? value.bind(target) : value;
     },

@@ -49,7 +49,20 @@ export async function insertUser(
        validated, password_hash, auth_method, created_at, updated_at, deleted_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 'LOCAL', ?, ?, ?)`,
   )
-    .bind(id, orgId, email, firstName, lastName, firstName.toLowerCase(), lastName.toLowerCase(), role, FIXTURE_HASH, now, now, options.deleted ? now : null)
+    .bind(
+      id,
+      orgId,
+      email,
+      firstName,
+      lastName,
+      firstName.toLowerCase(),
+      lastName.toLowerCase(),
+      role,
+      FIXTURE_HASH,
+      now,
+      now,
+      options.deleted ? now : null,
+    )
     .run();
   return { id, email, role, token: await tokenFor(id), deleted: options.deleted ?? false };
 }

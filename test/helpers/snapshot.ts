@@ -8,7 +8,10 @@ export async function snapshot(): Promise<Record<string, { rows: number; hash: s
   for (const table of TABLES) {
     const { results } = await env.DB.prepare(`SELECT * FROM ${table} ORDER BY id`).all();
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(JSON.stringify(results)));
-    result[table] = { rows: results.length, hash: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("") };
+    result[table] = {
+      rows: results.length,
+      hash: [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join(""),
+    };
   }
   return result;
 }

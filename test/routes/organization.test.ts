@@ -158,7 +158,12 @@ describe("PUT /organization/{orgId}", () => {
       website: "https://acme.example/about",
     });
     const row = await orgRow(org.id);
-    expect(row).toMatchObject({ name: "Acme Corp", city: "Paris", phone: "+33 1 23 45 67 89", website: "https://acme.example/about" });
+    expect(row).toMatchObject({
+      name: "Acme Corp",
+      city: "Paris",
+      phone: "+33 1 23 45 67 89",
+      website: "https://acme.example/about",
+    });
     expect(res.body.data).toEqual(expectedOrganization(row));
   });
 
@@ -180,7 +185,13 @@ describe("PUT /organization/{orgId}", () => {
     const after = await orgRow(org.id);
     expect(after).toEqual({ ...before, phone: "555-0100", updated_at: after.updated_at });
     expect(res.body.data).toEqual(expectedOrganization(after));
-    expect(res.body.data).toMatchObject({ address1: "1 Rue de la Paix", city: "Paris", zipcode: "75002", country: "FR", is_business: true });
+    expect(res.body.data).toMatchObject({
+      address1: "1 Rue de la Paix",
+      city: "Paris",
+      zipcode: "75002",
+      country: "FR",
+      is_business: true,
+    });
   });
 
   it("clears an optional field with null, with an empty string and with a blank string", async () => {
@@ -220,16 +231,34 @@ describe("PUT /organization/{orgId}", () => {
 
   it("refuses a website that is not an http(s) URL with 400 and changes nothing", async () => {
     const org = await createOrg();
-    for (const website of ["ftp://example.com", "not a url", "example.com", "javascript:alert(1)", "https://", `https://${"a".repeat(200)}.example`]) {
+    for (const website of [
+      "ftp://example.com",
+      "not a url",
+      "example.com",
+      "javascript:alert(1)",
+      "https://",
+      `https://${"a".repeat(200)}.example`,
+    ]) {
       const res = await expectUnchanged(() => put(org.id, org.users.OWNER.token, { website }));
       expectError(res, 400, "validation_failed");
-      expect(res.body.details.map((d: { path: string }) => d.path), website).toContain("website");
+      expect(
+        res.body.details.map((d: { path: string }) => d.path),
+        website,
+      ).toContain("website");
     }
   });
 
   it("refuses an empty or over-long name and a non-boolean flag with 400 and changes nothing", async () => {
     const org = await createOrg();
-    const bodies = [{ name: "" }, { name: "   " }, { name: null }, { name: "x".repeat(201) }, { city: "c".repeat(201) }, { is_business: "true" }, { mfaEnforced: 1 }];
+    const bodies = [
+      { name: "" },
+      { name: "   " },
+      { name: null },
+      { name: "x".repeat(201) },
+      { city: "c".repeat(201) },
+      { is_business: "true" },
+      { mfaEnforced: 1 },
+    ];
     for (const body of bodies) {
       const res = await expectUnchanged(() => put(org.id, org.users.OWNER.token, body));
       expectError(res, 400, "validation_failed");
@@ -262,7 +291,12 @@ describe("PUT /organization/{orgId}", () => {
     expect((await orgRow(org.id)).city).toBe("Bergen");
 
     const refused = await expectUnchanged(() => put(org.id, org.users.WORKSPACES.token, { city: "Tromsø" }));
-    expectError(refused, 403, "forbidden", "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization");
+    expectError(
+      refused,
+      403,
+      "forbidden",
+      "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization",
+    );
   });
 
   it("refuses another organization's id with 403 and leaves both organizations unchanged", async () => {

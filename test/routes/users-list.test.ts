@@ -5,9 +5,28 @@ import { call, expectError, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { userRow } from "../helpers/snapshot";
 
-const ORG_USER_FIELDS = ["id", "email", "name", "lastName", "orgId", "orgRole", "validated", "deletedAt", "orgRoleDescription", "orgRoles"].sort();
+const ORG_USER_FIELDS = [
+  "id",
+  "email",
+  "name",
+  "lastName",
+  "orgId",
+  "orgRole",
+  "validated",
+  "deletedAt",
+  "orgRoleDescription",
+  "orgRoles",
+].sort();
 
-type OrgUser = { id: string; email: string; name: string; lastName: string; orgId: string; orgRole: number; deletedAt: string | null };
+type OrgUser = {
+  id: string;
+  email: string;
+  name: string;
+  lastName: string;
+  orgId: string;
+  orgRole: number;
+  deletedAt: string | null;
+};
 
 function query(params: Record<string, string | number | boolean | undefined>): string {
   const entries = Object.entries(params).filter((entry): entry is [string, string | number | boolean] => entry[1] !== undefined);
@@ -24,7 +43,11 @@ function ids(res: ApiResponse): string[] {
 }
 
 /** Follows nextCursor to the end; returns every page (each asserted 200). */
-async function walk(token: string, params: Record<string, string | number | boolean | undefined>, between?: (page: number) => Promise<void>) {
+async function walk(
+  token: string,
+  params: Record<string, string | number | boolean | undefined>,
+  between?: (page: number) => Promise<void>,
+) {
   const pages: ApiResponse[] = [];
   let cursor: string | undefined;
   for (let guard = 0; guard < 1000; guard++) {
@@ -42,7 +65,9 @@ async function walk(token: string, params: Record<string, string | number | bool
 /** Ids of an organization's users in creation order (created_at, then id), straight from the table. */
 async function idsInCreationOrder(orgId: string, options: { includeDeleted?: boolean } = {}): Promise<string[]> {
   const where = options.includeDeleted ? "" : " AND deleted_at IS NULL";
-  const { results } = await env.DB.prepare(`SELECT id FROM users WHERE org_id = ?${where} ORDER BY created_at, id`).bind(orgId).all<{ id: string }>();
+  const { results } = await env.DB.prepare(`SELECT id FROM users WHERE org_id = ?${where} ORDER BY created_at, id`)
+    .bind(orgId)
+    .all<{ id: string }>();
   return results.map((r) => r.id);
 }
 
@@ -51,7 +76,12 @@ function fixtureOrder(org: OrgFixture): FixtureUser[] {
   return [org.users.OWNER, org.users.ADMINISTRATOR, org.users.WORKSPACES, org.users.BILLING, org.users.USER];
 }
 
-async function insertMany(orgId: string, count: number, role: Role = ROLE.USER, options: { firstName?: string; lastName?: string } = {}) {
+async function insertMany(
+  orgId: string,
+  count: number,
+  role: Role = ROLE.USER,
+  options: { firstName?: string; lastName?: string } = {},
+) {
   const users: FixtureUser[] = [];
   for (let i = 0; i < count; i++) users.push(await insertUser(orgId, role, options));
   return users;
@@ -83,7 +113,11 @@ describe("GET /organization/users: pages", () => {
 
   it("walks every live user exactly once in creation order with limit=3, ending with nextCursor null", async () => {
     const org = await createOrg();
-    const extra = [...(await insertMany(org.id, 3)), await insertUser(org.id, ROLE.BILLING, { deleted: true }), ...(await insertMany(org.id, 4))];
+    const extra = [
+      ...(await insertMany(org.id, 3)),
+      await insertUser(org.id, ROLE.BILLING, { deleted: true }),
+      ...(await insertMany(org.id, 4)),
+    ];
     const expected = [...fixtureOrder(org), ...extra.filter((u) => !u.deleted)].map((u) => u.id);
     expect(expected).toHaveLength(12);
 
@@ -128,7 +162,12 @@ describe("GET /organization/users: pages", () => {
         // One through the API as well (real clock, so it sorts after the fixture users).
         const res = await call("POST", "/organization/users", {
           token: org.users.OWNER.token,
-          body: { email: `late-${crypto.randomUUID()}@example.com`, password: "Late-joiner-1", firstName: "Late", lastName: "Joiner" },
+          body: {
+            email: `late-${crypto.randomUUID()}@example.com`,
+            password: "Late-joiner-1",
+            firstName: "Late",
+            lastName: "Joiner",
+          },
         });
         expect(res.status, res.text).toBe(201);
         added.push(res.body.data.id);
@@ -225,7 +264,13 @@ describe("GET /organization/users: filters", () => {
     // Created through the API, so the stored search columns are the application's own.
     const res = await call("POST", "/organization/users", {
       token: org.users.OWNER.token,
-      body: { email: `writer-${crypto.randomUUID()}@example.com`, password: "Zola-Germinal-1885", firstName: "Émile", lastName: "ÖSTERGÅRD", sendInvite: false },
+      body: {
+        email: `writer-${crypto.randomUUID()}@example.com`,
+        password: "Zola-Germinal-1885",
+        firstName: "Émile",
+        lastName: "ÖSTERGÅRD",
+        sendInvite: false,
+      },
     });
     expect(res.status, res.text).toBe(201);
     const id = res.body.data.id;
@@ -319,7 +364,10 @@ describe("GET /organization/users: filters", () => {
     for (const params of [{}, { includeDeleted: true }, { role: 0 }, { q: "example.com" }, { q: b.users.USER.email }]) {
       const res = await list(a.users.OWNER.token, params);
       expect(res.status, res.text).toBe(200);
-      expect(res.body.data.every((u: OrgUser) => u.orgId === a.id), JSON.stringify(params)).toBe(true);
+      expect(
+        res.body.data.every((u: OrgUser) => u.orgId === a.id),
+        JSON.stringify(params),
+      ).toBe(true);
       expect(ids(res).some((id) => theirs.has(id))).toBe(false);
     }
     const everything = await list(a.users.OWNER.token, { includeDeleted: true });
@@ -359,7 +407,7 @@ describe("text round-trips exactly through create, GET and list", () => {
   const samples = [
     { firstName: "Robert'); DROP TABLE users;--", lastName: "名前" },
     { firstName: "😀 emoji", lastName: "שלום עולם" },
-    { firstName: "\u202Bمرحبا\u202C", lastName: "O'Brien \"quoted\" \\ back%slash_" },
+    { firstName: "\u202Bمرحبا\u202C", lastName: 'O\'Brien "quoted" \\ back%slash_' },
   ];
 
   it.each(samples)("stores and returns $firstName / $lastName unchanged", async ({ firstName, lastName }) => {

@@ -8,7 +8,18 @@ import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { callWith, gatedDb } from "../helpers/faults";
 
-const ORG_USER_FIELDS = ["id", "email", "name", "lastName", "orgId", "orgRole", "validated", "deletedAt", "orgRoleDescription", "orgRoles"].sort();
+const ORG_USER_FIELDS = [
+  "id",
+  "email",
+  "name",
+  "lastName",
+  "orgId",
+  "orgRole",
+  "validated",
+  "deletedAt",
+  "orgRoleDescription",
+  "orgRoles",
+].sort();
 const PASSWORD = "Correct-Horse-9";
 const INVITED = "User created successfully. Verification email sent.";
 const NOT_INVITED = "User created successfully";
@@ -31,12 +42,16 @@ function updateUserCall(token: string, userId: string, body: unknown) {
 }
 
 async function invitationsFor(userId: string) {
-  const { results } = await env.DB.prepare("SELECT * FROM invitations WHERE user_id = ?").bind(userId).all<Record<string, unknown>>();
+  const { results } = await env.DB.prepare("SELECT * FROM invitations WHERE user_id = ?")
+    .bind(userId)
+    .all<Record<string, unknown>>();
   return results;
 }
 
 async function liveOwnerIds(orgId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare("SELECT id FROM users WHERE org_id = ? AND org_role = 255 AND deleted_at IS NULL ORDER BY id")
+  const { results } = await env.DB.prepare(
+    "SELECT id FROM users WHERE org_id = ? AND org_role = 255 AND deleted_at IS NULL ORDER BY id",
+  )
     .bind(orgId)
     .all<{ id: string }>();
   return results.map((r) => r.id);
@@ -118,7 +133,12 @@ describe("POST /organization/users", () => {
 
     expect(res.status, res.text).toBe(201);
     expect(res.body.message).toBe(NOT_INVITED);
-    expect(res.body.data).toMatchObject({ orgRole: 255, orgRoleDescription: "OWNER", orgRoles: [0, 1, 2, 254, 255], validated: false });
+    expect(res.body.data).toMatchObject({
+      orgRole: 255,
+      orgRoleDescription: "OWNER",
+      orgRoles: [0, 1, 2, 254, 255],
+      validated: false,
+    });
     expect(await userRow(res.body.data.id)).toMatchObject({ org_role: 255, deleted_at: null });
     expect(await invitationsFor(res.body.data.id)).toHaveLength(0);
   });
@@ -163,7 +183,7 @@ describe("POST /organization/users", () => {
     const local = `race-${crypto.randomUUID()}`;
     const variants = Array.from({ length: 20 }, (_, i) => {
       const chars = [...`${local}@example.com`];
-      return chars.map((ch, j) => ((i >> j % 5) & 1 ? ch.toUpperCase() : ch)).join("");
+      return chars.map((ch, j) => ((i >> (j % 5)) & 1 ? ch.toUpperCase() : ch)).join("");
     });
 
     const responses = await Promise.all(variants.map((email) => createUser(org.users.OWNER.token, { email })));
@@ -175,7 +195,9 @@ describe("POST /organization/users", () => {
       .bind(`${local}@example.com`)
       .all<{ id: string; email: string }>();
     expect(results).toEqual([{ id: created[0]?.body.data.id, email: `${local}@example.com` }]);
-    const invitations = await env.DB.prepare("SELECT count(*) AS n FROM invitations WHERE email = ?").bind(`${local}@example.com`).first<{ n: number }>();
+    const invitations = await env.DB.prepare("SELECT count(*) AS n FROM invitations WHERE email = ?")
+      .bind(`${local}@example.com`)
+      .first<{ n: number }>();
     expect(invitations?.n).toBe(1);
   });
 });
@@ -204,11 +226,22 @@ describe("PUT /organization/users/{userId}", () => {
     const last = await updateUserCall(org.users.ADMINISTRATOR.token, target.id, { lastName: " Byron " });
     expect(last.status, last.text).toBe(200);
     expect(last.body.data).toMatchObject({ name: "Ada", lastName: "Byron", orgRole: 0 });
-    expect(await userRow(target.id)).toMatchObject({ first_name: "Ada", last_name: "Byron", last_name_folded: "byron", org_role: 0 });
+    expect(await userRow(target.id)).toMatchObject({
+      first_name: "Ada",
+      last_name: "Byron",
+      last_name_folded: "byron",
+      org_role: 0,
+    });
 
     const role = await updateUserCall(org.users.ADMINISTRATOR.token, target.id, { orgRole: ROLE.WORKSPACES });
     expect(role.status, role.text).toBe(200);
-    expect(role.body.data).toMatchObject({ name: "Ada", lastName: "Byron", orgRole: 2, orgRoleDescription: "WORKSPACES", orgRoles: [0, 1, 2] });
+    expect(role.body.data).toMatchObject({
+      name: "Ada",
+      lastName: "Byron",
+      orgRole: 2,
+      orgRoleDescription: "WORKSPACES",
+      orgRoles: [0, 1, 2],
+    });
     expect(await userRow(target.id)).toMatchObject({ first_name: "Ada", last_name: "Byron", org_role: 2 });
 
     const fetched = await call("GET", `/organization/users/${target.id}`, { token: org.users.OWNER.token });
@@ -269,7 +302,9 @@ describe("DELETE /organization/users/{userId} and POST .../activate", () => {
     expect(after?.deleted_at).toMatch(ISO);
     expect(after).toEqual({ ...before, deleted_at: after?.deleted_at, updated_at: after?.updated_at });
 
-    const again = await expectUnchanged(() => call("DELETE", `/organization/users/${target.id}`, { token: org.users.WORKSPACES.token }));
+    const again = await expectUnchanged(() =>
+      call("DELETE", `/organization/users/${target.id}`, { token: org.users.WORKSPACES.token }),
+    );
     expectError(again, 404, "not_found", "User not found");
   });
 
@@ -324,7 +359,9 @@ describe("DELETE /organization/users/{userId} and POST .../activate", () => {
 
   it("refuses to activate a live user with 400 'User is not deleted'", async () => {
     const org = await createOrg();
-    const res = await expectUnchanged(() => call("POST", `/organization/users/${org.users.USER.id}/activate`, { token: org.users.OWNER.token }));
+    const res = await expectUnchanged(() =>
+      call("POST", `/organization/users/${org.users.USER.id}/activate`, { token: org.users.OWNER.token }),
+    );
     expectError(res, 400, "bad_request", "User is not deleted");
   });
 
@@ -341,7 +378,9 @@ describe("DELETE /organization/users/{userId} and POST .../activate", () => {
 
   it("refuses to delete oneself with 400 'Cannot delete yourself'", async () => {
     const org = await createOrg();
-    const res = await expectUnchanged(() => call("DELETE", `/organization/users/${org.users.WORKSPACES.id}`, { token: org.users.WORKSPACES.token }));
+    const res = await expectUnchanged(() =>
+      call("DELETE", `/organization/users/${org.users.WORKSPACES.id}`, { token: org.users.WORKSPACES.token }),
+    );
     expectError(res, 400, "bad_request", "Cannot delete yourself");
   });
 });
@@ -361,7 +400,9 @@ describe("the last live owner", () => {
     const owner = org.users.OWNER;
     const self = await expectUnchanged(() => call("DELETE", `/organization/users/${owner.id}`, { token: owner.token }));
     expectError(self, 400, "bad_request", "Cannot delete yourself");
-    const admin = await expectUnchanged(() => call("DELETE", `/organization/users/${owner.id}`, { token: org.users.ADMINISTRATOR.token }));
+    const admin = await expectUnchanged(() =>
+      call("DELETE", `/organization/users/${owner.id}`, { token: org.users.ADMINISTRATOR.token }),
+    );
     expectError(admin, 403, "forbidden");
     expect(await liveOwnerIds(org.id)).toEqual([owner.id]);
   });
@@ -396,7 +437,9 @@ describe("the last live owner", () => {
         callWith({ DB }, "PUT", `/organization/users/${a.id}`, { token: b.token, body: { orgRole: ROLE.ADMINISTRATOR } }),
       ]);
 
-      expect(responses.map((r) => r.status).sort(), `round ${round}: ${responses.map((r) => r.text).join(" | ")}`).toEqual([200, 409]);
+      expect(responses.map((r) => r.status).sort(), `round ${round}: ${responses.map((r) => r.text).join(" | ")}`).toEqual([
+        200, 409,
+      ]);
       expectError(responses.find((r) => r.status === 409) as ApiResponse, 409, "last_owner");
       const winner = responses.find((r) => r.status === 200)?.body.data as { id: string };
       // The survivor is the one the winner did not demote.
@@ -412,7 +455,10 @@ describe("the last live owner", () => {
         updateUserCall(b.token, a.id, { orgRole: ROLE.ADMINISTRATOR }),
       ]);
       const detail = `round ${round}: ${responses.map((r) => r.text).join(" | ")}`;
-      expect(responses.filter((r) => r.status === 200), detail).toHaveLength(1);
+      expect(
+        responses.filter((r) => r.status === 200),
+        detail,
+      ).toHaveLength(1);
       const loser = responses.find((r) => r.status !== 200) as ApiResponse;
       // 409 when both passed authentication as owners; 403 when the loser was already demoted
       // (an ADMINISTRATOR may not modify an OWNER) by the time it was authenticated.
@@ -430,14 +476,19 @@ describe("the last live owner", () => {
         call("DELETE", `/organization/users/${a.id}`, { token: b.token }),
       ]);
       const detail = `round ${round}: ${responses.map((r) => r.text).join(" | ")}`;
-      expect(responses.filter((r) => r.status === 200), detail).toHaveLength(1);
+      expect(
+        responses.filter((r) => r.status === 200),
+        detail,
+      ).toHaveLength(1);
       const loser = responses.find((r) => r.status !== 200) as ApiResponse;
       // 409 when both passed authentication; 401 when the loser was already deleted by then.
       if (loser.status === 409) expectError(loser, 409, "last_owner");
       else expectError(loser, 401, "unauthorized");
       const owners = await liveOwnerIds(org.id);
       expect(owners, detail).toHaveLength(1);
-      const { n } = (await env.DB.prepare("SELECT count(*) AS n FROM users WHERE org_id = ? AND org_role = 255").bind(org.id).first<{ n: number }>())!;
+      const { n } = (await env.DB.prepare("SELECT count(*) AS n FROM users WHERE org_id = ? AND org_role = 255")
+        .bind(org.id)
+        .first<{ n: number }>())!;
       expect(n).toBe(2);
     }
   });
@@ -472,7 +523,9 @@ describe("the last live owner", () => {
     await env.DB.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), b.id).run();
     const row = await expectUnchanged(() => softDeleteUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }));
     expect(row).toBeUndefined();
-    const demoted = await expectUnchanged(() => updateUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }, { orgRole: ROLE.ADMINISTRATOR }));
+    const demoted = await expectUnchanged(() =>
+      updateUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }, { orgRole: ROLE.ADMINISTRATOR }),
+    );
     expect(demoted).toBeUndefined();
     expect(await liveOwnerIds(org.id)).toEqual([a.id]);
   });

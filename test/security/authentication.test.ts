@@ -2,7 +2,15 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { call, expectError, type ApiResponse } from "../helpers/api";
-import { createOrg, createTwoOrgs, insertOrganization, insertUser, TEST_SECRET, tokenFor, type OrgFixture } from "../helpers/fixtures";
+import {
+  createOrg,
+  createTwoOrgs,
+  insertOrganization,
+  insertUser,
+  TEST_SECRET,
+  tokenFor,
+  type OrgFixture,
+} from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { b64url, encodePart } from "../helpers/jws";
 
@@ -16,8 +24,6 @@ const MISSING = "Bearer";
 const INVALID = 'Bearer error="invalid_token"';
 
 const encoder = new TextEncoder();
-
-
 
 async function hmac(data: string, secret: string, hash: "SHA-256" | "SHA-384" = "SHA-256"): Promise<string> {
   const key = await crypto.subtle.importKey("raw", encoder.encode(secret), { name: "HMAC", hash }, false, ["sign"]);
@@ -165,7 +171,10 @@ describe("the algorithm is pinned to HS256", () => {
     ["alg none with a valid HMAC signature", (payload) => forge({ header: { alg: "none", typ: "JWT" }, payload })],
     ["alg NONE with a valid HMAC signature", (payload) => forge({ header: { alg: "NONE", typ: "JWT" }, payload })],
     ["no alg at all", (payload) => forge({ header: { typ: "JWT" }, payload })],
-    ["HS384 signed with the configured secret", (payload) => forge({ header: { alg: "HS384", typ: "JWT" }, payload, hash: "SHA-384" })],
+    [
+      "HS384 signed with the configured secret",
+      (payload) => forge({ header: { alg: "HS384", typ: "JWT" }, payload, hash: "SHA-384" }),
+    ],
     ["an RS256 header over an HS256 signature", (payload) => forge({ header: { alg: "RS256", typ: "JWT" }, payload })],
     ["a lower-case hs256 header", (payload) => forge({ header: { alg: "hs256", typ: "JWT" }, payload })],
   ])("refuses %s", async (_name, build) => {
@@ -245,7 +254,10 @@ describe("subject and token type", () => {
 
   it("accepts Flashback's userId claim in place of sub", async () => {
     const org = await createOrg();
-    await expectAccepted(org.id, await forge({ payload: claims(org.users.OWNER.id, { sub: undefined, userId: org.users.OWNER.id }) }));
+    await expectAccepted(
+      org.id,
+      await forge({ payload: claims(org.users.OWNER.id, { sub: undefined, userId: org.users.OWNER.id }) }),
+    );
   });
 
   it("prefers sub over userId: a valid userId does not rescue an unknown sub", async () => {
@@ -334,7 +346,10 @@ describe("the caller is loaded from the database on every request", () => {
     const before = await call("PUT", `/organization/${org.id}`, { token: admin.token, body: { city: "Lyon" } });
     expect(before.status, before.text).toBe(200);
 
-    const demoted = await call("PUT", `/organization/users/${admin.id}`, { token: org.users.OWNER.token, body: { orgRole: ROLE.WORKSPACES } });
+    const demoted = await call("PUT", `/organization/users/${admin.id}`, {
+      token: org.users.OWNER.token,
+      body: { orgRole: ROLE.WORKSPACES },
+    });
     expect(demoted.status, demoted.text).toBe(200);
     const after = await expectUnchanged(() => call("PUT", `/organization/${org.id}`, { token: admin.token, body: RENAME }));
     expectError(after, 403, "forbidden");
@@ -376,12 +391,27 @@ describe("every write endpoint refuses unauthenticated calls without touching th
       {
         method: "POST",
         path: () => "/organization/users",
-        body: { email: "intruder@example.com", password: "Intruder-pass-1", firstName: "In", lastName: "Truder", orgRole: ROLE.OWNER },
+        body: {
+          email: "intruder@example.com",
+          password: "Intruder-pass-1",
+          firstName: "In",
+          lastName: "Truder",
+          orgRole: ROLE.OWNER,
+        },
       },
     ],
-    ["PUT /organization/users/{userId}", { method: "PUT", path: (org) => `/organization/users/${org.users.USER.id}`, body: { orgRole: ROLE.OWNER } }],
-    ["DELETE /organization/users/{userId}", { method: "DELETE", path: (org) => `/organization/users/${org.users.ADMINISTRATOR.id}` }],
-    ["POST /organization/users/{userId}/activate", { method: "POST", path: (org) => `/organization/users/${org.deleted.id}/activate` }],
+    [
+      "PUT /organization/users/{userId}",
+      { method: "PUT", path: (org) => `/organization/users/${org.users.USER.id}`, body: { orgRole: ROLE.OWNER } },
+    ],
+    [
+      "DELETE /organization/users/{userId}",
+      { method: "DELETE", path: (org) => `/organization/users/${org.users.ADMINISTRATOR.id}` },
+    ],
+    [
+      "POST /organization/users/{userId}/activate",
+      { method: "POST", path: (org) => `/organization/users/${org.deleted.id}/activate` },
+    ],
   ];
 
   it.each(writes)("%s without a token: 401, plain challenge", async (_name, write) => {

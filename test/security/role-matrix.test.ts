@@ -84,7 +84,11 @@ const OWN_OPERATIONS: OwnOperation[] = [
         request: { method: "PUT", path: `/organization/${org.id}`, body: { name, city: "Lyon" } },
         async verify(res) {
           expect(res.status, res.text).toBe(200);
-          expect(res.body).toMatchObject({ success: true, message: "Organization updated successfully", data: { id: org.id, name, city: "Lyon" } });
+          expect(res.body).toMatchObject({
+            success: true,
+            message: "Organization updated successfully",
+            data: { id: org.id, name, city: "Lyon" },
+          });
           expect(await orgRow(org.id)).toMatchObject({ name, city: "Lyon" });
         },
       };
@@ -121,7 +125,13 @@ const OWN_OPERATIONS: OwnOperation[] = [
         request: { method: "POST", path: "/organization/users", body },
         async verify(res) {
           expect(res.status, res.text).toBe(201);
-          expect(res.body.data).toMatchObject({ email: body.email.toLowerCase(), orgId: org.id, orgRole: 0, validated: false, deletedAt: null });
+          expect(res.body.data).toMatchObject({
+            email: body.email.toLowerCase(),
+            orgId: org.id,
+            orgRole: 0,
+            validated: false,
+            deletedAt: null,
+          });
           expect(res.headers.get("Location")).toBe(`/organization/users/${res.body.data.id}`);
           const row = await userRow(res.body.data.id);
           expect(row).toMatchObject({ org_id: org.id, email: body.email.toLowerCase(), org_role: 0, deleted_at: null });
@@ -156,7 +166,11 @@ const OWN_OPERATIONS: OwnOperation[] = [
         request: { method: "PUT", path: `/organization/users/${target.id}`, body: { name: "Renamed", orgRole: ROLE.BILLING } },
         async verify(res) {
           expect(res.status, res.text).toBe(200);
-          expect(res.body).toMatchObject({ success: true, message: "User updated successfully", data: { id: target.id, name: "Renamed", orgRole: 1 } });
+          expect(res.body).toMatchObject({
+            success: true,
+            message: "User updated successfully",
+            data: { id: target.id, name: "Renamed", orgRole: 1 },
+          });
           expect(await userRow(target.id)).toMatchObject({ first_name: "Renamed", first_name_folded: "renamed", org_role: 1 });
         },
       };
@@ -190,7 +204,11 @@ const OWN_OPERATIONS: OwnOperation[] = [
         request: { method: "POST", path: `/organization/users/${org.deleted.id}/activate` },
         async verify(res) {
           expect(res.status, res.text).toBe(200);
-          expect(res.body).toMatchObject({ success: true, message: "User activated successfully", data: { id: org.deleted.id, deletedAt: null } });
+          expect(res.body).toMatchObject({
+            success: true,
+            message: "User activated successfully",
+            data: { id: org.deleted.id, deletedAt: null },
+          });
           expect((await userRow(org.deleted.id))?.deleted_at).toBeNull();
         },
       };
@@ -234,7 +252,12 @@ type ForeignUserOperation = {
 };
 
 const FOREIGN_USER_OPERATIONS: ForeignUserOperation[] = [
-  { label: "GET /organization/users/{idOfB}", denied: MSG.viewUsers, request: (id) => ({ method: "GET", path: `/organization/users/${id}` }), target: (b) => b.users.USER },
+  {
+    label: "GET /organization/users/{idOfB}",
+    denied: MSG.viewUsers,
+    request: (id) => ({ method: "GET", path: `/organization/users/${id}` }),
+    target: (b) => b.users.USER,
+  },
   {
     label: "GET /organization/users/{deletedIdOfB}?includeDeleted=true",
     denied: MSG.viewUsers,
@@ -259,7 +282,12 @@ const FOREIGN_USER_OPERATIONS: ForeignUserOperation[] = [
     request: (id) => ({ method: "PUT", path: `/organization/users/${id}`, body: { lastName: "Hijacked" } }),
     target: (b) => b.users.OWNER,
   },
-  { label: "DELETE /organization/users/{idOfB}", denied: MSG.deleteUsers, request: (id) => ({ method: "DELETE", path: `/organization/users/${id}` }), target: (b) => b.users.USER },
+  {
+    label: "DELETE /organization/users/{idOfB}",
+    denied: MSG.deleteUsers,
+    request: (id) => ({ method: "DELETE", path: `/organization/users/${id}` }),
+    target: (b) => b.users.USER,
+  },
   {
     label: "DELETE /organization/users/{ownerIdOfB}",
     denied: MSG.deleteUsers,
@@ -289,15 +317,18 @@ const foreignUserCases = FOREIGN_USER_OPERATIONS.flatMap((op) =>
 );
 
 describe("every operation as every role of A, against organization B", () => {
-  it.each(ROLE_NAMES)("%s of A gets 403 for GET /organization/{B}, the same body as for an id that does not exist", async (role) => {
-    const { a, b } = await createTwoOrgs();
-    const token = a.users[role].token;
-    const foreign = await call("GET", `/organization/${b.id}`, { token });
-    expectError(foreign, 403, "forbidden", MSG.viewOrgDenied);
-    expect(foreign.text).not.toContain(b.id);
-    const unknown = await call("GET", `/organization/${crypto.randomUUID()}`, { token });
-    expect(foreign.text).toBe(unknown.text);
-  });
+  it.each(ROLE_NAMES)(
+    "%s of A gets 403 for GET /organization/{B}, the same body as for an id that does not exist",
+    async (role) => {
+      const { a, b } = await createTwoOrgs();
+      const token = a.users[role].token;
+      const foreign = await call("GET", `/organization/${b.id}`, { token });
+      expectError(foreign, 403, "forbidden", MSG.viewOrgDenied);
+      expect(foreign.text).not.toContain(b.id);
+      const unknown = await call("GET", `/organization/${crypto.randomUUID()}`, { token });
+      expect(foreign.text).toBe(unknown.text);
+    },
+  );
 
   it.each(ROLE_NAMES)("%s of A gets 403 for PUT /organization/{B}, and B's row is unchanged", async (role) => {
     const { a, b } = await createTwoOrgs();
@@ -322,7 +353,9 @@ describe("every operation as every role of A, against organization B", () => {
     const target = op.target(b);
     const before = await userRow(target.id);
     const foreignRequest = op.request(target.id);
-    const foreign = await expectUnchanged(() => call(foreignRequest.method, foreignRequest.path, { token, body: foreignRequest.body }));
+    const foreign = await expectUnchanged(() =>
+      call(foreignRequest.method, foreignRequest.path, { token, body: foreignRequest.body }),
+    );
     if (!manager) {
       expectError(foreign, 403, "forbidden", op.denied);
       return;
@@ -330,29 +363,36 @@ describe("every operation as every role of A, against organization B", () => {
     expectError(foreign, 404, "not_found", MSG.userNotFound);
     expect(foreign.text).not.toContain(target.id);
     const unknownRequest = op.request(crypto.randomUUID());
-    const unknown = await expectUnchanged(() => call(unknownRequest.method, unknownRequest.path, { token, body: unknownRequest.body }));
+    const unknown = await expectUnchanged(() =>
+      call(unknownRequest.method, unknownRequest.path, { token, body: unknownRequest.body }),
+    );
     expect(unknown.status).toBe(404);
     expect(foreign.text).toBe(unknown.text);
     expect(await userRow(target.id)).toEqual(before);
   });
 
-  it.each(["WORKSPACES", "ADMINISTRATOR", "OWNER"] as const)("%s of A never sees B's users in the list, even with includeDeleted or a search for them", async (role) => {
-    const { a, b } = await createTwoOrgs();
-    const token = a.users[role].token;
-    const ofB = new Set([...Object.values(b.users), b.deleted].map((u) => u.id));
-    const all = await call("GET", "/organization/users?includeDeleted=true&limit=1000", { token });
-    expect(all.status, all.text).toBe(200);
-    expect(all.body.total).toBe(6);
-    for (const user of all.body.data) {
-      expect(user.orgId).toBe(a.id);
-      expect(ofB.has(user.id)).toBe(false);
-    }
-    for (const target of [b.users.OWNER, b.deleted]) {
-      const search = await call("GET", `/organization/users?includeDeleted=true&q=${encodeURIComponent(target.email)}`, { token });
-      expect(search.status, search.text).toBe(200);
-      expect(search.body).toMatchObject({ data: [], total: 0, nextCursor: null });
-    }
-  });
+  it.each(["WORKSPACES", "ADMINISTRATOR", "OWNER"] as const)(
+    "%s of A never sees B's users in the list, even with includeDeleted or a search for them",
+    async (role) => {
+      const { a, b } = await createTwoOrgs();
+      const token = a.users[role].token;
+      const ofB = new Set([...Object.values(b.users), b.deleted].map((u) => u.id));
+      const all = await call("GET", "/organization/users?includeDeleted=true&limit=1000", { token });
+      expect(all.status, all.text).toBe(200);
+      expect(all.body.total).toBe(6);
+      for (const user of all.body.data) {
+        expect(user.orgId).toBe(a.id);
+        expect(ofB.has(user.id)).toBe(false);
+      }
+      for (const target of [b.users.OWNER, b.deleted]) {
+        const search = await call("GET", `/organization/users?includeDeleted=true&q=${encodeURIComponent(target.email)}`, {
+          token,
+        });
+        expect(search.status, search.text).toBe(200);
+        expect(search.body).toMatchObject({ data: [], total: 0, nextCursor: null });
+      }
+    },
+  );
 });
 
 describe("role rules as seen by each role", () => {
@@ -361,47 +401,51 @@ describe("role rules as seen by each role", () => {
     ROLE_NAMES.map((given) => ({ caller, given, allowed: ROLE[given] <= ROLE[caller] })),
   );
 
-  it.each(titled(ceilingCases, (c) => `${c.caller} ${c.allowed ? "may create" : "gets 403 creating"} a user with role ${c.given}`))(
-    "%s",
-    async (_title, { caller, given, allowed }) => {
-      const org = await createOrg();
-      const body = newUserBody(ROLE[given]);
-      const send = () => call("POST", "/organization/users", { token: org.users[caller].token, body });
-      if (allowed) {
-        const res = await send();
-        expect(res.status, res.text).toBe(201);
-        expect(res.body.data).toMatchObject({ orgRole: ROLE[given], orgRoleDescription: given });
-        expect(await userRow(res.body.data.id)).toMatchObject({ org_id: org.id, org_role: ROLE[given] });
-      } else {
-        const res = await expectUnchanged(send);
-        expectError(res, 403, "forbidden", MESSAGES.roleAboveOwn);
-      }
-    },
-  );
+  it.each(
+    titled(ceilingCases, (c) => `${c.caller} ${c.allowed ? "may create" : "gets 403 creating"} a user with role ${c.given}`),
+  )("%s", async (_title, { caller, given, allowed }) => {
+    const org = await createOrg();
+    const body = newUserBody(ROLE[given]);
+    const send = () => call("POST", "/organization/users", { token: org.users[caller].token, body });
+    if (allowed) {
+      const res = await send();
+      expect(res.status, res.text).toBe(201);
+      expect(res.body.data).toMatchObject({ orgRole: ROLE[given], orgRoleDescription: given });
+      expect(await userRow(res.body.data.id)).toMatchObject({ org_id: org.id, org_role: ROLE[given] });
+    } else {
+      const res = await expectUnchanged(send);
+      expectError(res, 403, "forbidden", MESSAGES.roleAboveOwn);
+    }
+  });
 
-  it.each(titled(ceilingCases, (c) => `${c.caller} ${c.allowed ? "may set" : "gets 403 setting"} an ordinary user's role to ${c.given}`))(
-    "%s",
-    async (_title, { caller, given, allowed }) => {
-      const org = await createOrg();
-      const target = await insertUser(org.id, ROLE.USER);
-      const send = () => call("PUT", `/organization/users/${target.id}`, { token: org.users[caller].token, body: { orgRole: ROLE[given] } });
-      if (allowed) {
-        const res = await send();
-        expect(res.status, res.text).toBe(200);
-        expect(res.body.data).toMatchObject({ id: target.id, orgRole: ROLE[given], orgRoleDescription: given });
-        expect((await userRow(target.id))?.org_role).toBe(ROLE[given]);
-      } else {
-        const res = await expectUnchanged(send);
-        expectError(res, 403, "forbidden", MESSAGES.roleAboveOwn);
-        expect((await userRow(target.id))?.org_role).toBe(ROLE.USER);
-      }
-    },
-  );
+  it.each(
+    titled(
+      ceilingCases,
+      (c) => `${c.caller} ${c.allowed ? "may set" : "gets 403 setting"} an ordinary user's role to ${c.given}`,
+    ),
+  )("%s", async (_title, { caller, given, allowed }) => {
+    const org = await createOrg();
+    const target = await insertUser(org.id, ROLE.USER);
+    const send = () =>
+      call("PUT", `/organization/users/${target.id}`, { token: org.users[caller].token, body: { orgRole: ROLE[given] } });
+    if (allowed) {
+      const res = await send();
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.data).toMatchObject({ id: target.id, orgRole: ROLE[given], orgRoleDescription: given });
+      expect((await userRow(target.id))?.org_role).toBe(ROLE[given]);
+    } else {
+      const res = await expectUnchanged(send);
+      expectError(res, 403, "forbidden", MESSAGES.roleAboveOwn);
+      expect((await userRow(target.id))?.org_role).toBe(ROLE.USER);
+    }
+  });
 
   it.each(ROLE_NAMES.filter((r) => r !== "OWNER"))("%s gets 403 promoting itself to OWNER, and keeps its role", async (role) => {
     const org = await createOrg();
     const self = org.users[role];
-    const res = await expectUnchanged(() => call("PUT", `/organization/users/${self.id}`, { token: self.token, body: { orgRole: ROLE.OWNER } }));
+    const res = await expectUnchanged(() =>
+      call("PUT", `/organization/users/${self.id}`, { token: self.token, body: { orgRole: ROLE.OWNER } }),
+    );
     expectError(res, 403, "forbidden", ROLE[role] >= ROLE.WORKSPACES ? MESSAGES.roleAboveOwn : MSG.updateUsers);
     expect((await userRow(self.id))?.org_role).toBe(ROLE[role]);
   });
@@ -417,23 +461,25 @@ describe("role rules as seen by each role", () => {
   }
 
   function actionRequest(action: Action, target: FixtureUser): Request {
-    if (action === "update") return { method: "PUT", path: `/organization/users/${target.id}`, body: { name: "Demoted", lastName: "Hijacked" } };
+    if (action === "update")
+      return { method: "PUT", path: `/organization/users/${target.id}`, body: { name: "Demoted", lastName: "Hijacked" } };
     if (action === "delete") return { method: "DELETE", path: `/organization/users/${target.id}` };
     return { method: "POST", path: `/organization/users/${target.id}/activate` };
   }
 
-  it.each(titled(higherCases, (c) => `${c.caller} gets 403 trying to ${c.action} a user ranked ${c.target}, and nothing changes`))(
-    "%s",
-    async (_title, { caller, target, action }) => {
-      const org = await createOrg();
-      // A second owner, so the last-owner rule cannot be the reason for a refusal.
-      await insertUser(org.id, ROLE.OWNER);
-      const victim = await insertUser(org.id, ROLE[target], { deleted: action === "activate" });
-      const request = actionRequest(action, victim);
-      const res = await expectUnchanged(() => call(request.method, request.path, { token: org.users[caller].token, body: request.body }));
-      expectError(res, 403, "forbidden", MESSAGES.targetAboveOwn);
-    },
-  );
+  it.each(
+    titled(higherCases, (c) => `${c.caller} gets 403 trying to ${c.action} a user ranked ${c.target}, and nothing changes`),
+  )("%s", async (_title, { caller, target, action }) => {
+    const org = await createOrg();
+    // A second owner, so the last-owner rule cannot be the reason for a refusal.
+    await insertUser(org.id, ROLE.OWNER);
+    const victim = await insertUser(org.id, ROLE[target], { deleted: action === "activate" });
+    const request = actionRequest(action, victim);
+    const res = await expectUnchanged(() =>
+      call(request.method, request.path, { token: org.users[caller].token, body: request.body }),
+    );
+    expectError(res, 403, "forbidden", MESSAGES.targetAboveOwn);
+  });
 
   it("WORKSPACES gets 403 demoting an ADMINISTRATOR, even to a role it could give", async () => {
     const org = await createOrg();
@@ -445,21 +491,27 @@ describe("role rules as seen by each role", () => {
     expect((await userRow(admin.id))?.org_role).toBe(ROLE.ADMINISTRATOR);
   });
 
-  const equalCases = (["update", "delete", "activate"] as const).flatMap((action) => managers.map((caller) => ({ caller, action })));
+  const equalCases = (["update", "delete", "activate"] as const).flatMap((action) =>
+    managers.map((caller) => ({ caller, action })),
+  );
 
-  it.each(titled(equalCases, (c) => `${c.caller} may ${c.action} a user of its own rank`))("%s", async (_title, { caller, action }) => {
-    const org = await createOrg();
-    const peer = await insertUser(org.id, ROLE[caller], { deleted: action === "activate" });
-    const request = actionRequest(action, peer);
-    const res = await call(request.method, request.path, { token: org.users[caller].token, body: request.body });
-    expect(res.status, res.text).toBe(200);
-    const row = await userRow(peer.id);
-    if (action === "update") expect(row).toMatchObject({ first_name: "Demoted", last_name: "Hijacked", org_role: ROLE[caller] });
-    if (action === "delete") expect(row?.deleted_at).not.toBeNull();
-    if (action === "activate") expect(row?.deleted_at).toBeNull();
-  });
+  it.each(titled(equalCases, (c) => `${c.caller} may ${c.action} a user of its own rank`))(
+    "%s",
+    async (_title, { caller, action }) => {
+      const org = await createOrg();
+      const peer = await insertUser(org.id, ROLE[caller], { deleted: action === "activate" });
+      const request = actionRequest(action, peer);
+      const res = await call(request.method, request.path, { token: org.users[caller].token, body: request.body });
+      expect(res.status, res.text).toBe(200);
+      const row = await userRow(peer.id);
+      if (action === "update")
+        expect(row).toMatchObject({ first_name: "Demoted", last_name: "Hijacked", org_role: ROLE[caller] });
+      if (action === "delete") expect(row?.deleted_at).not.toBeNull();
+      if (action === "activate") expect(row?.deleted_at).toBeNull();
+    },
+  );
 
-  it.each(managers)("%s gets 400 \"Cannot delete yourself\" and stays live", async (role) => {
+  it.each(managers)('%s gets 400 "Cannot delete yourself" and stays live', async (role) => {
     const org = await createOrg();
     const self = org.users[role];
     const res = await expectUnchanged(() => call("DELETE", `/organization/users/${self.id}`, { token: self.token }));

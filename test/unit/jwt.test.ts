@@ -15,8 +15,6 @@ const USER = "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f";
 
 const encoder = new TextEncoder();
 
-
-
 /** Signs `header.payload` with any Web Crypto key and algorithm parameters. */
 async function sign(header: Json, payload: Json, key: CryptoKey, params: string | SubtleCryptoSignAlgorithm): Promise<string> {
   const input = `${encodePart(header)}.${encodePart(payload)}`;
@@ -143,11 +141,13 @@ function asPair(key: CryptoKey | CryptoKeyPair): CryptoKeyPair {
 }
 
 async function rsaPair(kid?: string): Promise<KeyPair> {
-  const pair = asPair(await crypto.subtle.generateKey(
-    { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
-    true,
-    ["sign", "verify"],
-  ));
+  const pair = asPair(
+    await crypto.subtle.generateKey(
+      { name: "RSASSA-PKCS1-v1_5", modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: "SHA-256" },
+      true,
+      ["sign", "verify"],
+    ),
+  );
   const publicJwk = (await crypto.subtle.exportKey("jwk", pair.publicKey)) as JsonWebKey;
   return { privateKey: pair.privateKey, publicJwk: { ...publicJwk, ...(kid ? { kid } : {}) } };
 }
@@ -345,7 +345,10 @@ describe("RS256 through a JWKS URL", () => {
 
 describe("parseAuthConfig", () => {
   it("accepts HS256 with a 32-byte secret and defaults JWT_ALG to HS256", () => {
-    expect(parseAuthConfig({ DB: env.DB, JWT_SECRET: "s".repeat(32) })).toMatchObject({ JWT_ALG: "HS256", JWT_SECRET: "s".repeat(32) });
+    expect(parseAuthConfig({ DB: env.DB, JWT_SECRET: "s".repeat(32) })).toMatchObject({
+      JWT_ALG: "HS256",
+      JWT_SECRET: "s".repeat(32),
+    });
   });
 
   it.each<[string, Vars, RegExp]>([
@@ -359,7 +362,11 @@ describe("parseAuthConfig", () => {
     ["an unknown JWT_ALG", { JWT_ALG: "HS512", JWT_SECRET: SECRET }, /JWT_ALG/],
     ["JWT_ALG none", { JWT_ALG: "none", JWT_SECRET: SECRET }, /JWT_ALG/],
     ["a JWKS URL over plain http", { JWT_ALG: "RS256", JWT_JWKS_URL: "http://idp.example/jwks.json" }, /JWT_JWKS_URL/],
-    ["both an inline JWKS and a JWKS URL", { JWT_ALG: "RS256", JWT_JWKS: '{"keys":[{"kty":"RSA"}]}', JWT_JWKS_URL: "https://idp.example/jwks.json" }, /JWT_JWKS/],
+    [
+      "both an inline JWKS and a JWKS URL",
+      { JWT_ALG: "RS256", JWT_JWKS: '{"keys":[{"kty":"RSA"}]}', JWT_JWKS_URL: "https://idp.example/jwks.json" },
+      /JWT_JWKS/,
+    ],
   ])("refuses %s", (_name, vars, field) => {
     expect(() => config(vars)).toThrow(field);
   });

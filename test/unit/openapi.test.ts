@@ -8,7 +8,9 @@ describe("route definitions as an OpenAPI document", () => {
 
   it("describes all eight operations", () => {
     const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
-      ["get", "put", "post", "delete"].filter((method) => method in (item as object)).map((method) => `${method.toUpperCase()} ${path}`),
+      ["get", "put", "post", "delete"]
+        .filter((method) => method in (item as object))
+        .map((method) => `${method.toUpperCase()} ${path}`),
     );
     expect(operations.sort()).toEqual(
       [

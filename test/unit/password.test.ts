@@ -1,11 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  hashPassword,
-  PBKDF2_ITERATIONS,
-  PBKDF2_MAX_ITERATIONS,
-  timingSafeEqual,
-  verifyPassword,
-} from "../../src/auth/password";
+import { hashPassword, PBKDF2_ITERATIONS, PBKDF2_MAX_ITERATIONS, timingSafeEqual, verifyPassword } from "../../src/auth/password";
 import { call } from "../helpers/api";
 import { createOrg } from "../helpers/fixtures";
 import { userRow } from "../helpers/snapshot";
@@ -129,7 +123,13 @@ describe("passwords stored through the API", () => {
     const password = "Str0ng-enough-password";
     const res = await call("POST", "/organization/users", {
       token: org.users.OWNER.token,
-      body: { email: `new-${crypto.randomUUID()}@example.com`, password, firstName: "Grace", lastName: "Hopper", sendInvite: false },
+      body: {
+        email: `new-${crypto.randomUUID()}@example.com`,
+        password,
+        firstName: "Grace",
+        lastName: "Hopper",
+        sendInvite: false,
+      },
     });
     expect(res.status, res.text).toBe(201);
 

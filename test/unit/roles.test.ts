@@ -25,12 +25,24 @@ describe("isRole", () => {
     expect(isRole(value)).toBe(true);
   });
 
-  it.each<[unknown]>([[3], [100], [253], [-1], [256], [1.5], [254.5], [Number.NaN], [Number.POSITIVE_INFINITY], ["0"], ["255"], [null], [undefined], [true]])(
-    "refuses %s",
-    (value) => {
-      expect(isRole(value)).toBe(false);
-    },
-  );
+  it.each<[unknown]>([
+    [3],
+    [100],
+    [253],
+    [-1],
+    [256],
+    [1.5],
+    [254.5],
+    [Number.NaN],
+    [Number.POSITIVE_INFINITY],
+    ["0"],
+    ["255"],
+    [null],
+    [undefined],
+    [true],
+  ])("refuses %s", (value) => {
+    expect(isRole(value)).toBe(false);
+  });
 });
 
 describe("rolesUpTo", () => {
