@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { hashPassword } from "../auth/password";
 import { canActOn, canAssignRole, ROLE } from "../auth/roles";
-import { createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
 import * as usersDb from "../db/users";
 import type { AppEnv, Caller } from "../env";
@@ -28,14 +28,16 @@ function notFound() {
 
 /**
  * Explains why a guarded write changed nothing, from the row as it is now: gone (404), ranked
- * above the caller (403), or the owner rule (409).
+ * above the caller (403), or else the operation's own rule (`rule`).
  */
-async function explainRefusal(db: ReturnType<typeof createDb>, caller: Caller, userId: string, options: usersDb.Visibility = {}) {
+async function explainRefusal(db: Db, caller: Caller, userId: string, rule: ApiError, options?: usersDb.Visibility) {
   const target = await usersDb.findUser(db, caller.orgId, userId, options);
   if (!target) return notFound();
   if (!canActOn(caller.role, target.orgRole)) return new ApiError("forbidden", MESSAGES.targetAboveOwn);
-  return new ApiError("last_owner", MESSAGES.lastOwner);
+  return rule;
 }
+
+const lastOwner = () => new ApiError("last_owner", MESSAGES.lastOwner);
 
 const listRoute = createRoute({
   method: "get",
@@ -186,7 +188,7 @@ users.openapi(updateUserRoute, async (c) => {
   }
   const target = { orgId: caller.orgId, userId, callerRole: caller.role };
   const row = await usersDb.updateUser(db, target, { firstName: body.name, lastName: body.lastName, orgRole: body.orgRole });
-  if (!row) throw await explainRefusal(db, caller, userId);
+  if (!row) throw await explainRefusal(db, caller, userId, lastOwner());
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userUpdated }, 200);
 });
 
@@ -213,7 +215,7 @@ users.openapi(deleteUserRoute, async (c) => {
   if (userId === caller.id) throw new ApiError("bad_request", MESSAGES.deleteSelf);
   const db = createDb(c.env.DB);
   const row = await usersDb.softDeleteUser(db, { orgId: caller.orgId, userId, callerRole: caller.role });
-  if (!row) throw await explainRefusal(db, caller, userId);
+  if (!row) throw await explainRefusal(db, caller, userId, lastOwner());
   return c.json({ success: true as const, data: null, message: MESSAGES.userDeleted }, 200);
 });
 
@@ -242,11 +244,9 @@ users.openapi(activateUserRoute, async (c) => {
   const { userId } = c.req.valid("param");
   const db = createDb(c.env.DB);
   const row = await usersDb.reactivateUser(db, { orgId: caller.orgId, userId, callerRole: caller.role });
-  if (row) return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userActivated }, 200);
-  const target = await usersDb.findUser(db, caller.orgId, userId, { includeDeleted: true });
-  if (!target) throw notFound();
-  if (!canActOn(caller.role, target.orgRole)) throw new ApiError("forbidden", MESSAGES.targetAboveOwn);
-  throw new ApiError("bad_request", MESSAGES.notDeleted);
+  if (!row)
+    throw await explainRefusal(db, caller, userId, new ApiError("bad_request", MESSAGES.notDeleted), { includeDeleted: true });
+  return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userActivated }, 200);
 });
 
 allowOnly(users, ACTIVATE, ["POST"]);
