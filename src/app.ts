@@ -1,7 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
+import { allowOnly } from "./middleware/method-not-allowed";
 import { validationHook } from "./middleware/validate";
+import { mountDocs } from "./openapi";
 import { organization } from "./routes/organization";
 import { users } from "./routes/users";
 
@@ -20,6 +22,9 @@ app.use(async (c, next) => {
 // Users first: `/organization/users` must not be taken for `/organization/{orgId}`.
 app.route("/", users);
 app.route("/", organization);
+mountDocs(app);
+allowOnly(app, "/openapi.json", ["GET"]);
+allowOnly(app, "/docs", ["GET"]);
 
 app.onError(onError);
 app.notFound(onNotFound);

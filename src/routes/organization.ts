@@ -8,6 +8,7 @@ import { authenticate } from "../middleware/authenticate";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { requireRole } from "../middleware/require-role";
+import { requiredRole } from "../openapi";
 import { validationHook } from "../middleware/validate";
 import { errorResponse } from "../schemas/common";
 import { bearer, bodyErrorResponses, envelope, errorResponses, jsonBodyOf, jsonContent } from "../schemas/envelope";
@@ -24,13 +25,13 @@ const getOrganizationRoute = createRoute({
   summary: "Get the caller's organization",
   description: "Any member.",
   security: bearer,
+  ...requiredRole("USER"),
   middleware: [authenticate],
   request: { params: OrgIdParams },
   responses: {
     200: jsonContent(envelope(OrganizationSchema), "The organization"),
-    ...errorResponses,
-    403: errorResponse("Not the caller's organization"),
-    404: errorResponse("The organization was deleted"),
+    ...errorResponses(MESSAGES.viewOrgDenied, "Not the caller's organization"),
+    404: errorResponse("The organization was deleted", "not_found", MESSAGES.orgNotFound),
   },
 });
 
@@ -51,13 +52,13 @@ const updateOrganizationRoute = createRoute({
   summary: "Update the caller's organization",
   description: "ADMINISTRATOR or OWNER. Partial update; strings are trimmed and an empty string clears an optional field.",
   security: bearer,
+  ...requiredRole("ADMINISTRATOR"),
   middleware: [authenticate, requireRole(ROLE.ADMINISTRATOR, MESSAGES.modifyOrgRole), jsonBody],
   request: { params: OrgIdParams, body: jsonBodyOf(UpdateOrganizationBody) },
   responses: {
     200: jsonContent(envelope(OrganizationSchema, MESSAGES.orgUpdated), "The organization after the update"),
-    ...errorResponses,
-    403: errorResponse("Role too low, or not the caller's organization"),
-    404: errorResponse("The organization was deleted"),
+    ...errorResponses(MESSAGES.modifyOrgRole, "The caller's role is too low, or it is not the caller's organization"),
+    404: errorResponse("The organization was deleted", "not_found", MESSAGES.orgNotFound),
     ...bodyErrorResponses,
   },
 });

@@ -11,6 +11,7 @@ import { authenticate } from "../middleware/authenticate";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { requireRole } from "../middleware/require-role";
+import { requiredRole } from "../openapi";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, idParams } from "../schemas/common";
 import { bearer, bodyErrorResponses, envelope, errorResponses, jsonBodyOf, jsonContent } from "../schemas/envelope";
@@ -46,6 +47,7 @@ const listRoute = createRoute({
   summary: "List the users of the caller's organization",
   description: "WORKSPACES or higher. Keyset-paginated by creation time.",
   security: bearer,
+  ...requiredRole("WORKSPACES"),
   middleware: managers(MESSAGES.viewUsersRole),
   request: { query: ListUsersQuery },
   responses: {
@@ -53,7 +55,7 @@ const listRoute = createRoute({
       envelope(z.array(OrgUserSchema)).extend({ total: z.number().int(), nextCursor: z.string().nullable() }),
       "A page of users",
     ),
-    ...errorResponses,
+    ...errorResponses(MESSAGES.viewUsersRole),
   },
 });
 
@@ -87,12 +89,13 @@ const createUserRoute = createRoute({
   summary: "Create a user in the caller's organization",
   description: "WORKSPACES or higher; the new role may not exceed the caller's.",
   security: bearer,
+  ...requiredRole("WORKSPACES"),
   middleware: [...managers(MESSAGES.createUsersRole), jsonBody],
   request: { body: jsonBodyOf(CreateUserBody) },
   responses: {
     201: jsonContent(envelope(OrgUserSchema, MESSAGES.userCreatedInvited), "Created"),
-    ...errorResponses,
-    409: errorResponse("Email already taken"),
+    ...errorResponses(MESSAGES.createUsersRole),
+    409: errorResponse("Email already taken", "conflict", MESSAGES.emailTaken),
     ...bodyErrorResponses,
   },
 });
@@ -137,12 +140,13 @@ const getUserRoute = createRoute({
   summary: "Get a user",
   description: "WORKSPACES or higher. Answered bare (not enveloped), as Flashback's client expects.",
   security: bearer,
+  ...requiredRole("WORKSPACES"),
   middleware: managers(MESSAGES.viewUsersRole),
   request: { params: idParams, query: GetUserQuery },
   responses: {
     200: jsonContent(OrgUserSchema.extend({ success: z.literal(true) }), "The user"),
-    ...errorResponses,
-    404: errorResponse("No such user in the caller's organization"),
+    ...errorResponses(MESSAGES.viewUsersRole),
+    404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
   },
 });
 
@@ -162,13 +166,14 @@ const updateUserRoute = createRoute({
   summary: "Update a user's name or role",
   description: "WORKSPACES or higher; ceiling and last-owner rules apply.",
   security: bearer,
+  ...requiredRole("WORKSPACES"),
   middleware: [...managers(MESSAGES.updateUsersRole), jsonBody],
   request: { params: idParams, body: jsonBodyOf(UpdateUserBody) },
   responses: {
     200: jsonContent(envelope(OrgUserSchema, MESSAGES.userUpdated), "Updated"),
-    ...errorResponses,
-    404: errorResponse("No such live user in the caller's organization"),
-    409: errorResponse("Would leave the organization without an owner"),
+    ...errorResponses(MESSAGES.updateUsersRole),
+    404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
+    409: errorResponse("Would leave the organization without an owner", "last_owner", MESSAGES.lastOwner),
     ...bodyErrorResponses,
   },
 });
@@ -199,13 +204,14 @@ const deleteUserRoute = createRoute({
   summary: "Soft-delete a user",
   description: "WORKSPACES or higher. The user's tokens stop working at once; the row is kept for reactivation.",
   security: bearer,
+  ...requiredRole("WORKSPACES"),
   middleware: managers(MESSAGES.deleteUsersRole),
   request: { params: idParams },
   responses: {
     200: jsonContent(envelope(z.null(), MESSAGES.userDeleted), "Deleted"),
-    ...errorResponses,
-    404: errorResponse("No such live user in the caller's organization"),
-    409: errorResponse("The last owner cannot be deleted"),
+    ...errorResponses(MESSAGES.deleteUsersRole),
+    404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
+    409: errorResponse("The last owner cannot be deleted", "last_owner", MESSAGES.lastOwner),
   },
 });
 
@@ -230,12 +236,13 @@ const activateUserRoute = createRoute({
   summary: "Reactivate a soft-deleted user",
   description: "WORKSPACES or higher. Takes no body.",
   security: bearer,
+  ...requiredRole("WORKSPACES"),
   middleware: managers(MESSAGES.activateUsersRole),
   request: { params: idParams },
   responses: {
     200: jsonContent(envelope(OrgUserSchema, MESSAGES.userActivated), "Reactivated"),
-    ...errorResponses,
-    404: errorResponse("No such user in the caller's organization"),
+    ...errorResponses(MESSAGES.activateUsersRole),
+    404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
   },
 });
 

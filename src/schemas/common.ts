@@ -56,8 +56,12 @@ export const ErrorSchema = z
   })
   .openapi("Error");
 
-export function errorResponse(description: string) {
-  return { description, content: { "application/json": { schema: ErrorSchema } } };
+/** A documented error status: the envelope schema with an example of this status's body. */
+export function errorResponse(description: string, code: keyof typeof ERROR_STATUS, message: string) {
+  return {
+    description,
+    content: { "application/json": { schema: ErrorSchema, example: { success: false, data: null, message, code } } },
+  };
 }
 
 export const idParams = z.object({ userId: uuid.openapi({ param: { name: "userId", in: "path" } }) });

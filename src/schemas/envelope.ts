@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { MESSAGES } from "../errors";
 import { errorResponse } from "./common";
 
 export function envelope<T extends z.ZodType>(data: T, message?: string) {
@@ -9,8 +10,8 @@ export function envelope<T extends z.ZodType>(data: T, message?: string) {
   });
 }
 
-export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
-  return { description, content: { "application/json": { schema } } };
+export function jsonContent<T extends z.ZodType>(schema: T, description: string, example?: unknown) {
+  return { description, content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } } };
 }
 
 export function jsonBodyOf<T extends z.ZodType>(schema: T) {
@@ -19,13 +20,17 @@ export function jsonBodyOf<T extends z.ZodType>(schema: T) {
 
 export const bearer = [{ bearerAuth: [] }];
 
-export const errorResponses = {
-  400: errorResponse("Invalid input"),
-  401: errorResponse("Missing, invalid or expired token"),
-  403: errorResponse("Role too low for this operation"),
-};
+/** What every operation can answer besides its own outcomes; 403 carries the route's own message. */
+export function errorResponses(forbidden: string, forbiddenWhen = "The caller's role is too low") {
+  return {
+    400: errorResponse("Invalid input", "validation_failed", "Validation failed: email: Invalid email address"),
+    401: errorResponse("Missing, invalid or expired token", "unauthorized", MESSAGES.unauthorized),
+    403: errorResponse(forbiddenWhen, "forbidden", forbidden),
+    500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
+  };
+}
 
 export const bodyErrorResponses = {
-  413: errorResponse("Body larger than 64 KiB"),
-  415: errorResponse("Body is not JSON"),
+  413: errorResponse("Body larger than 64 KiB", "payload_too_large", MESSAGES.payloadTooLarge),
+  415: errorResponse("Body is not JSON", "unsupported_media_type", MESSAGES.unsupportedMediaType),
 };

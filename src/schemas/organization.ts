@@ -22,7 +22,25 @@ export const OrganizationSchema = z
     is_business: z.boolean(),
     mfaEnforced: z.boolean(),
   })
-  .openapi("Organization");
+  .openapi("Organization", {
+    example: {
+      id: "0196f1b2-0000-7000-8000-000000000001",
+      name: "Acme Corp",
+      domain: "acme.example",
+      address1: "1 Main Street",
+      address2: null,
+      city: "Lisbon",
+      zipcode: "1100-001",
+      phone: "+351 21 000 0000",
+      state: null,
+      country: "PT",
+      deletedAt: null,
+      reposDisabled: false,
+      website: "https://acme.example",
+      is_business: true,
+      mfaEnforced: false,
+    },
+  });
 
 const website = clearableText(200)
   .refine((value) => value === null || /^https?:\/\/[^\s/?#]+[^\s]*$/i.test(value), "Must be an http(s) URL")
@@ -42,7 +60,7 @@ export const UpdateOrganizationBody = z
     is_business: z.boolean().optional(),
     mfaEnforced: z.boolean().optional(),
   })
-  .openapi("UpdateOrganization");
+  .openapi("UpdateOrganization", { example: { city: "Lisbon", website: "https://acme.example", mfaEnforced: true } });
 
 export const OrgIdParams = z.object({ orgId: uuid.openapi({ param: { name: "orgId", in: "path" } }) });
 

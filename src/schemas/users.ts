@@ -17,7 +17,20 @@ export const OrgUserSchema = z
     orgRoleDescription: z.enum(Object.keys(ROLE) as [keyof typeof ROLE, ...(keyof typeof ROLE)[]]),
     orgRoles: z.array(z.number().int()),
   })
-  .openapi("OrgUser");
+  .openapi("OrgUser", {
+    example: {
+      id: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+      email: "ada@acme.example",
+      name: "Ada",
+      lastName: "Lovelace",
+      orgId: "0196f1b2-0000-7000-8000-000000000001",
+      orgRole: 2,
+      validated: true,
+      deletedAt: null,
+      orgRoleDescription: "WORKSPACES",
+      orgRoles: [0, 1, 2],
+    },
+  });
 
 const password = z
   .string()
@@ -39,7 +52,9 @@ export const CreateUserBody = z
     provider: text(0, 100).optional(),
     authMethod: z.enum(["LOCAL", "GOOGLE", "GITHUB", "MICROSOFT"]).default("LOCAL"),
   })
-  .openapi("CreateUser");
+  .openapi("CreateUser", {
+    example: { email: "grace@acme.example", password: "Str0ng-pass", firstName: "Grace", lastName: "Hopper", orgRole: 2 },
+  });
 
 export const UpdateUserBody = z
   .strictObject({
@@ -47,7 +62,7 @@ export const UpdateUserBody = z
     lastName: text(1, 100).optional(),
     orgRole: role.optional(),
   })
-  .openapi("UpdateUser");
+  .openapi("UpdateUser", { example: { name: "Grace", orgRole: 254 } });
 
 export const ListUsersQuery = z.strictObject({
   limit: z
