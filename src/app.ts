@@ -11,8 +11,6 @@ const JSON_TYPE = "application/json; charset=utf-8";
 
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", { type: "http", scheme: "bearer", bearerFormat: "JWT" });
-
 // Every JSON answer, errors included, declares its charset (hono's c.json does not).
 app.use(async (c, next) => {
   await next();

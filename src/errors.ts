@@ -63,6 +63,9 @@ export const MESSAGES = {
 
 export type FieldProblem = { path: string; message: string };
 
+/** At most this many field problems are listed, so a body of many bad fields gets a bounded answer. */
+export const MAX_DETAILS = 50;
+
 export class ApiError extends Error {
   readonly status: ContentfulStatusCode;
   constructor(
@@ -77,7 +80,7 @@ export class ApiError extends Error {
 }
 
 export function errorBody(code: ErrorCode, message: string, details?: FieldProblem[]) {
-  return { success: false as const, data: null, message, code, ...(details ? { details } : {}) };
+  return { success: false as const, data: null, message, code, ...(details ? { details: details.slice(0, MAX_DETAILS) } : {}) };
 }
 
 function render(c: Context, error: ApiError): Response {

@@ -15,8 +15,9 @@ export const DOCUMENT_CONFIG = {
       "Every operation needs a bearer JWT; the role each one needs is in its description and in `x-required-role`. " +
       "Every error, on every operation, is the `Error` envelope.",
     license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
+    contact: { name: "Organization API maintainers", url: "https://github.com/" },
   },
-  servers: [{ url: "/", description: "This deployment (locally: npm run dev)" }],
+  servers: [{ url: "/", description: "This deployment (locally: npm run dev)", "x-internal": false }],
   tags: [
     { name: "Organization", description: "The caller's own organization" },
     { name: "Users", description: "Users of the caller's organization; soft-deleted users can be reactivated" },
@@ -34,16 +35,42 @@ export function requiredRole(role: keyof typeof ROLE) {
   return { "x-required-role": { name: role, value: ROLE[role] } };
 }
 
+export const BEARER_SCHEME = {
+  type: "http",
+  scheme: "bearer",
+  bearerFormat: "JWT",
+  description:
+    "A JWT verified as RFC8725 (JSON Web Token Best Current Practices) recommends: the algorithm is fixed by configuration " +
+    "(HS256, or RS256/ES256 through a JWKS), `exp` is required, `nbf`/`iat` allow 60 s of leeway, `iss`/`aud` are " +
+    "checked when configured, and a `type` claim other than `access` is refused. The user is `sub` (or `userId`).",
+} as const;
+
 /**
  * Serves the document at /openapi.json and the interactive reference at /docs, both without
  * authentication. The reference's script is a static asset (public/docs/scalar.js), so the page
- * needs no third-party CDN and the Worker bundle does not carry it.
+ * needs no third-party CDN and the Worker bundle does not carry it. Scalar's hosted extras (AI
+ * chat, MCP, developer tools, telemetry) are turned off: the page talks to this origin only
+ * (`npm run check:docs` asserts it in a browser).
  */
 export function mountDocs(app: AnyApp) {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", BEARER_SCHEME);
   let document: ReturnType<typeof openApiDocument> | undefined;
   app.get("/openapi.json", (c) => c.json((document ??= openApiDocument(app))));
   app.get(
     "/docs",
-    Scalar({ url: "/openapi.json", cdn: "/docs/scalar.js", pageTitle: "Organization API reference", withDefaultFonts: false }),
+    Scalar({
+      url: "/openapi.json",
+      cdn: "/docs/scalar.js",
+      pageTitle: "Organization API reference",
+      withDefaultFonts: false,
+      // Eight operations: show them all rather than only the first tag's.
+      defaultOpenAllTags: true,
+      // The auth field asks for the bearer token straight away.
+      authentication: { preferredSecurityScheme: "bearerAuth" },
+      agent: { disabled: true },
+      mcp: { disabled: true },
+      showDeveloperTools: "never",
+      telemetry: false,
+    }),
   );
 }

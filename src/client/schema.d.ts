@@ -1151,18 +1151,26 @@ export interface components {
          *     }
          */
         OrgUser: {
+            /** Format: uuid */
             id: string;
+            /** Format: email */
             email: string;
             /** @description First name */
             name: string;
             lastName: string;
+            /** Format: uuid */
             orgId: string;
-            orgRole: number;
+            /**
+             * Format: int32
+             * @enum {integer}
+             */
+            orgRole: 0 | 1 | 2 | 254 | 255;
             validated: boolean;
+            /** Format: date-time */
             deletedAt: string | null;
             /** @enum {string} */
             orgRoleDescription: "USER" | "BILLING" | "WORKSPACES" | "ADMINISTRATOR" | "OWNER";
-            orgRoles: number[];
+            orgRoles: (0 | 1 | 2 | 254 | 255)[];
         };
         Error: {
             /** @enum {boolean} */
@@ -1188,10 +1196,12 @@ export interface components {
         CreateUser: {
             /** Format: email */
             email: string;
+            /** Format: password */
             password: string;
             firstName: string;
             lastName: string;
             /**
+             * Format: int32
              * @description 0 USER, 1 BILLING, 2 WORKSPACES, 254 ADMINISTRATOR, 255 OWNER
              * @enum {integer}
              */
@@ -1215,6 +1225,7 @@ export interface components {
             name?: string;
             lastName?: string;
             /**
+             * Format: int32
              * @description 0 USER, 1 BILLING, 2 WORKSPACES, 254 ADMINISTRATOR, 255 OWNER
              * @enum {integer}
              */
@@ -1240,6 +1251,7 @@ export interface components {
          *     }
          */
         Organization: {
+            /** Format: uuid */
             id: string;
             name: string;
             domain: string | null;
@@ -1250,8 +1262,10 @@ export interface components {
             phone: string | null;
             state: string | null;
             country: string | null;
+            /** Format: date-time */
             deletedAt: string | null;
             reposDisabled: boolean;
+            /** Format: uri */
             website: string | null;
             is_business: boolean;
             mfaEnforced: boolean;

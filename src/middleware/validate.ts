@@ -4,14 +4,17 @@ import { ApiError, MESSAGES, type FieldProblem } from "../errors";
 
 type HookResult = { success: true } | { success: false; error: z.ZodError; target: string };
 
+// Field names come from the client: echo them printable and bounded.
+const clip = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, "?").slice(0, 200);
+
 function problems(error: z.ZodError): FieldProblem[] {
   return error.issues.flatMap((issue) => {
     const base = issue.path.map(String).join(".");
     // Name every unknown field, so a client sees exactly what was refused.
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({ path: base ? `${base}.${key}` : key, message: "Unknown field" }));
+      return issue.keys.map((key) => ({ path: clip(base ? `${base}.${key}` : key), message: "Unknown field" }));
     }
-    return [{ path: base, message: issue.message }];
+    return [{ path: clip(base), message: clip(issue.message) }];
   });
 }
 

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { ERROR_STATUS, MESSAGES } from "../errors";
+import { ERROR_STATUS, MAX_DETAILS, MESSAGES } from "../errors";
 import { isRole, ROLE_VALUES, type Role } from "../auth/roles";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -7,11 +7,35 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 // storage unchanged, so text fields refuse them rather than store something else.
 const UNSTORABLE = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
+// The same rule as JSON Schema patterns, for the document.
+export const PRINTABLE_PATTERN = "^[^\\u0000-\\u001F\\u007F]*$";
+const UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
+
 export const uuid = z
   .string()
   .transform((value) => value.toLowerCase())
   .refine((value) => UUID.test(value), MESSAGES.malformedId)
-  .openapi({ format: "uuid", example: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f" });
+  .openapi({
+    type: "string",
+    format: "uuid",
+    pattern: UUID_PATTERN,
+    maxLength: 36,
+    example: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+  });
+
+/**
+ * Field types of responses. The server produces these values, so the bounds are documented
+ * rather than checked: ids and timestamps in their formats, text within the limits writes enforce.
+ */
+export const wire = {
+  id: z.string().max(36).openapi({ format: "uuid" }),
+  timestamp: z.string().max(24).openapi({ format: "date-time" }),
+  email: z.string().max(254).openapi({ format: "email" }),
+  text: (max: number) => z.string().max(max).openapi({ pattern: PRINTABLE_PATTERN }),
+  integer: (min: number, max: number) => z.number().int().min(min).max(max).openapi({ format: "int32" }),
+};
+
+export const roleValue = wire.integer(0, 255).openapi({ enum: ROLE_VALUES });
 
 function codePoints(value: string): number {
   let n = 0;
@@ -27,7 +51,7 @@ export function text(min: number, max: number) {
     .refine((value) => !UNSTORABLE.test(value), "Must not contain control characters or unpaired surrogates")
     .refine((value) => codePoints(value) >= min, min === 1 ? "Must not be empty" : `Must be at least ${min} characters`)
     .refine((value) => codePoints(value) <= max, `Must be at most ${max} characters`)
-    .openapi({ type: "string", minLength: min, maxLength: max });
+    .openapi({ type: "string", minLength: min, maxLength: max, pattern: PRINTABLE_PATTERN });
 }
 
 /** Optional text that may be cleared: null, or an empty string after trimming, stores null. */
@@ -35,14 +59,21 @@ export function clearableText(max: number) {
   return text(0, max)
     .transform((value) => (value === "" ? null : value))
     .nullable()
-    .openapi({ type: ["string", "null"], maxLength: max });
+    .openapi({ type: ["string", "null"], maxLength: max, pattern: PRINTABLE_PATTERN });
 }
 
 export const role = z
   .number({ error: MESSAGES.invalidRole })
   .refine((value) => isRole(value), MESSAGES.invalidRole)
   .transform((value) => value as Role)
-  .openapi({ type: "integer", enum: ROLE_VALUES, description: "0 USER, 1 BILLING, 2 WORKSPACES, 254 ADMINISTRATOR, 255 OWNER" });
+  .openapi({
+    type: "integer",
+    format: "int32",
+    minimum: 0,
+    maximum: 255,
+    enum: ROLE_VALUES,
+    description: "0 USER, 1 BILLING, 2 WORKSPACES, 254 ADMINISTRATOR, 255 OWNER",
+  });
 
 export const booleanQuery = z.enum(["true", "false"]).transform((value) => value === "true");
 
@@ -50,9 +81,12 @@ export const ErrorSchema = z
   .object({
     success: z.literal(false),
     data: z.null(),
-    message: z.string(),
+    message: wire.text(500),
     code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]),
-    details: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    details: z
+      .array(z.object({ path: wire.text(300), message: wire.text(500) }))
+      .max(MAX_DETAILS)
+      .optional(),
   })
   .openapi("Error");
 

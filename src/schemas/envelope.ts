@@ -1,12 +1,12 @@
 import { z } from "@hono/zod-openapi";
 import { MESSAGES } from "../errors";
-import { errorResponse } from "./common";
+import { errorResponse, wire } from "./common";
 
 export function envelope<T extends z.ZodType>(data: T, message?: string) {
   return z.object({
     success: z.literal(true),
     data,
-    ...(message ? { message: z.string().openapi({ example: message }) } : {}),
+    ...(message ? { message: wire.text(500).openapi({ example: message }) } : {}),
   });
 }
 

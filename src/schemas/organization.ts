@@ -1,24 +1,24 @@
 import { z } from "@hono/zod-openapi";
 import type { OrganizationRow } from "../db/schema";
-import { clearableText, text, uuid } from "./common";
+import { clearableText, text, uuid, wire } from "./common";
 
-const nullableString = z.string().nullable();
+const optionalText = wire.text(200).nullable();
 
 export const OrganizationSchema = z
   .object({
-    id: z.string(),
-    name: z.string(),
-    domain: nullableString,
-    address1: nullableString,
-    address2: nullableString,
-    city: nullableString,
-    zipcode: nullableString,
-    phone: nullableString,
-    state: nullableString,
-    country: nullableString,
-    deletedAt: nullableString,
+    id: wire.id,
+    name: wire.text(200),
+    domain: wire.text(253).nullable(),
+    address1: optionalText,
+    address2: optionalText,
+    city: optionalText,
+    zipcode: optionalText,
+    phone: optionalText,
+    state: optionalText,
+    country: optionalText,
+    deletedAt: wire.timestamp.nullable(),
     reposDisabled: z.boolean(),
-    website: nullableString,
+    website: wire.text(200).nullable().openapi({ format: "uri" }),
     is_business: z.boolean(),
     mfaEnforced: z.boolean(),
   })

@@ -2,20 +2,22 @@ import { z } from "@hono/zod-openapi";
 import { MESSAGES } from "../errors";
 import { isRole, ROLE, roleName, rolesUpTo } from "../auth/roles";
 import type { UserRow } from "../db/schema";
-import { booleanQuery, role, text } from "./common";
+import { booleanQuery, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./common";
+
+const CURSOR_PATTERN = "^[A-Za-z0-9_-]+$";
 
 export const OrgUserSchema = z
   .object({
-    id: z.string(),
-    email: z.string(),
-    name: z.string().openapi({ description: "First name" }),
-    lastName: z.string(),
-    orgId: z.string(),
-    orgRole: z.number().int(),
+    id: wire.id,
+    email: wire.email,
+    name: wire.text(100).openapi({ description: "First name" }),
+    lastName: wire.text(100),
+    orgId: wire.id,
+    orgRole: roleValue,
     validated: z.boolean(),
-    deletedAt: z.string().nullable(),
+    deletedAt: wire.timestamp.nullable(),
     orgRoleDescription: z.enum(Object.keys(ROLE) as [keyof typeof ROLE, ...(keyof typeof ROLE)[]]),
-    orgRoles: z.array(z.number().int()),
+    orgRoles: z.array(roleValue).max(5),
   })
   .openapi("OrgUser", {
     example: {
@@ -38,7 +40,8 @@ const password = z
   .max(256, "Must be at most 256 characters")
   .refine((value) => /[A-Z]/.test(value) && /[a-z]/.test(value) && /[0-9]/.test(value), {
     message: "Must contain an upper-case letter, a lower-case letter and a digit",
-  });
+  })
+  .openapi({ format: "password" });
 
 export const CreateUserBody = z
   .strictObject({
@@ -71,21 +74,36 @@ export const ListUsersQuery = z.strictObject({
     .transform(Number)
     .refine((value) => value >= 1 && value <= 1000, "Must be an integer from 1 to 1000")
     .optional()
-    .openapi({ type: "integer", minimum: 1, maximum: 1000, default: 100 }),
-  cursor: z.string().max(512).optional().openapi({ description: "Opaque; the `nextCursor` of the previous page" }),
-  q: z.string().max(100).optional().openapi({ description: "Case-insensitive literal match on email, first or last name" }),
+    .openapi({ type: "integer", format: "int32", minimum: 1, maximum: 1000, default: 100 }),
+  cursor: z
+    .string()
+    .max(512)
+    .optional()
+    .openapi({ pattern: CURSOR_PATTERN, description: "Opaque; the `nextCursor` of the previous page" }),
+  q: z
+    .string()
+    .max(100)
+    .optional()
+    .openapi({ pattern: PRINTABLE_PATTERN, description: "Case-insensitive literal match on email, first or last name" }),
   role: z
     .string()
     .regex(/^\d{1,3}$/, MESSAGES.invalidRole)
     .transform(Number)
     .pipe(role)
     .optional()
-    .openapi({ type: "integer", enum: [0, 1, 2, 254, 255] }),
+    .openapi({ type: "integer", format: "int32", minimum: 0, maximum: 255, enum: [0, 1, 2, 254, 255] }),
   includeDeleted: booleanQuery.optional().openapi({ type: "boolean" }),
 });
 
 export const GetUserQuery = z.strictObject({
   includeDeleted: booleanQuery.optional().openapi({ type: "boolean" }),
+});
+
+export const UserPageSchema = z.object({
+  success: z.literal(true),
+  data: z.array(OrgUserSchema).max(1000),
+  total: wire.integer(0, 2_147_483_647).openapi({ description: "Every match, not just this page" }),
+  nextCursor: z.string().max(512).nullable().openapi({ pattern: CURSOR_PATTERN, description: "null on the last page" }),
 });
 
 export type OrgUser = z.infer<typeof OrgUserSchema>;
