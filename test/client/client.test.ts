@@ -1,13 +1,13 @@
-import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { createOrgApiClient } from "../../src/client";
+import { checkedFetch } from "../helpers/api";
 import { createOrg } from "../helpers/fixtures";
 import { userRow } from "../helpers/snapshot";
 
 // The typed client against the real worker: every call below is checked by the compiler
-// against openapi.json and by the assertions against the worker's answers.
+// against openapi.json, and every answer by the contract check (checkedFetch) and the assertions.
 function clientFor(token: string) {
-  return createOrgApiClient({ baseUrl: "https://api.test", token, fetch: (request) => exports.default.fetch(request) });
+  return createOrgApiClient({ baseUrl: "https://api.test", token, fetch: checkedFetch });
 }
 
 describe("the typed client", () => {

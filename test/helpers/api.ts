@@ -1,5 +1,6 @@
 import { exports } from "cloudflare:workers";
 import { expect } from "vitest";
+import { expectContract } from "./contract";
 
 export type ApiResponse = { status: number; headers: Headers; body: any; text: string };
 
@@ -22,9 +23,20 @@ export async function call(method: string, path: string, options: CallOptions = 
   return send(new Request(`https://api.test${path}`, { method, headers, body }));
 }
 
-/** Sends a hand-built request to the worker's fetch handler. */
+/**
+ * The worker's fetch handler, with every response checked against the committed openapi.json
+ * (see contract.ts): one the document does not describe fails. For clients that need a Response.
+ */
+export async function checkedFetch(request: Request): Promise<Response> {
+  const { method, url } = request;
+  const response = await exports.default.fetch(request);
+  expectContract(method, url, await readResponse(response.clone()));
+  return response;
+}
+
+/** Sends a hand-built request to the worker's fetch handler; the response is checked as in `checkedFetch`. */
 export async function send(request: Request): Promise<ApiResponse> {
-  return readResponse(await exports.default.fetch(request));
+  return readResponse(await checkedFetch(request));
 }
 
 /** Reads a response once: status, headers, raw text and the parsed JSON (null when not JSON). */

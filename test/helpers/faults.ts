@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { app } from "../../src/app";
 import { readResponse } from "./api";
+import { expectContract } from "./contract";
 
 /**
  * The real D1 binding, except that statements whose SQL matches `pattern` are redirected to a
@@ -21,7 +22,10 @@ export function faultyDb(pattern: RegExp): D1Database {
   });
 }
 
-/** Calls the real app with a replaced environment (a faulty database or another configuration). */
+/**
+ * Calls the real app with a replaced environment (a faulty database or another configuration).
+ * Like `send`, checks the response against the committed openapi.json before returning it.
+ */
 export async function callWith(
   overrides: Partial<Env>,
   method: string,
@@ -36,7 +40,9 @@ export async function callWith(
     { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) },
     { ...env, ...overrides },
   );
-  return readResponse(response);
+  const result = await readResponse(response);
+  expectContract(method, path, result);
+  return result;
 }
 
 /**
@@ -72,6 +78,39 @@ export function gatedDb(pattern: RegExp, parties: number): D1Database {
     get(target, property) {
       if (property === "prepare")
         return (query: string) => (pattern.test(query) ? gate(target.prepare(query)) : target.prepare(query));
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * The real D1 binding, except that `action` runs once, on the real database, just before the
+ * first statement whose SQL matches `pattern` executes: a concurrent change that lands between
+ * a request's earlier statements (authentication) and that one.
+ */
+export function interleavedDb(pattern: RegExp, action: (db: D1Database) => Promise<unknown>): D1Database {
+  const real = env.DB;
+  let done: Promise<unknown> | undefined;
+  const wrap = (statement: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(statement, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        if (property === "bind") return (...args: unknown[]) => wrap(target.bind(...args));
+        if (property === "first" || property === "all" || property === "raw" || property === "run") {
+          return async (...args: unknown[]) => {
+            await (done ??= action(real));
+            return (value as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return value.bind(target);
+      },
+    });
+  return new Proxy(real, {
+    get(target, property) {
+      if (property === "prepare")
+        return (query: string) => (pattern.test(query) ? wrap(target.prepare(query)) : target.prepare(query));
       const value: unknown = Reflect.get(target, property);
       return typeof value === "function" ? value.bind(target) : value;
     },

@@ -1,4 +1,4 @@
-import { env, exports } from "cloudflare:workers";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { createDb } from "../../src/db/client";

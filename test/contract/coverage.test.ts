@@ -1,0 +1,172 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ROLE } from "../../src/auth/roles";
+import { uuidv7 } from "../../src/lib/uuid";
+import { call, type ApiResponse } from "../helpers/api";
+import { checked, OPERATIONS } from "../helpers/contract";
+import { callWith, faultyDb, gatedDb, interleavedDb } from "../helpers/faults";
+import { createOrg, insertUser, type OrgFixture } from "../helpers/fixtures";
+
+// Every documented status of every operation, produced once by a real request: the table is
+// keyed by `METHOD path status` and the tests are driven by openapi.json, so a status the
+// document gains without a scenario here fails the suite. Each response also passes the
+// contract check of call/callWith (test/helpers/contract.ts).
+
+type Scenario = (org: OrgFixture) => Promise<ApiResponse>;
+
+const OVERSIZED = JSON.stringify({ name: "x".repeat(70 * 1024) });
+const NOT_JSON = { "Content-Type": "text/plain" };
+
+/** A request against a storage fault; the 500 is logged, which is kept out of the test output. */
+async function failing(pattern: RegExp, method: string, path: string, init: { token: string; body?: unknown }) {
+  vi.spyOn(console, "error").mockImplementation(() => {});
+  return callWith({ DB: faultyDb(pattern) }, method, path, init);
+}
+
+/** The caller's organization is deleted after the caller was authenticated, before `pattern` runs. */
+function organizationDeletedMidway(org: OrgFixture, pattern: RegExp) {
+  return interleavedDb(pattern, (db) =>
+    db.prepare("UPDATE organizations SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), org.id).run(),
+  );
+}
+
+const USERS = "/organization/users";
+const user = (id: string) => `/organization/users/${id}`;
+const newUser = () => ({ email: `new-${uuidv7()}@example.com`, password: "Passw0rd-ok", firstName: "Grace", lastName: "Hopper" });
+
+const SCENARIOS: Record<string, Scenario> = {
+  "GET /organization/users 200": (org) => call("GET", USERS, { token: org.users.WORKSPACES.token }),
+  "GET /organization/users 400": (org) => call("GET", `${USERS}?limit=0`, { token: org.users.OWNER.token }),
+  "GET /organization/users 401": () => call("GET", USERS),
+  "GET /organization/users 403": (org) => call("GET", USERS, { token: org.users.BILLING.token }),
+  "GET /organization/users 500": (org) => failing(/order by/i, "GET", USERS, { token: org.users.OWNER.token }),
+
+  "POST /organization/users 201": (org) => call("POST", USERS, { token: org.users.OWNER.token, body: newUser() }),
+  "POST /organization/users 400": (org) =>
+    call("POST", USERS, { token: org.users.OWNER.token, body: { ...newUser(), email: "not-an-email" } }),
+  "POST /organization/users 401": () => call("POST", USERS, { body: newUser() }),
+  "POST /organization/users 403": (org) => call("POST", USERS, { token: org.users.USER.token, body: newUser() }),
+  "POST /organization/users 409": (org) =>
+    call("POST", USERS, { token: org.users.OWNER.token, body: { ...newUser(), email: org.users.USER.email } }),
+  "POST /organization/users 413": (org) => call("POST", USERS, { token: org.users.OWNER.token, body: OVERSIZED }),
+  "POST /organization/users 415": (org) =>
+    call("POST", USERS, { token: org.users.OWNER.token, body: JSON.stringify(newUser()), headers: NOT_JSON }),
+  "POST /organization/users 500": (org) =>
+    failing(/insert into "users"/i, "POST", USERS, { token: org.users.OWNER.token, body: newUser() }),
+
+  "GET /organization/users/{userId} 200": (org) => call("GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 400": (org) => call("GET", user("not-a-uuid"), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 401": (org) => call("GET", user(org.users.USER.id)),
+  "GET /organization/users/{userId} 403": (org) => call("GET", user(org.users.USER.id), { token: org.users.USER.token }),
+  "GET /organization/users/{userId} 404": (org) => call("GET", user(uuidv7()), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 500": (org) =>
+    failing(/from "users" where/i, "GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
+
+  "PUT /organization/users/{userId} 200": (org) =>
+    call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
+  "PUT /organization/users/{userId} 400": (org) =>
+    call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: {} }),
+  "PUT /organization/users/{userId} 401": (org) => call("PUT", user(org.users.USER.id), { body: { name: "Grace" } }),
+  "PUT /organization/users/{userId} 403": (org) =>
+    call("PUT", user(org.users.OWNER.id), { token: org.users.ADMINISTRATOR.token, body: { name: "Grace" } }),
+  "PUT /organization/users/{userId} 404": (org) =>
+    call("PUT", user(uuidv7()), { token: org.users.OWNER.token, body: { name: "Grace" } }),
+  "PUT /organization/users/{userId} 409": (org) =>
+    call("PUT", user(org.users.OWNER.id), { token: org.users.OWNER.token, body: { orgRole: ROLE.ADMINISTRATOR } }),
+  "PUT /organization/users/{userId} 413": (org) =>
+    call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: OVERSIZED }),
+  "PUT /organization/users/{userId} 415": (org) =>
+    call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: '{"name":"Grace"}', headers: NOT_JSON }),
+  "PUT /organization/users/{userId} 500": (org) =>
+    failing(/^update "users"/i, "PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
+
+  "DELETE /organization/users/{userId} 200": (org) => call("DELETE", user(org.users.USER.id), { token: org.users.OWNER.token }),
+  "DELETE /organization/users/{userId} 400": (org) => call("DELETE", user(org.users.OWNER.id), { token: org.users.OWNER.token }),
+  "DELETE /organization/users/{userId} 401": (org) => call("DELETE", user(org.users.USER.id)),
+  "DELETE /organization/users/{userId} 403": (org) =>
+    call("DELETE", user(org.users.OWNER.id), { token: org.users.ADMINISTRATOR.token }),
+  "DELETE /organization/users/{userId} 404": (org) => call("DELETE", user(uuidv7()), { token: org.users.OWNER.token }),
+  "DELETE /organization/users/{userId} 409": async (org) => {
+    // Two owners delete each other; both writes wait until both were authorized as owners.
+    const second = await insertUser(org.id, ROLE.OWNER);
+    const DB = gatedDb(/^update "users"/i, 2);
+    const responses = await Promise.all([
+      callWith({ DB }, "DELETE", user(second.id), { token: org.users.OWNER.token }),
+      callWith({ DB }, "DELETE", user(org.users.OWNER.id), { token: second.token }),
+    ]);
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 409]);
+    return responses.find((r) => r.status === 409)!;
+  },
+  "DELETE /organization/users/{userId} 500": (org) =>
+    failing(/^update "users"/i, "DELETE", user(org.users.USER.id), { token: org.users.OWNER.token }),
+
+  "POST /organization/users/{userId}/activate 200": (org) =>
+    call("POST", `${user(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/activate 400": (org) =>
+    call("POST", `${user(org.users.USER.id)}/activate`, { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/activate 401": (org) => call("POST", `${user(org.deleted.id)}/activate`),
+  "POST /organization/users/{userId}/activate 403": (org) =>
+    call("POST", `${user(org.deleted.id)}/activate`, { token: org.users.BILLING.token }),
+  "POST /organization/users/{userId}/activate 404": (org) =>
+    call("POST", `${user(uuidv7())}/activate`, { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/activate 500": (org) =>
+    failing(/^update "users"/i, "POST", `${user(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
+
+  "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
+  "GET /organization/{orgId} 400": (org) => call("GET", "/organization/not-a-uuid", { token: org.users.USER.token }),
+  "GET /organization/{orgId} 401": (org) => call("GET", `/organization/${org.id}`),
+  "GET /organization/{orgId} 403": (org) => call("GET", `/organization/${uuidv7()}`, { token: org.users.USER.token }),
+  "GET /organization/{orgId} 404": (org) =>
+    callWith({ DB: organizationDeletedMidway(org, /from "organizations"/i) }, "GET", `/organization/${org.id}`, {
+      token: org.users.USER.token,
+    }),
+  "GET /organization/{orgId} 500": (org) =>
+    failing(/from "organizations"/i, "GET", `/organization/${org.id}`, { token: org.users.USER.token }),
+
+  "PUT /organization/{orgId} 200": (org) =>
+    call("PUT", `/organization/${org.id}`, { token: org.users.ADMINISTRATOR.token, body: { name: "Renamed" } }),
+  "PUT /organization/{orgId} 400": (org) => call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: {} }),
+  "PUT /organization/{orgId} 401": (org) => call("PUT", `/organization/${org.id}`, { body: { name: "Renamed" } }),
+  "PUT /organization/{orgId} 403": (org) =>
+    call("PUT", `/organization/${org.id}`, { token: org.users.WORKSPACES.token, body: { name: "Renamed" } }),
+  "PUT /organization/{orgId} 404": (org) =>
+    callWith({ DB: organizationDeletedMidway(org, /^update "organizations"/i) }, "PUT", `/organization/${org.id}`, {
+      token: org.users.OWNER.token,
+      body: { name: "Renamed" },
+    }),
+  "PUT /organization/{orgId} 413": (org) =>
+    call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: OVERSIZED }),
+  "PUT /organization/{orgId} 415": (org) =>
+    call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: '{"name":"Renamed"}', headers: NOT_JSON }),
+  "PUT /organization/{orgId} 500": (org) =>
+    failing(/^update "organizations"/i, "PUT", `/organization/${org.id}`, {
+      token: org.users.OWNER.token,
+      body: { name: "Renamed" },
+    }),
+};
+
+const DOCUMENTED = OPERATIONS.flatMap((op) => op.statuses.map((status) => `${op.method} ${op.path} ${status}`));
+
+describe("every documented status of every operation, as a real answer that matches the document", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it("finds operations in openapi.json", () => {
+    expect(OPERATIONS.length).toBeGreaterThan(0);
+  });
+
+  it.each(DOCUMENTED)("%s", async (key) => {
+    const scenario = SCENARIOS[key];
+    if (!scenario) expect.fail(`${key} is documented but has no scenario in test/contract/coverage.test.ts`);
+    const status = Number(key.split(" ").at(-1));
+    checked.clear();
+    const res = await scenario(await createOrg());
+    expect(res.status, res.text).toBe(status);
+    // The contract check ran on this very operation and status (not, say, on another path).
+    expect([...checked], "responses checked against the document").toContain(key);
+  });
+
+  it("has no scenario for a status the document does not list", () => {
+    expect(Object.keys(SCENARIOS).filter((key) => !DOCUMENTED.includes(key))).toEqual([]);
+  });
+});

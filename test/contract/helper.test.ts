@@ -1,0 +1,95 @@
+import { describe, expect, it } from "vitest";
+import { expectContract, templateOf } from "../helpers/contract";
+
+// The contract check itself, on hand-made responses: what it accepts and what it refuses.
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+function response(status: number, body: unknown, contentType: string | null = JSON_TYPE) {
+  const headers = new Headers(contentType ? { "Content-Type": contentType } : {});
+  const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
+  let parsed: unknown = null;
+  try {
+    parsed = text ? JSON.parse(text) : null;
+  } catch {
+    parsed = null;
+  }
+  return { status, headers, body: parsed, text };
+}
+
+const USER = {
+  id: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+  email: "ada@acme.example",
+  name: "Ada",
+  lastName: "Lovelace",
+  orgId: "0196f1b2-0000-7000-8000-000000000001",
+  orgRole: 2,
+  validated: true,
+  deletedAt: null,
+  orgRoleDescription: "WORKSPACES",
+  orgRoles: [0, 1, 2],
+};
+const ERROR = { success: false, data: null, message: "Not found", code: "not_found" };
+const ITEM = `/organization/users/${USER.id}`;
+
+describe("the contract check", () => {
+  it("matches a path to its template, literal segments first", () => {
+    expect(templateOf("/organization/users")).toBe("/organization/users");
+    expect(templateOf(`/organization/${USER.orgId}`)).toBe("/organization/{orgId}");
+    expect(templateOf(ITEM)).toBe("/organization/users/{userId}");
+    expect(templateOf(`${ITEM}/activate`)).toBe("/organization/users/{userId}/activate");
+    expect(templateOf("/organization/users/")).toBeUndefined();
+    expect(templateOf("/openapi.json")).toBeUndefined();
+  });
+
+  it("accepts a documented answer, from a path or an absolute URL", () => {
+    expectContract("GET", ITEM, response(200, { success: true, ...USER }));
+    expectContract("GET", `https://api.test${ITEM}?includeDeleted=true`, response(200, { success: true, ...USER }));
+    expectContract(
+      "GET",
+      "/organization/users?limit=1",
+      response(200, { success: true, data: [USER], total: 1, nextCursor: null }),
+    );
+  });
+
+  it("refuses an undocumented status", () => {
+    expect(() => expectContract("GET", "/organization/users", response(418, ERROR))).toThrow(
+      "undocumented status 418 for GET /organization/users",
+    );
+    // 404 is documented on the item, not on the collection.
+    expect(() => expectContract("GET", "/organization/users", response(404, ERROR))).toThrow(/undocumented status 404/);
+  });
+
+  it("refuses a renamed, missing or mistyped field", () => {
+    const { lastName, ...rest } = USER;
+    expect(() => expectContract("GET", ITEM, response(200, { success: true, ...rest, surname: lastName }))).toThrow(
+      /does not match the document's schema[\s\S]*lastName/,
+    );
+    expect(() => expectContract("GET", ITEM, response(200, { success: true, ...USER, orgRole: "2" }))).toThrow(/\/orgRole/);
+    expect(() =>
+      expectContract("GET", "/organization/users", response(200, { success: true, data: [{ ...USER, validated: 1 }], total: 1 })),
+    ).toThrow(/nextCursor|validated/);
+    expect(() => expectContract("DELETE", ITEM, response(404, { ...ERROR, code: "gone" }))).toThrow(/\/code/);
+  });
+
+  it("requires the documented JSON Content-Type and a JSON body", () => {
+    expect(() => expectContract("GET", ITEM, response(200, { success: true, ...USER }, "text/plain"))).toThrow(/Content-Type/);
+    expect(() => expectContract("GET", ITEM, response(200, { success: true, ...USER }, null))).toThrow(/Content-Type/);
+    expect(() => expectContract("GET", ITEM, response(500, "Internal Server Error"))).toThrow(/not JSON/);
+  });
+
+  it("checks only the Error envelope of 404 and 405 outside the operations", () => {
+    expectContract("GET", "/nothing-here", response(404, ERROR));
+    expectContract("GET", "/openapi.json", response(200, { openapi: "3.1.0" }));
+    expectContract("GET", "/docs", response(200, "<!doctype html>", "text/html"));
+    expectContract("PATCH", "/organization/users", response(405, { ...ERROR, code: "method_not_allowed" }));
+    expect(() => expectContract("GET", "/nothing-here", response(404, "Not Found", "text/plain"))).toThrow(/Content-Type/);
+    expect(() => expectContract("PATCH", "/organization/users", response(405, { error: "nope" }))).toThrow(/does not match/);
+    expect(() => expectContract("PATCH", "/organization/users", response(200, {}))).toThrow(/not a documented operation/);
+  });
+
+  it("checks a HEAD answer's status against the GET operation, without a body", () => {
+    expectContract("HEAD", "/organization/users", response(200, undefined));
+    expect(() => expectContract("HEAD", "/organization/users", response(418, undefined))).toThrow(/undocumented status 418/);
+  });
+});
