@@ -20,6 +20,7 @@ const PATH = "/organization/{orgId}";
 
 const getOrganizationRoute = createRoute({
   method: "get",
+  operationId: "getOrganization",
   path: PATH,
   tags: ["Organization"],
   summary: "Get the caller's organization",
@@ -47,6 +48,7 @@ organization.openapi(getOrganizationRoute, async (c) => {
 
 const updateOrganizationRoute = createRoute({
   method: "put",
+  operationId: "updateOrganization",
   path: PATH,
   tags: ["Organization"],
   summary: "Update the caller's organization",

@@ -15,7 +15,16 @@ import { requiredRole } from "../openapi";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, idParams } from "../schemas/common";
 import { bearer, bodyErrorResponses, envelope, errorResponses, jsonBodyOf, jsonContent } from "../schemas/envelope";
-import { CreateUserBody, GetUserQuery, ListUsersQuery, OrgUserSchema, toOrgUser, UpdateUserBody } from "../schemas/users";
+import {
+  BareUserSchema,
+  CreateUserBody,
+  GetUserQuery,
+  ListUsersQuery,
+  OrgUserSchema,
+  toOrgUser,
+  UpdateUserBody,
+  UserPageSchema,
+} from "../schemas/users";
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -42,6 +51,7 @@ const lastOwner = () => new ApiError("last_owner", MESSAGES.lastOwner);
 
 const listRoute = createRoute({
   method: "get",
+  operationId: "listUsers",
   path: COLLECTION,
   tags: ["Users"],
   summary: "List the users of the caller's organization",
@@ -51,10 +61,7 @@ const listRoute = createRoute({
   middleware: managers(MESSAGES.viewUsersRole),
   request: { query: ListUsersQuery },
   responses: {
-    200: jsonContent(
-      envelope(z.array(OrgUserSchema)).extend({ total: z.number().int(), nextCursor: z.string().nullable() }),
-      "A page of users",
-    ),
+    200: jsonContent(UserPageSchema, "A page of users"),
     ...errorResponses(MESSAGES.viewUsersRole),
   },
 });
@@ -84,6 +91,7 @@ users.openapi(listRoute, async (c) => {
 
 const createUserRoute = createRoute({
   method: "post",
+  operationId: "createUser",
   path: COLLECTION,
   tags: ["Users"],
   summary: "Create a user in the caller's organization",
@@ -135,6 +143,7 @@ allowOnly(users, COLLECTION, ["GET", "POST"]);
 
 const getUserRoute = createRoute({
   method: "get",
+  operationId: "getUser",
   path: ITEM,
   tags: ["Users"],
   summary: "Get a user",
@@ -144,7 +153,7 @@ const getUserRoute = createRoute({
   middleware: managers(MESSAGES.viewUsersRole),
   request: { params: idParams, query: GetUserQuery },
   responses: {
-    200: jsonContent(OrgUserSchema.extend({ success: z.literal(true) }), "The user"),
+    200: jsonContent(BareUserSchema, "The user"),
     ...errorResponses(MESSAGES.viewUsersRole),
     404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
   },
@@ -161,6 +170,7 @@ users.openapi(getUserRoute, async (c) => {
 
 const updateUserRoute = createRoute({
   method: "put",
+  operationId: "updateUser",
   path: ITEM,
   tags: ["Users"],
   summary: "Update a user's name or role",
@@ -199,6 +209,7 @@ users.openapi(updateUserRoute, async (c) => {
 
 const deleteUserRoute = createRoute({
   method: "delete",
+  operationId: "deleteUser",
   path: ITEM,
   tags: ["Users"],
   summary: "Soft-delete a user",
@@ -231,6 +242,7 @@ const ACTIVATE = "/organization/users/{userId}/activate";
 
 const activateUserRoute = createRoute({
   method: "post",
+  operationId: "activateUser",
   path: ACTIVATE,
   tags: ["Users"],
   summary: "Reactivate a soft-deleted user",

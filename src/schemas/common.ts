@@ -24,7 +24,8 @@ export const uuid = z
   });
 
 /**
- * Field types of responses. The server produces these values, so the bounds are documented
+ * Field types of responses (response objects are strict, so the document closes them: a field it
+ * does not list, such as a leaked hash, breaks the contract). The server produces these values, so the bounds are documented
  * rather than checked: ids and timestamps in their formats, text within the limits writes enforce.
  */
 export const wire = {
@@ -78,13 +79,13 @@ export const role = z
 export const booleanQuery = z.enum(["true", "false"]).transform((value) => value === "true");
 
 export const ErrorSchema = z
-  .object({
+  .strictObject({
     success: z.literal(false),
     data: z.null(),
     message: wire.text(500),
     code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]),
     details: z
-      .array(z.object({ path: wire.text(300), message: wire.text(500) }))
+      .array(z.strictObject({ path: wire.text(300), message: wire.text(500) }))
       .max(MAX_DETAILS)
       .optional(),
   })

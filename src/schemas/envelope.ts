@@ -3,7 +3,7 @@ import { MESSAGES } from "../errors";
 import { errorResponse, wire } from "./common";
 
 export function envelope<T extends z.ZodType>(data: T, message?: string) {
-  return z.object({
+  return z.strictObject({
     success: z.literal(true),
     data,
     ...(message ? { message: wire.text(500).openapi({ example: message }) } : {}),

@@ -5,7 +5,7 @@ import { clearableText, text, uuid, wire } from "./common";
 const optionalText = wire.text(200).nullable();
 
 export const OrganizationSchema = z
-  .object({
+  .strictObject({
     id: wire.id,
     name: wire.text(200),
     domain: wire.text(253).nullable(),

@@ -6,8 +6,21 @@ import { booleanQuery, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./
 
 const CURSOR_PATTERN = "^[A-Za-z0-9_-]+$";
 
+const USER_EXAMPLE = {
+  id: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+  email: "ada@acme.example",
+  name: "Ada",
+  lastName: "Lovelace",
+  orgId: "0196f1b2-0000-7000-8000-000000000001",
+  orgRole: 2,
+  validated: true,
+  deletedAt: null,
+  orgRoleDescription: "WORKSPACES",
+  orgRoles: [0, 1, 2],
+};
+
 export const OrgUserSchema = z
-  .object({
+  .strictObject({
     id: wire.id,
     email: wire.email,
     name: wire.text(100).openapi({ description: "First name" }),
@@ -19,20 +32,7 @@ export const OrgUserSchema = z
     orgRoleDescription: z.enum(Object.keys(ROLE) as [keyof typeof ROLE, ...(keyof typeof ROLE)[]]),
     orgRoles: z.array(roleValue).max(5),
   })
-  .openapi("OrgUser", {
-    example: {
-      id: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
-      email: "ada@acme.example",
-      name: "Ada",
-      lastName: "Lovelace",
-      orgId: "0196f1b2-0000-7000-8000-000000000001",
-      orgRole: 2,
-      validated: true,
-      deletedAt: null,
-      orgRoleDescription: "WORKSPACES",
-      orgRoles: [0, 1, 2],
-    },
-  });
+  .openapi("OrgUser", { example: USER_EXAMPLE });
 
 const password = z
   .string()
@@ -99,11 +99,16 @@ export const GetUserQuery = z.strictObject({
   includeDeleted: booleanQuery.optional().openapi({ type: "boolean" }),
 });
 
-export const UserPageSchema = z.object({
+export const UserPageSchema = z.strictObject({
   success: z.literal(true),
   data: z.array(OrgUserSchema).max(1000),
   total: wire.integer(0, 2_147_483_647).openapi({ description: "Every match, not just this page" }),
   nextCursor: z.string().max(512).nullable().openapi({ pattern: CURSOR_PATTERN, description: "null on the last page" }),
+});
+
+// Flashback's client reads GET user bare: the user's fields with `success` beside them.
+export const BareUserSchema = z.strictObject({ success: z.literal(true), ...OrgUserSchema.shape }).openapi("BareOrgUser", {
+  example: { success: true, ...USER_EXAMPLE },
 });
 
 export type OrgUser = z.infer<typeof OrgUserSchema>;
