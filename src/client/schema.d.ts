@@ -338,6 +338,31 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": [
+                     *         {
+                     *           "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *           "email": "ada@acme.example",
+                     *           "name": "Ada",
+                     *           "lastName": "Lovelace",
+                     *           "orgId": "0196f1b2-0000-7000-8000-000000000001",
+                     *           "orgRole": 2,
+                     *           "validated": true,
+                     *           "deletedAt": null,
+                     *           "orgRoleDescription": "WORKSPACES",
+                     *           "orgRoles": [
+                     *             0,
+                     *             1,
+                     *             2
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "total": 1,
+                     *       "nextCursor": null
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         success: true;
@@ -441,6 +466,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *         "email": "ada@acme.example",
+                     *         "name": "Ada",
+                     *         "lastName": "Lovelace",
+                     *         "orgId": "0196f1b2-0000-7000-8000-000000000001",
+                     *         "orgRole": 2,
+                     *         "validated": false,
+                     *         "deletedAt": null,
+                     *         "orgRoleDescription": "WORKSPACES",
+                     *         "orgRoles": [
+                     *           0,
+                     *           1,
+                     *           2
+                     *         ]
+                     *       },
+                     *       "message": "User created successfully. Verification email sent."
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         success: true;
@@ -590,6 +637,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *       "email": "ada@acme.example",
+                     *       "name": "Ada",
+                     *       "lastName": "Lovelace",
+                     *       "orgId": "0196f1b2-0000-7000-8000-000000000001",
+                     *       "orgRole": 2,
+                     *       "validated": true,
+                     *       "deletedAt": null,
+                     *       "orgRoleDescription": "WORKSPACES",
+                     *       "orgRoles": [
+                     *         0,
+                     *         1,
+                     *         2
+                     *       ]
+                     *     }
+                     */
                     "application/json": components["schemas"]["BareOrgUser"];
                 };
             };
@@ -701,6 +767,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *         "email": "ada@acme.example",
+                     *         "name": "Ada",
+                     *         "lastName": "Lovelace",
+                     *         "orgId": "0196f1b2-0000-7000-8000-000000000001",
+                     *         "orgRole": 2,
+                     *         "validated": true,
+                     *         "deletedAt": null,
+                     *         "orgRoleDescription": "WORKSPACES",
+                     *         "orgRoles": [
+                     *           0,
+                     *           1,
+                     *           2
+                     *         ]
+                     *       },
+                     *       "message": "User updated successfully"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         success: true;
@@ -865,6 +953,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": null,
+                     *       "message": "User deleted successfully"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         success: true;
@@ -995,6 +1090,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *         "email": "ada@acme.example",
+                     *         "name": "Ada",
+                     *         "lastName": "Lovelace",
+                     *         "orgId": "0196f1b2-0000-7000-8000-000000000001",
+                     *         "orgRole": 2,
+                     *         "validated": true,
+                     *         "deletedAt": null,
+                     *         "orgRoleDescription": "WORKSPACES",
+                     *         "orgRoles": [
+                     *           0,
+                     *           1,
+                     *           2
+                     *         ]
+                     *       },
+                     *       "message": "User activated successfully"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         success: true;
@@ -1108,6 +1225,28 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "0196f1b2-0000-7000-8000-000000000001",
+                     *         "name": "Acme Corp",
+                     *         "domain": "acme.example",
+                     *         "address1": "1 Main Street",
+                     *         "address2": null,
+                     *         "city": "Lisbon",
+                     *         "zipcode": "1100-001",
+                     *         "phone": "+351 21 000 0000",
+                     *         "state": null,
+                     *         "country": "PT",
+                     *         "deletedAt": null,
+                     *         "reposDisabled": false,
+                     *         "website": "https://acme.example",
+                     *         "is_business": true,
+                     *         "mfaEnforced": false
+                     *       }
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         success: true;
@@ -1223,6 +1362,29 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "0196f1b2-0000-7000-8000-000000000001",
+                     *         "name": "Acme Corp",
+                     *         "domain": "acme.example",
+                     *         "address1": "1 Main Street",
+                     *         "address2": null,
+                     *         "city": "Lisbon",
+                     *         "zipcode": "1100-001",
+                     *         "phone": "+351 21 000 0000",
+                     *         "state": null,
+                     *         "country": "PT",
+                     *         "deletedAt": null,
+                     *         "reposDisabled": false,
+                     *         "website": "https://acme.example",
+                     *         "is_business": true,
+                     *         "mfaEnforced": false
+                     *       },
+                     *       "message": "Organization updated successfully"
+                     *     }
+                     */
                     "application/json": {
                         /** @enum {boolean} */
                         success: true;

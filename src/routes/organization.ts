@@ -11,8 +11,14 @@ import { requireRole } from "../middleware/require-role";
 import { requiredRole } from "../openapi";
 import { validationHook } from "../middleware/validate";
 import { errorResponse } from "../schemas/common";
-import { bearer, bodyErrorResponses, envelope, errorResponses, jsonBodyOf, jsonContent } from "../schemas/envelope";
-import { OrganizationSchema, OrgIdParams, toOrganization, UpdateOrganizationBody } from "../schemas/organization";
+import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, successResponse } from "../schemas/envelope";
+import {
+  ORGANIZATION_EXAMPLE,
+  OrganizationSchema,
+  OrgIdParams,
+  toOrganization,
+  UpdateOrganizationBody,
+} from "../schemas/organization";
 
 export const organization = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
@@ -30,7 +36,7 @@ const getOrganizationRoute = createRoute({
   middleware: [authenticate],
   request: { params: OrgIdParams },
   responses: {
-    200: jsonContent(envelope(OrganizationSchema), "The organization"),
+    200: successResponse("The organization", OrganizationSchema, ORGANIZATION_EXAMPLE),
     ...errorResponses(MESSAGES.viewOrgDenied, "Not the caller's organization"),
     404: errorResponse("The organization was deleted", "not_found", MESSAGES.orgNotFound),
   },
@@ -58,7 +64,7 @@ const updateOrganizationRoute = createRoute({
   middleware: [authenticate, requireRole(ROLE.ADMINISTRATOR, MESSAGES.modifyOrgRole), jsonBody],
   request: { params: OrgIdParams, body: jsonBodyOf(UpdateOrganizationBody) },
   responses: {
-    200: jsonContent(envelope(OrganizationSchema, MESSAGES.orgUpdated), "The organization after the update"),
+    200: successResponse("The organization after the update", OrganizationSchema, ORGANIZATION_EXAMPLE, MESSAGES.orgUpdated),
     ...errorResponses(MESSAGES.modifyOrgRole, "The caller's role is too low, or it is not the caller's organization"),
     404: errorResponse("The organization was deleted", "not_found", MESSAGES.orgNotFound),
     ...bodyErrorResponses,

@@ -14,7 +14,7 @@ import { requireRole } from "../middleware/require-role";
 import { requiredRole } from "../openapi";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, idParams } from "../schemas/common";
-import { bearer, bodyErrorResponses, envelope, errorResponses, jsonBodyOf, jsonContent } from "../schemas/envelope";
+import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, jsonContent, successResponse } from "../schemas/envelope";
 import {
   BareUserSchema,
   CreateUserBody,
@@ -23,6 +23,7 @@ import {
   OrgUserSchema,
   toOrgUser,
   UpdateUserBody,
+  USER_EXAMPLE,
   UserPageSchema,
 } from "../schemas/users";
 
@@ -61,7 +62,12 @@ const listRoute = createRoute({
   middleware: managers(MESSAGES.viewUsersRole),
   request: { query: ListUsersQuery },
   responses: {
-    200: jsonContent(UserPageSchema, "A page of users"),
+    200: jsonContent(UserPageSchema, "A page of users", {
+      success: true,
+      data: [USER_EXAMPLE],
+      total: 1,
+      nextCursor: null,
+    }),
     ...errorResponses(MESSAGES.viewUsersRole),
   },
 });
@@ -101,7 +107,7 @@ const createUserRoute = createRoute({
   middleware: [...managers(MESSAGES.createUsersRole), jsonBody],
   request: { body: jsonBodyOf(CreateUserBody) },
   responses: {
-    201: jsonContent(envelope(OrgUserSchema, MESSAGES.userCreatedInvited), "Created"),
+    201: successResponse("Created", OrgUserSchema, { ...USER_EXAMPLE, validated: false }, MESSAGES.userCreatedInvited),
     ...errorResponses(MESSAGES.createUsersRole),
     409: errorResponse("Email already taken", "conflict", MESSAGES.emailTaken),
     ...bodyErrorResponses,
@@ -153,7 +159,7 @@ const getUserRoute = createRoute({
   middleware: managers(MESSAGES.viewUsersRole),
   request: { params: idParams, query: GetUserQuery },
   responses: {
-    200: jsonContent(BareUserSchema, "The user"),
+    200: jsonContent(BareUserSchema, "The user", { success: true, ...USER_EXAMPLE }),
     ...errorResponses(MESSAGES.viewUsersRole),
     404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
   },
@@ -180,7 +186,7 @@ const updateUserRoute = createRoute({
   middleware: [...managers(MESSAGES.updateUsersRole), jsonBody],
   request: { params: idParams, body: jsonBodyOf(UpdateUserBody) },
   responses: {
-    200: jsonContent(envelope(OrgUserSchema, MESSAGES.userUpdated), "Updated"),
+    200: successResponse("Updated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userUpdated),
     ...errorResponses(MESSAGES.updateUsersRole),
     404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
     409: errorResponse("Would leave the organization without an owner", "last_owner", MESSAGES.lastOwner),
@@ -219,7 +225,7 @@ const deleteUserRoute = createRoute({
   middleware: managers(MESSAGES.deleteUsersRole),
   request: { params: idParams },
   responses: {
-    200: jsonContent(envelope(z.null(), MESSAGES.userDeleted), "Deleted"),
+    200: successResponse("Deleted", z.null(), null, MESSAGES.userDeleted),
     ...errorResponses(MESSAGES.deleteUsersRole),
     404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
     409: errorResponse("The last owner cannot be deleted", "last_owner", MESSAGES.lastOwner),
@@ -252,7 +258,7 @@ const activateUserRoute = createRoute({
   middleware: managers(MESSAGES.activateUsersRole),
   request: { params: idParams },
   responses: {
-    200: jsonContent(envelope(OrgUserSchema, MESSAGES.userActivated), "Reactivated"),
+    200: successResponse("Reactivated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userActivated),
     ...errorResponses(MESSAGES.activateUsersRole),
     404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
   },

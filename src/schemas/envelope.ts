@@ -10,8 +10,17 @@ export function envelope<T extends z.ZodType>(data: T, message?: string) {
   });
 }
 
-export function jsonContent<T extends z.ZodType>(schema: T, description: string, example?: unknown) {
-  return { description, content: { "application/json": { schema, ...(example === undefined ? {} : { example }) } } };
+export function jsonContent<T extends z.ZodType>(schema: T, description: string, example: unknown) {
+  return { description, content: { "application/json": { schema, example } } };
+}
+
+/** A documented success: the envelope around `data`, with an example body. */
+export function successResponse<T extends z.ZodType>(description: string, data: T, dataExample: unknown, message?: string) {
+  return jsonContent(envelope(data, message), description, {
+    success: true,
+    data: dataExample,
+    ...(message ? { message } : {}),
+  });
 }
 
 export function jsonBodyOf<T extends z.ZodType>(schema: T) {

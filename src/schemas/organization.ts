@@ -4,6 +4,24 @@ import { clearableText, text, uuid, wire } from "./common";
 
 const optionalText = wire.text(200).nullable();
 
+export const ORGANIZATION_EXAMPLE = {
+  id: "0196f1b2-0000-7000-8000-000000000001",
+  name: "Acme Corp",
+  domain: "acme.example",
+  address1: "1 Main Street",
+  address2: null,
+  city: "Lisbon",
+  zipcode: "1100-001",
+  phone: "+351 21 000 0000",
+  state: null,
+  country: "PT",
+  deletedAt: null,
+  reposDisabled: false,
+  website: "https://acme.example",
+  is_business: true,
+  mfaEnforced: false,
+};
+
 export const OrganizationSchema = z
   .strictObject({
     id: wire.id,
@@ -22,25 +40,7 @@ export const OrganizationSchema = z
     is_business: z.boolean(),
     mfaEnforced: z.boolean(),
   })
-  .openapi("Organization", {
-    example: {
-      id: "0196f1b2-0000-7000-8000-000000000001",
-      name: "Acme Corp",
-      domain: "acme.example",
-      address1: "1 Main Street",
-      address2: null,
-      city: "Lisbon",
-      zipcode: "1100-001",
-      phone: "+351 21 000 0000",
-      state: null,
-      country: "PT",
-      deletedAt: null,
-      reposDisabled: false,
-      website: "https://acme.example",
-      is_business: true,
-      mfaEnforced: false,
-    },
-  });
+  .openapi("Organization", { example: ORGANIZATION_EXAMPLE });
 
 const website = clearableText(200)
   .refine((value) => value === null || /^https?:\/\/[^\s/?#]+[^\s]*$/i.test(value), "Must be an http(s) URL")

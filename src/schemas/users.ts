@@ -6,7 +6,7 @@ import { booleanQuery, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./
 
 const CURSOR_PATTERN = "^[A-Za-z0-9_-]+$";
 
-const USER_EXAMPLE = {
+export const USER_EXAMPLE = {
   id: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
   email: "ada@acme.example",
   name: "Ada",

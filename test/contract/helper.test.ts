@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import document from "../../openapi.json";
 import { expectContract, templateOf } from "../helpers/contract";
 
 // The contract check itself, on hand-made responses: what it accepts and what it refuses.
@@ -91,5 +92,29 @@ describe("the contract check", () => {
   it("checks a HEAD answer's status against the GET operation, without a body", () => {
     expectContract("HEAD", "/organization/users", response(200, undefined));
     expect(() => expectContract("HEAD", "/organization/users", response(418, undefined))).toThrow(/undocumented status 418/);
+  });
+});
+
+describe("the document's own examples", () => {
+  const paths = (
+    document as {
+      paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { example?: unknown }> }> }>>;
+    }
+  ).paths;
+  const cases = Object.entries(paths).flatMap(([path, item]) =>
+    Object.entries(item).flatMap(([method, operation]) =>
+      Object.entries(operation.responses).map(([status, documented]) => ({
+        name: `${method.toUpperCase()} ${path} ${status}`,
+        method: method.toUpperCase(),
+        path: path.replace(/\{\w+\}/g, "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f"),
+        status: Number(status),
+        example: documented.content?.["application/json"]?.example,
+      })),
+    ),
+  );
+
+  it.each(cases)("$name has an example that satisfies its own schema", ({ method, path, status, example }) => {
+    expect(example).toBeDefined();
+    expectContract(method, path, response(status, example));
   });
 });
