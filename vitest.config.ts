@@ -22,6 +22,15 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
             JWT_ISSUER: "",
             JWT_AUDIENCE: "",
             TEST_MIGRATIONS: migrations,
+            // Replays a fast-check failure (test/property): FC_SEED=<seed> [FC_PATH=<path>] npx vitest run ...
+            FC_SEED: process.env.FC_SEED ?? "",
+            FC_PATH: process.env.FC_PATH ?? "",
+          },
+          // The suite sends far more than a client would: the real limiter with a high limit, and a
+          // second one with a limit of 1 for the tests that exercise the 429 path.
+          ratelimits: {
+            RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+            TIGHT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 1, period: 60 } },
           },
         },
       }),

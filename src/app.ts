@@ -1,7 +1,9 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
+import { corsPolicy } from "./middleware/cors";
 import { allowOnly } from "./middleware/method-not-allowed";
+import { securityHeaders } from "./middleware/security-headers";
 import { validationHook } from "./middleware/validate";
 import { mountDocs } from "./openapi";
 import { organization } from "./routes/organization";
@@ -16,6 +18,9 @@ app.use(async (c, next) => {
   await next();
   if (c.res.headers.get("Content-Type") === "application/json") c.res.headers.set("Content-Type", JSON_TYPE);
 });
+app.use(securityHeaders);
+// Before the routes, so an allowed origin's preflight is answered rather than refused with 405.
+app.use(corsPolicy);
 
 // Users first: `/organization/users` must not be taken for `/organization/{orgId}`.
 app.route("/", users);

@@ -9,6 +9,9 @@ export type Bindings = {
   JWT_JWKS_URL?: string;
   JWT_ISSUER?: string;
   JWT_AUDIENCE?: string;
+  /** Comma-separated origins allowed by CORS, or `*`; unset turns CORS off. */
+  CORS_ORIGINS?: string;
+  RATE_LIMITER?: RateLimit;
 };
 
 /** The authenticated caller, loaded from the database on every request. */

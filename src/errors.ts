@@ -26,6 +26,7 @@ export const MESSAGES = {
   notFound: "Not found",
   methodNotAllowed: "Method not allowed",
   internal: "Internal server error",
+  rateLimited: "Too many requests; retry after the period in Retry-After",
   validation: "Validation failed",
   malformedJson: "Malformed JSON in request body",
   bodyNotObject: "Request body must be a JSON object",

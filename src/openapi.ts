@@ -1,6 +1,7 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
 import { ROLE } from "./auth/roles";
+import { limitByClient } from "./middleware/rate-limit";
 
 // The contract as an OpenAPI 3.1 document, generated from the route definitions and their zod
 // schemas: what is validated is what is documented. `npm run openapi` writes it to openapi.json.
@@ -55,9 +56,17 @@ export const BEARER_SCHEME = {
 export function mountDocs(app: AnyApp) {
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", BEARER_SCHEME);
   let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get("/openapi.json", (c) => c.json((document ??= openApiDocument(app))));
+  app.get("/openapi.json", limitByClient, (c) => {
+    c.header("Cache-Control", "no-cache");
+    return c.json((document ??= openApiDocument(app)));
+  });
   app.get(
     "/docs",
+    limitByClient,
+    async (c, next) => {
+      await next();
+      c.header("Cache-Control", "no-cache");
+    },
     Scalar({
       url: "/openapi.json",
       cdn: "/docs/scalar.js",

@@ -4,6 +4,10 @@ declare global {
   namespace Cloudflare {
     interface Env {
       TEST_MIGRATIONS: D1Migration[];
+      /** fast-check replay (test/property): the seed and path a failure printed; empty when not replaying. */
+      FC_SEED: string;
+      FC_PATH: string;
+      TIGHT_RATE_LIMITER: RateLimit;
     }
   }
 }

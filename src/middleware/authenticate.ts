@@ -5,6 +5,7 @@ import { createDb } from "../db/client";
 import { findCaller } from "../db/users";
 import { parseAuthConfig, type AppEnv, type Bindings } from "../env";
 import { ApiError, MESSAGES } from "../errors";
+import { clientKey, enforceRateLimit } from "./rate-limit";
 
 // One verifier per configuration, so keys are imported once per isolate, not per request.
 const verifiers = new Map<string, Verifier>();
@@ -30,17 +31,26 @@ const invalid = () =>
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   // RFC 6750 §2.1: the scheme is case-insensitive; only the Bearer scheme is accepted.
   const [scheme, ...credentials] = (c.req.header("Authorization") ?? "").trim().split(/ +/);
-  if (scheme?.toLowerCase() !== "bearer" || credentials.length === 0) throw missing();
-  if (credentials.length !== 1) throw invalid();
+  let refusal: ApiError | undefined;
+  if (scheme?.toLowerCase() !== "bearer" || credentials.length === 0) refusal = missing();
+  else if (credentials.length !== 1) refusal = invalid();
 
-  const verify = verifierFor(c.env);
   let token;
-  try {
-    token = await verify(credentials[0] as string);
-  } catch (error) {
-    if (error instanceof TokenError) throw invalid();
-    throw error;
+  if (!refusal) {
+    try {
+      token = await verifierFor(c.env)(credentials[0] as string);
+    } catch (error) {
+      if (!(error instanceof TokenError)) throw error;
+      refusal = invalid();
+    }
   }
+  // Callers are counted by user once the token is verified, by address before that, so a flood
+  // of bad tokens is limited too; a limited caller costs no database read.
+  if (!token) {
+    await enforceRateLimit(c, clientKey(c));
+    throw refusal ?? invalid();
+  }
+  await enforceRateLimit(c, `user:${token.userId}`);
 
   const caller = await findCaller(createDb(c.env.DB), token.userId);
   if (!caller || !isRole(caller.role)) throw invalid();

@@ -35,6 +35,16 @@ export function errorResponses(forbidden: string, forbiddenWhen = "The caller's 
     400: errorResponse("Invalid input", "validation_failed", "Validation failed: email: Invalid email address"),
     401: errorResponse("Missing, invalid or expired token", "unauthorized", MESSAGES.unauthorized),
     403: errorResponse(forbiddenWhen, "forbidden", forbidden),
+    429: {
+      ...errorResponse("Too many requests from this caller", "rate_limited", MESSAGES.rateLimited),
+      headers: z.object({
+        "Retry-After": wire.integer(1, 60).openapi({ description: "Seconds to wait before retrying" }),
+        "Access-Control-Allow-Origin": wire
+          .text(200)
+          .optional()
+          .openapi({ description: "Present when CORS_ORIGINS allows the request's Origin" }),
+      }),
+    },
     500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
   };
 }

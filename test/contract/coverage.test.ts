@@ -1,3 +1,4 @@
+import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { uuidv7 } from "../../src/lib/uuid";
@@ -29,6 +30,12 @@ function organizationDeletedMidway(org: OrgFixture, pattern: RegExp) {
   );
 }
 
+/** The same request twice against the limit-of-1 limiter: the second is over the limit. */
+async function overLimit(method: string, path: string, init: { token: string; body?: unknown }) {
+  await callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, method, path, init);
+  return callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, method, path, init);
+}
+
 const USERS = "/organization/users";
 const user = (id: string) => `/organization/users/${id}`;
 const newUser = () => ({ email: `new-${uuidv7()}@example.com`, password: "Passw0rd-ok", firstName: "Grace", lastName: "Hopper" });
@@ -38,6 +45,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/users 400": (org) => call("GET", `${USERS}?limit=0`, { token: org.users.OWNER.token }),
   "GET /organization/users 401": () => call("GET", USERS),
   "GET /organization/users 403": (org) => call("GET", USERS, { token: org.users.BILLING.token }),
+  "GET /organization/users 429": (org) => overLimit("GET", USERS, { token: org.users.OWNER.token }),
   "GET /organization/users 500": (org) => failing(/order by/i, "GET", USERS, { token: org.users.OWNER.token }),
 
   "POST /organization/users 201": (org) => call("POST", USERS, { token: org.users.OWNER.token, body: newUser() }),
@@ -50,6 +58,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /organization/users 413": (org) => call("POST", USERS, { token: org.users.OWNER.token, body: OVERSIZED }),
   "POST /organization/users 415": (org) =>
     call("POST", USERS, { token: org.users.OWNER.token, body: JSON.stringify(newUser()), headers: NOT_JSON }),
+  "POST /organization/users 429": (org) => overLimit("POST", USERS, { token: org.users.OWNER.token, body: {} }),
   "POST /organization/users 500": (org) =>
     failing(/insert into "users"/i, "POST", USERS, { token: org.users.OWNER.token, body: newUser() }),
 
@@ -58,6 +67,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/users/{userId} 401": (org) => call("GET", user(org.users.USER.id)),
   "GET /organization/users/{userId} 403": (org) => call("GET", user(org.users.USER.id), { token: org.users.USER.token }),
   "GET /organization/users/{userId} 404": (org) => call("GET", user(uuidv7()), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 429": (org) => overLimit("GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 500": (org) =>
     failing(/from "users" where/i, "GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
 
@@ -76,6 +86,8 @@ const SCENARIOS: Record<string, Scenario> = {
     call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: OVERSIZED }),
   "PUT /organization/users/{userId} 415": (org) =>
     call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: '{"name":"Grace"}', headers: NOT_JSON }),
+  "PUT /organization/users/{userId} 429": (org) =>
+    overLimit("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: {} }),
   "PUT /organization/users/{userId} 500": (org) =>
     failing(/^update "users"/i, "PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
 
@@ -96,6 +108,7 @@ const SCENARIOS: Record<string, Scenario> = {
     expect(responses.map((r) => r.status).sort()).toEqual([200, 409]);
     return responses.find((r) => r.status === 409)!;
   },
+  "DELETE /organization/users/{userId} 429": (org) => overLimit("DELETE", user(uuidv7()), { token: org.users.OWNER.token }),
   "DELETE /organization/users/{userId} 500": (org) =>
     failing(/^update "users"/i, "DELETE", user(org.users.USER.id), { token: org.users.OWNER.token }),
 
@@ -108,6 +121,8 @@ const SCENARIOS: Record<string, Scenario> = {
     call("POST", `${user(org.deleted.id)}/activate`, { token: org.users.BILLING.token }),
   "POST /organization/users/{userId}/activate 404": (org) =>
     call("POST", `${user(uuidv7())}/activate`, { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/activate 429": (org) =>
+    overLimit("POST", `${user(org.users.USER.id)}/activate`, { token: org.users.OWNER.token }),
   "POST /organization/users/{userId}/activate 500": (org) =>
     failing(/^update "users"/i, "POST", `${user(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
 
@@ -119,6 +134,7 @@ const SCENARIOS: Record<string, Scenario> = {
     callWith({ DB: organizationDeletedMidway(org, /from "organizations"/i) }, "GET", `/organization/${org.id}`, {
       token: org.users.USER.token,
     }),
+  "GET /organization/{orgId} 429": (org) => overLimit("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 500": (org) =>
     failing(/from "organizations"/i, "GET", `/organization/${org.id}`, { token: org.users.USER.token }),
 
@@ -137,6 +153,8 @@ const SCENARIOS: Record<string, Scenario> = {
     call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: OVERSIZED }),
   "PUT /organization/{orgId} 415": (org) =>
     call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: '{"name":"Renamed"}', headers: NOT_JSON }),
+  "PUT /organization/{orgId} 429": (org) =>
+    overLimit("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: {} }),
   "PUT /organization/{orgId} 500": (org) =>
     failing(/^update "organizations"/i, "PUT", `/organization/${org.id}`, {
       token: org.users.OWNER.token,

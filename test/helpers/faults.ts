@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { app } from "../../src/app";
+import type { Bindings } from "../../src/env";
 import { readResponse } from "./api";
 import { expectContract } from "./contract";
 
@@ -27,12 +28,12 @@ export function faultyDb(pattern: RegExp): D1Database {
  * Like `send`, checks the response against the committed openapi.json before returning it.
  */
 export async function callWith(
-  overrides: Partial<Env>,
+  overrides: Partial<Env & Bindings>,
   method: string,
   path: string,
-  init: { token?: string; body?: unknown } = {},
+  init: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
 ) {
-  const headers = new Headers();
+  const headers = new Headers(init.headers);
   if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
   if (init.body !== undefined) headers.set("Content-Type", "application/json");
   const response = await app.request(

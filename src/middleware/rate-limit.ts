@@ -1,0 +1,37 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import type { AppEnv } from "../env";
+import { ApiError, MESSAGES } from "../errors";
+
+// The period of the RATE_LIMITER binding in wrangler.toml (the binding allows 10 or 60).
+export const RATE_LIMIT_PERIOD_SECONDS = 60;
+
+/** The key of a caller without a valid token: the client address Cloudflare reports. */
+export function clientKey(c: Context<AppEnv>): string {
+  return `ip:${c.req.header("CF-Connecting-IP") ?? "unknown"}`;
+}
+
+/**
+ * Counts one request against `key` (Workers rate-limiting binding) and refuses it with 429 and
+ * Retry-After past the limit. Without the binding, or if it fails, requests pass: the limiter
+ * protects capacity, it is not a security boundary.
+ */
+export async function enforceRateLimit(c: Context<AppEnv>, key: string): Promise<void> {
+  const limiter = c.env.RATE_LIMITER;
+  if (!limiter) return;
+  let allowed = true;
+  try {
+    allowed = (await limiter.limit({ key })).success;
+  } catch (error) {
+    console.error("rate limiter unavailable", error);
+  }
+  if (!allowed) {
+    throw new ApiError("rate_limited", MESSAGES.rateLimited, undefined, { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) });
+  }
+}
+
+/** Rate-limits public routes by client address. */
+export const limitByClient = createMiddleware<AppEnv>(async (c, next) => {
+  await enforceRateLimit(c, clientKey(c));
+  await next();
+});

@@ -1,0 +1,132 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { call, expectError } from "../helpers/api";
+import { callWith } from "../helpers/faults";
+import { createOrg } from "../helpers/fixtures";
+import { snapshot } from "../helpers/snapshot";
+
+// Abuse limits: per-caller rate limiting through the Workers rate-limiting binding (Miniflare's
+// real implementation; TIGHT_RATE_LIMITER allows one request per key and minute), security
+// headers on every answer, and CORS that is off unless configured.
+
+const tight = { RATE_LIMITER: env.TIGHT_RATE_LIMITER };
+
+describe("rate limiting", () => {
+  it("is wired to the RATE_LIMITER binding declared in wrangler.toml", () => {
+    expect(typeof env.RATE_LIMITER?.limit).toBe("function");
+  });
+
+  it("answers 429 in the envelope with Retry-After once a user is over the limit, and writes nothing", async () => {
+    const org = await createOrg();
+    const token = org.users.OWNER.token;
+    const first = await callWith(tight, "PUT", `/organization/${org.id}`, { token, body: { name: "First" } });
+    expect(first.status, first.text).toBe(200);
+
+    const before = await snapshot();
+    const second = await callWith(tight, "PUT", `/organization/${org.id}`, { token, body: { name: "Second" } });
+    expectError(second, 429, "rate_limited");
+    expect(second.headers.get("Retry-After")).toBe("60");
+    expect(await snapshot()).toEqual(before);
+  });
+
+  it("counts each user separately", async () => {
+    const org = await createOrg();
+    await callWith(tight, "GET", `/organization/${org.id}`, { token: org.users.USER.token });
+    expectError(await callWith(tight, "GET", `/organization/${org.id}`, { token: org.users.USER.token }), 429, "rate_limited");
+    const other = await callWith(tight, "GET", `/organization/${org.id}`, { token: org.users.BILLING.token });
+    expect(other.status, other.text).toBe(200);
+  });
+
+  it("counts callers without a valid token by client address, bad tokens included", async () => {
+    const org = await createOrg();
+    // Fresh addresses per run: the limiter's window outlives a single test.
+    const [address, elsewhere] = [crypto.randomUUID(), crypto.randomUUID()].map((id) => `2001:db8::${id.slice(0, 4)}`);
+    const from = (ip: string, token?: string) =>
+      callWith(tight, "GET", `/organization/${org.id}`, { headers: { "CF-Connecting-IP": ip }, ...(token ? { token } : {}) });
+    expectError(await from(address as string), 401, "unauthorized");
+    expectError(await from(address as string, "not-a-token"), 429, "rate_limited");
+    expectError(await from(elsewhere as string), 401, "unauthorized");
+    // A valid token is counted against its user, not the address.
+    const res = await from(address as string, org.users.USER.token);
+    expect(res.status, res.text).toBe(200);
+  });
+
+  it("limits the public document routes by client address", async () => {
+    const address = `2001:db8::${crypto.randomUUID().slice(0, 4)}`;
+    const headers = { "CF-Connecting-IP": address };
+    expect((await callWith(tight, "GET", "/openapi.json", { headers })).status).toBe(200);
+    expectError(await callWith(tight, "GET", "/openapi.json", { headers }), 429, "rate_limited");
+  });
+});
+
+describe("security headers", () => {
+  it.each([
+    ["a success", "GET", (orgId: string) => `/organization/${orgId}`, true, 200],
+    ["an error", "GET", () => "/organization/users/not-a-uuid", true, 400],
+    ["an unauthenticated error", "GET", () => "/organization/users", false, 401],
+    ["an unknown path", "GET", () => "/nowhere", false, 404],
+    ["an unsupported method", "PATCH", () => "/organization/users", false, 405],
+  ] as const)("are on %s, with Cache-Control: no-store and no framework banner", async (_name, method, path, auth, status) => {
+    const org = await createOrg();
+    const res = await call(method, path(org.id), auth ? { token: org.users.OWNER.token } : {});
+    expect(res.status).toBe(status);
+    expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+    expect(res.headers.get("Cache-Control")).toBe("no-store");
+    expect(res.headers.get("Referrer-Policy")).toBe("no-referrer");
+    expect(res.headers.get("Strict-Transport-Security")).toMatch(/max-age=\d+/);
+    expect(res.headers.get("X-Frame-Options")).toBe("SAMEORIGIN");
+    expect(res.headers.get("X-Powered-By")).toBeNull();
+    expect(res.headers.get("Server")).toBeNull();
+  });
+
+  it.each(["/openapi.json", "/docs"])("lets %s be revalidated rather than never stored", async (path) => {
+    const res = await call("GET", path);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Cache-Control")).toBe("no-cache");
+    expect(res.headers.get("X-Content-Type-Options")).toBe("nosniff");
+  });
+});
+
+describe("CORS", () => {
+  const ORIGIN = "https://app.example";
+  const preflight = {
+    Origin: ORIGIN,
+    "Access-Control-Request-Method": "PUT",
+    "Access-Control-Request-Headers": "authorization,content-type",
+  };
+
+  it("is off by default: no CORS headers, and a preflight is an unsupported method", async () => {
+    const org = await createOrg();
+    const res = await call("GET", `/organization/${org.id}`, { token: org.users.USER.token, headers: { Origin: ORIGIN } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBeNull();
+    const pre = await call("OPTIONS", `/organization/${org.id}`, { headers: preflight });
+    expectError(pre, 405, "method_not_allowed");
+    expect(pre.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+
+  it("answers preflights and marks answers for the configured origins only", async () => {
+    const org = await createOrg();
+    const config = { CORS_ORIGINS: `${ORIGIN}, https://admin.example` };
+    const pre = await callWith(config, "OPTIONS", `/organization/${org.id}`, { headers: preflight });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
+    expect(pre.headers.get("Access-Control-Allow-Methods")).toContain("PUT");
+    expect(pre.headers.get("Access-Control-Allow-Headers")?.toLowerCase()).toContain("authorization");
+
+    const res = await callWith(config, "GET", `/organization/${org.id}`, {
+      token: org.users.USER.token,
+      headers: { Origin: ORIGIN },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
+    expect(res.headers.get("Vary")).toContain("Origin");
+
+    const foreign = await callWith(config, "GET", `/organization/${org.id}`, {
+      token: org.users.USER.token,
+      headers: { Origin: "https://evil.example" },
+    });
+    expect(foreign.status).toBe(200);
+    expect(foreign.headers.get("Access-Control-Allow-Origin")).toBeNull();
+  });
+});
