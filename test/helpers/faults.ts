@@ -24,6 +24,42 @@ export function faultyDb(pattern: RegExp): D1Database {
 }
 
 /**
+ * The real D1 binding, except that the `n`th statement prepared through it (1-based) fails inside
+ * D1, after `delayMs` when given (a statement that times out). Counting statements lets a test
+ * fail every step of a request in turn without knowing its SQL.
+ */
+export function failingNthDb(n: number, delayMs = 0): D1Database {
+  const real = env.DB;
+  let prepared = 0;
+  const delayed = (statement: D1PreparedStatement): D1PreparedStatement =>
+    new Proxy(statement, {
+      get(target, name) {
+        const value: unknown = Reflect.get(target, name);
+        if (typeof value !== "function") return value;
+        if (name === "bind") return (...args: unknown[]) => delayed(target.bind(...args));
+        return async (...args: unknown[]) => {
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+  return new Proxy(real, {
+    get(target, property) {
+      if (property === "prepare") {
+        return (query: string) => {
+          prepared += 1;
+          if (prepared !== n) return target.prepare(query);
+          const broken = target.prepare(query.replace(/\b(from|into|update)\s+"(\w+)"/i, '$1 "$2_unavailable"'));
+          return delayMs === 0 ? broken : delayed(broken);
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
  * Calls the real app with a replaced environment (a faulty database or another configuration).
  * Like `send`, checks the response against the committed openapi.json before returning it.
  */

@@ -376,6 +376,21 @@ describe("GET /organization/users: filters", () => {
     expect(foreignEmail.body.total).toBe(0);
   });
 
+  it("reveals nothing of organization A when A's cursor is replayed by a member of B", async () => {
+    const { a, b } = await createTwoOrgs();
+    const page = await list(a.users.OWNER.token, { limit: 2 });
+    const cursor = page.body.nextCursor as string;
+    expect(cursor).toEqual(expect.any(String));
+
+    const replayed = await list(b.users.OWNER.token, { limit: 100, cursor });
+    expect(replayed.status, replayed.text).toBe(200);
+    expect(replayed.body.data.every((u: OrgUser) => u.orgId === b.id)).toBe(true);
+    const ofA = new Set([...fixtureOrder(a).map((u) => u.id), a.deleted.id]);
+    expect(ids(replayed).some((id) => ofA.has(id))).toBe(false);
+    // total is B's own count, whatever the cursor.
+    expect(replayed.body.total).toBe(5);
+  });
+
   it("gives valid results (never a 500) for a cursor taken from another filter", async () => {
     const org = await createOrg();
     await insertMany(org.id, 2, ROLE.BILLING);

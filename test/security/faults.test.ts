@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it, vi } from "vitest";
 import { expectError } from "../helpers/api";
-import { callWith, faultyDb } from "../helpers/faults";
+import { callWith, failingNthDb, faultyDb } from "../helpers/faults";
 import { createOrg } from "../helpers/fixtures";
 import { snapshot } from "../helpers/snapshot";
 
@@ -41,4 +41,28 @@ describe("storage faults", () => {
     expectError(res, 500, "internal_error", "Internal server error");
     expect(res.text).not.toMatch(/JWT_SECRET/);
   });
+
+  // A create with an invitation prepares three statements: the caller lookup, then the user and
+  // the invitation in one batch. Failing each in turn (at once, or after a delay as a timed-out
+  // statement would) must give a 500 envelope and leave every table as it was.
+  it.each([1, 2, 3].flatMap((n) => [[n, 0] as const, [n, 50] as const]))(
+    "answers 500 and writes nothing when statement %i of a create fails after %i ms",
+    async (n, delayMs) => {
+      const org = await createOrg();
+      const before = await snapshot();
+      const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+      const res = await callWith({ DB: failingNthDb(n, delayMs) }, "POST", "/organization/users", {
+        token: org.users.OWNER.token,
+        body: {
+          email: `nth-${n}-${delayMs}-${crypto.randomUUID()}@example.com`,
+          password: "Passw0rd-ok",
+          firstName: "N",
+          lastName: "Th",
+        },
+      });
+      errors.mockRestore();
+      expectError(res, 500, "internal_error", "Internal server error");
+      expect(await snapshot()).toEqual(before);
+    },
+  );
 });
