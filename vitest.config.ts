@@ -25,6 +25,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
             // Replays a fast-check failure (test/property): FC_SEED=<seed> [FC_PATH=<path>] npx vitest run ...
             FC_SEED: process.env.FC_SEED ?? "",
             FC_PATH: process.env.FC_PATH ?? "",
+            FC_REPLAY_PATH: process.env.FC_REPLAY_PATH ?? "",
           },
           // The suite sends far more than a client would: the real limiter with a high limit, and a
           // second one with a limit of 1 for the tests that exercise the 429 path.

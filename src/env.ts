@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Role } from "./auth/roles";
+import type { OrganizationRow } from "./db/schema";
 
 export type Bindings = {
   DB: D1Database;
@@ -17,7 +18,8 @@ export type Bindings = {
 /** The authenticated caller, loaded from the database on every request. */
 export type Caller = { id: string; orgId: string; role: Role };
 
-export type AppEnv = { Bindings: Bindings; Variables: { caller: Caller } };
+/** `organization` is the caller's own, read by `authenticate` in the same statement as the caller. */
+export type AppEnv = { Bindings: Bindings; Variables: { caller: Caller; organization: OrganizationRow } };
 
 const jwkSchema = z.looseObject({
   kty: z.string(),

@@ -7,6 +7,8 @@ declare global {
       /** fast-check replay (test/property): the seed and path a failure printed; empty when not replaying. */
       FC_SEED: string;
       FC_PATH: string;
+      /** fast-check replay of a command sequence (test/property/model.test.ts): the printed replayPath. */
+      FC_REPLAY_PATH: string;
       TIGHT_RATE_LIMITER: RateLimit;
     }
   }

@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 // Timestamps are ISO-8601 UTC strings: they sort lexicographically in time order and
 // go out on the wire unchanged.
@@ -79,7 +79,31 @@ export const invitations = sqliteTable(
     // Set by the mail sender once delivered; null means queued.
     sentAt: text("sent_at"),
   },
-  (t) => [index("invitations_user_idx").on(t.userId), index("invitations_pending_idx").on(t.sentAt, t.createdAt)],
+  (t) => [
+    index("invitations_user_idx").on(t.userId),
+    // Once users has triggers, SQLite checks this foreign key from the parent side on every write
+    // to users (it looks for invitations made by the row): without this index, a scan of all of them.
+    index("invitations_invited_by_idx").on(t.invitedBy),
+    index("invitations_pending_idx").on(t.sentAt, t.createdAt),
+  ],
+);
+
+// Members per organization and role, live and soft-deleted, kept by triggers on users (migration
+// 0002_user_count_triggers) in the same statement as every insert, delete or change of org_id,
+// org_role or deleted_at, whoever writes it. A list's `total` reads at most five of these rows
+// instead of counting the organization's users.
+export const organizationUserCounts = sqliteTable(
+  "organization_user_counts",
+  {
+    // The counts of an organization go with it (npm run seed deletes organizations).
+    orgId: text("org_id")
+      .notNull()
+      .references(() => organizations.id, { onDelete: "cascade" }),
+    orgRole: integer("org_role").notNull(),
+    live: integer("live").notNull().default(0),
+    deleted: integer("deleted").notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.orgId, t.orgRole] })],
 );
 
 export type OrganizationRow = typeof organizations.$inferSelect;

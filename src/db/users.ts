@@ -1,8 +1,8 @@
-import { and, asc, count, eq, gt, isNotNull, isNull, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull, isNull, lte, or, sql, type SQL } from "drizzle-orm";
 import { ROLE, type Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
-import type { Db } from "./client";
-import { invitations, organizations, users, type UserRow } from "./schema";
+import { prepared, type Db } from "./client";
+import { invitations, organizations, organizationUserCounts, users, type UserRow } from "./schema";
 
 // Every query on users lives here. Live rows are the default: a soft-deleted user is seen
 // only where a caller passes `includeDeleted: true`.
@@ -13,22 +13,35 @@ function visible(options: Visibility = {}): SQL | undefined {
   return options.includeDeleted ? undefined : isNull(users.deletedAt);
 }
 
-/** The caller behind a token: a live user of a live organization. */
+// The caller behind a token and their organization, in one statement: authentication and
+// GET /organization/{orgId} together cost a single D1 round trip.
+const callerQuery = prepared((db) =>
+  db
+    .select({ id: users.id, orgId: users.orgId, role: users.orgRole, organization: organizations })
+    .from(organizations)
+    .innerJoin(users, eq(users.orgId, organizations.id))
+    .where(and(eq(users.id, sql.placeholder("userId")), isNull(users.deletedAt), isNull(organizations.deletedAt)))
+    .prepare(),
+);
+
+/** The caller behind a token: a live user of a live organization, with that organization. */
 export async function findCaller(db: Db, userId: string) {
-  return db
-    .select({ id: users.id, orgId: users.orgId, role: users.orgRole })
-    .from(users)
-    .innerJoin(organizations, eq(organizations.id, users.orgId))
-    .where(and(eq(users.id, userId), isNull(users.deletedAt), isNull(organizations.deletedAt)))
-    .get();
+  return callerQuery(db).get({ userId });
 }
 
+const userQuery = (options: Visibility) =>
+  prepared((db) =>
+    db
+      .select()
+      .from(users)
+      .where(and(eq(users.id, sql.placeholder("userId")), eq(users.orgId, sql.placeholder("orgId")), visible(options)))
+      .prepare(),
+  );
+const liveUserQuery = userQuery({});
+const anyUserQuery = userQuery({ includeDeleted: true });
+
 export async function findUser(db: Db, orgId: string, userId: string, options?: Visibility): Promise<UserRow | undefined> {
-  return db
-    .select()
-    .from(users)
-    .where(and(eq(users.id, userId), eq(users.orgId, orgId), visible(options)))
-    .get();
+  return (options?.includeDeleted ? anyUserQuery : liveUserQuery)(db).get({ userId, orgId });
 }
 
 export async function findUserByEmail(db: Db, email: string, options?: Visibility): Promise<UserRow | undefined> {
@@ -59,9 +72,9 @@ export async function listUsers(db: Db, orgId: string, filter: ListFilter, page:
     );
   }
   const where = and(...conditions);
-  const after = page.after
-    ? or(gt(users.createdAt, page.after.createdAt), and(eq(users.createdAt, page.after.createdAt), gt(users.id, page.after.id)))
-    : undefined;
+  // The position as a row value: SQLite seeks to it in the (org_id[, org_role], created_at, id)
+  // index, so a deep page costs what the first one does.
+  const after = page.after ? sql`(${users.createdAt}, ${users.id}) > (${page.after.createdAt}, ${page.after.id})` : undefined;
   // One round trip for the page and the total.
   const [rows, totals] = await db.batch([
     db
@@ -70,7 +83,7 @@ export async function listUsers(db: Db, orgId: string, filter: ListFilter, page:
       .where(and(where, after))
       .orderBy(asc(users.createdAt), asc(users.id))
       .limit(page.limit + 1),
-    db.select({ total: count() }).from(users).where(where),
+    filter.q ? db.select({ total: count() }).from(users).where(where) : countedTotal(db, orgId, filter),
   ]);
   const hasMore = rows.length > page.limit;
   const items = hasMore ? rows.slice(0, page.limit) : rows;
@@ -80,6 +93,25 @@ export async function listUsers(db: Db, orgId: string, filter: ListFilter, page:
     total: totals[0]?.total ?? 0,
     next: hasMore && last ? { createdAt: last.createdAt, id: last.id } : null,
   };
+}
+
+/**
+ * The total of a list without a search, from the counts the triggers keep (at most five rows, one
+ * per role) rather than a count over the organization's users. A search still counts its matches.
+ */
+function countedTotal(db: Db, orgId: string, filter: ListFilter) {
+  const counted = filter.includeDeleted
+    ? sql`${organizationUserCounts.live} + ${organizationUserCounts.deleted}`
+    : sql`${organizationUserCounts.live}`;
+  return db
+    .select({ total: sql<number>`coalesce(sum(${counted}), 0)`.mapWith(Number) })
+    .from(organizationUserCounts)
+    .where(
+      and(
+        eq(organizationUserCounts.orgId, orgId),
+        filter.role === undefined ? undefined : eq(organizationUserCounts.orgRole, filter.role),
+      ),
+    );
 }
 
 export type NewUser = {

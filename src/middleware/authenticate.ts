@@ -56,5 +56,6 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   if (!caller || !isRole(caller.role)) throw invalid();
   if (token.orgId !== undefined && token.orgId !== caller.orgId) throw invalid();
   c.set("caller", { id: caller.id, orgId: caller.orgId, role: caller.role });
+  c.set("organization", caller.organization);
   await next();
 });

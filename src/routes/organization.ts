@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { ROLE } from "../auth/roles";
 import { createDb } from "../db/client";
-import { findOrganization, updateOrganization } from "../db/organizations";
+import { updateOrganization } from "../db/organizations";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { authenticate } from "../middleware/authenticate";
@@ -10,7 +10,7 @@ import { allowOnly } from "../middleware/method-not-allowed";
 import { requireRole } from "../middleware/require-role";
 import { requiredRole } from "../openapi";
 import { validationHook } from "../middleware/validate";
-import { errorResponse } from "../schemas/common";
+import { errorResponse, noQuery } from "../schemas/common";
 import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, successResponse } from "../schemas/envelope";
 import {
   ORGANIZATION_EXAMPLE,
@@ -34,7 +34,7 @@ const getOrganizationRoute = createRoute({
   security: bearer,
   ...requiredRole("USER"),
   middleware: [authenticate],
-  request: { params: OrgIdParams },
+  request: { params: OrgIdParams, query: noQuery },
   responses: {
     200: successResponse("The organization", OrganizationSchema, ORGANIZATION_EXAMPLE),
     ...errorResponses(MESSAGES.viewOrgDenied, "Not the caller's organization"),
@@ -47,7 +47,8 @@ organization.openapi(getOrganizationRoute, async (c) => {
   const { orgId } = c.req.valid("param");
   // Flashback answers 403 for any other id, existing or not, so existence is never revealed.
   if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.viewOrgDenied);
-  const row = await findOrganization(createDb(c.env.DB), orgId);
+  // Read with the caller, in the same statement: one D1 round trip for this request (bench/).
+  const row = c.get("organization");
   if (!row) throw new ApiError("not_found", MESSAGES.orgNotFound);
   return c.json({ success: true as const, data: toOrganization(row) }, 200);
 });
@@ -62,7 +63,7 @@ const updateOrganizationRoute = createRoute({
   security: bearer,
   ...requiredRole("ADMINISTRATOR"),
   middleware: [authenticate, requireRole(ROLE.ADMINISTRATOR, MESSAGES.modifyOrgRole), jsonBody],
-  request: { params: OrgIdParams, body: jsonBodyOf(UpdateOrganizationBody) },
+  request: { params: OrgIdParams, query: noQuery, body: jsonBodyOf(UpdateOrganizationBody) },
   responses: {
     200: successResponse("The organization after the update", OrganizationSchema, ORGANIZATION_EXAMPLE, MESSAGES.orgUpdated),
     ...errorResponses(MESSAGES.modifyOrgRole, "The caller's role is too low, or it is not the caller's organization"),

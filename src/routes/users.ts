@@ -13,7 +13,7 @@ import { allowOnly } from "../middleware/method-not-allowed";
 import { requireRole } from "../middleware/require-role";
 import { requiredRole } from "../openapi";
 import { validationHook } from "../middleware/validate";
-import { errorResponse, idParams } from "../schemas/common";
+import { errorResponse, idParams, noQuery } from "../schemas/common";
 import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, jsonContent, successResponse } from "../schemas/envelope";
 import {
   BareUserSchema,
@@ -105,7 +105,7 @@ const createUserRoute = createRoute({
   security: bearer,
   ...requiredRole("WORKSPACES"),
   middleware: [...managers(MESSAGES.createUsersRole), jsonBody],
-  request: { body: jsonBodyOf(CreateUserBody) },
+  request: { query: noQuery, body: jsonBodyOf(CreateUserBody) },
   responses: {
     201: successResponse("Created", OrgUserSchema, { ...USER_EXAMPLE, validated: false }, MESSAGES.userCreatedInvited),
     ...errorResponses(MESSAGES.createUsersRole),
@@ -184,7 +184,7 @@ const updateUserRoute = createRoute({
   security: bearer,
   ...requiredRole("WORKSPACES"),
   middleware: [...managers(MESSAGES.updateUsersRole), jsonBody],
-  request: { params: idParams, body: jsonBodyOf(UpdateUserBody) },
+  request: { params: idParams, query: noQuery, body: jsonBodyOf(UpdateUserBody) },
   responses: {
     200: successResponse("Updated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userUpdated),
     ...errorResponses(MESSAGES.updateUsersRole),
@@ -223,7 +223,7 @@ const deleteUserRoute = createRoute({
   security: bearer,
   ...requiredRole("WORKSPACES"),
   middleware: managers(MESSAGES.deleteUsersRole),
-  request: { params: idParams },
+  request: { params: idParams, query: noQuery },
   responses: {
     200: successResponse("Deleted", z.null(), null, MESSAGES.userDeleted),
     ...errorResponses(MESSAGES.deleteUsersRole),
@@ -256,7 +256,7 @@ const activateUserRoute = createRoute({
   security: bearer,
   ...requiredRole("WORKSPACES"),
   middleware: managers(MESSAGES.activateUsersRole),
-  request: { params: idParams },
+  request: { params: idParams, query: noQuery },
   responses: {
     200: successResponse("Reactivated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userActivated),
     ...errorResponses(MESSAGES.activateUsersRole),

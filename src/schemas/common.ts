@@ -99,4 +99,7 @@ export function errorResponse(description: string, code: keyof typeof ERROR_STAT
   };
 }
 
+/** The query of an operation that takes no parameters: any parameter is unknown (400). */
+export const noQuery = z.strictObject({});
+
 export const idParams = z.object({ userId: uuid.openapi({ param: { name: "userId", in: "path" } }) });

@@ -42,8 +42,22 @@ export const OrganizationSchema = z
   })
   .openapi("Organization", { example: ORGANIZATION_EXAMPLE });
 
+// An http(s) URI as RFC 3986 writes it (what `format: uri` promises): ASCII only, with a host,
+// anything else percent-encoded (internationalised host names in their xn-- form).
+const PCHAR = "(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})";
+const HTTP_URI = new RegExp(
+  "^https?://" +
+    "(?:(?:[A-Za-z0-9._~!$&'()*+,;=:-]|%[0-9A-Fa-f]{2})*@)?" + // userinfo
+    "(?:[A-Za-z0-9._~!$&'()*+,;=-]|%[0-9A-Fa-f]{2})+" + // host
+    "(?::[0-9]*)?" + // port
+    `(?:/${PCHAR}*)*` + // path
+    `(?:\\?(?:${PCHAR}|[/?])*)?` + // query
+    `(?:#(?:${PCHAR}|[/?])*)?$`, // fragment
+  "i",
+);
+
 const website = clearableText(200)
-  .refine((value) => value === null || /^https?:\/\/[^\s/?#]+[^\s]*$/i.test(value), "Must be an http(s) URL")
+  .refine((value) => value === null || HTTP_URI.test(value), "Must be an http(s) URL")
   .openapi({ type: ["string", "null"], format: "uri", maxLength: 200 });
 
 export const UpdateOrganizationBody = z

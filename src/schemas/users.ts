@@ -38,14 +38,31 @@ const password = z
   .string()
   .min(8, "Must be at least 8 characters")
   .max(256, "Must be at most 256 characters")
-  .refine((value) => /[A-Z]/.test(value) && /[a-z]/.test(value) && /[0-9]/.test(value), {
+  // Letters and digits of any script ("Пароль12"): the contract asks for letters, not ASCII letters.
+  .refine((value) => /\p{Lu}/u.test(value) && /\p{Ll}/u.test(value) && /\p{Nd}/u.test(value), {
     message: "Must contain an upper-case letter, a lower-case letter and a digit",
   })
   .openapi({ format: "password" });
 
+// z.email() does not bound the parts of an address: at most 64 characters before the @ (RFC 5321)
+// and DNS labels of at most 63 that do not end in a hyphen (RFC 1035), as `format: email` requires.
+const email = z
+  .email()
+  .max(254)
+  .refine((value) => {
+    const at = value.lastIndexOf("@");
+    return (
+      at <= 64 &&
+      value
+        .slice(at + 1)
+        .split(".")
+        .every((label) => label.length <= 63 && !label.endsWith("-"))
+    );
+  }, "Invalid email address");
+
 export const CreateUserBody = z
   .strictObject({
-    email: z.email().max(254),
+    email,
     password,
     firstName: text(1, 100),
     lastName: text(1, 100),
@@ -83,6 +100,8 @@ export const ListUsersQuery = z.strictObject({
   q: z
     .string()
     .max(100)
+    // As documented (PRINTABLE_PATTERN): stored text never holds these, so they cannot match.
+    .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), "Must not contain control characters")
     .optional()
     .openapi({ pattern: PRINTABLE_PATTERN, description: "Case-insensitive literal match on email, first or last name" }),
   role: z

@@ -229,6 +229,41 @@ describe("PUT /organization/{orgId}", () => {
     }
   });
 
+  // Found by test/property: the document promises `format: uri` (RFC 3986), and a website outside
+  // it used to be stored and answered, breaking every later answer's contract.
+  it("accepts websites written as URIs: user info, port, percent-encoding, an xn-- host", async () => {
+    const org = await createOrg();
+    for (const website of ["https://user:pw@acme.example:8443/a%20b?x=%C3%A9&y=1#top", "http://xn--mnchen-3ya.example/"]) {
+      const res = await put(org.id, org.users.OWNER.token, { website });
+      expect(res.status, `${website}: ${res.text}`).toBe(200);
+      expect(res.body.data.website).toBe(website);
+      expect((await orgRow(org.id)).website).toBe(website);
+    }
+  });
+
+  it("refuses a website that is not a URI (non-ASCII, unencoded characters, a bad escape or port) with 400", async () => {
+    const org = await createOrg();
+    for (const website of [
+      "https://münchen.example",
+      "https://acme.example/\u{1F600}",
+      "https://acme.example/a b",
+      "https://acme.example/<script>",
+      'https://acme.example/"q"',
+      "https://acme.example/a{b}|c\\d^e`f",
+      "https://acme.example/%zz",
+      "https://acme.example/%4",
+      "https://acme.example:80x/",
+      "https://[::1/",
+    ]) {
+      const res = await expectUnchanged(() => put(org.id, org.users.OWNER.token, { website }));
+      expectError(res, 400, "validation_failed");
+      expect(
+        res.body.details.map((d: { path: string }) => d.path),
+        website,
+      ).toContain("website");
+    }
+  });
+
   it("refuses a website that is not an http(s) URL with 400 and changes nothing", async () => {
     const org = await createOrg();
     for (const website of [

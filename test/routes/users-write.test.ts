@@ -288,6 +288,40 @@ describe("PUT /organization/users/{userId}", () => {
   });
 });
 
+describe("concurrent updates of one user", () => {
+  it("three updates of different fields, held until all passed their checks, all land: the answers show one serial order (5 rounds)", async () => {
+    for (let round = 0; round < 5; round++) {
+      const org = await createOrg();
+      const target = await insertUser(org.id, ROLE.USER, { firstName: "Ada", lastName: "Lovelace" });
+      // The three writes wait for one another, so they reach D1 together, after every check.
+      const DB = gatedDb(/^update "users"/i, 3);
+      const changes = [{ name: "Katherine" }, { lastName: "Johnson" }, { orgRole: ROLE.BILLING }];
+      const callers = [org.users.OWNER, org.users.ADMINISTRATOR, org.users.WORKSPACES];
+      const responses = await Promise.all(
+        changes.map((body, i) =>
+          callWith({ DB }, "PUT", `/organization/users/${target.id}`, { token: (callers[i] as FixtureUser).token, body }),
+        ),
+      );
+      const detail = `round ${round}: ${responses.map((r) => r.text).join(" | ")}`;
+      expect(statusesOf(responses), detail).toEqual([200, 200, 200]);
+      // No update lost: the row has all three.
+      expect(await userRow(target.id), detail).toMatchObject({
+        first_name: "Katherine",
+        first_name_folded: "katherine",
+        last_name: "Johnson",
+        last_name_folded: "johnson",
+        org_role: ROLE.BILLING,
+      });
+      // Each answer is the row right after its own write: one saw only its change, one two, one all three.
+      const applied = responses.map((r) => {
+        const user = r.body.data as { name: string; lastName: string; orgRole: number };
+        return [user.name === "Katherine", user.lastName === "Johnson", user.orgRole === ROLE.BILLING].filter(Boolean).length;
+      });
+      expect(applied.sort(), detail).toEqual([1, 2, 3]);
+    }
+  });
+});
+
 describe("DELETE /organization/users/{userId} and POST .../activate", () => {
   it("soft-deletes: 200 with data null, deleted_at set, the row otherwise kept; a second DELETE is 404", async () => {
     const org = await createOrg();

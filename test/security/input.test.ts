@@ -536,6 +536,14 @@ describe("field limits", () => {
     },
     { route: BODY_ROUTES[1]!, field: "password", value: "Abcdef12", why: "of 8 characters" },
     { route: BODY_ROUTES[1]!, field: "password", value: `Aa1${"x".repeat(253)}`, why: "of 256 characters" },
+    // Found by test/property: letters of any script count, as the contract asks for letters.
+    { route: BODY_ROUTES[1]!, field: "password", value: "Пароль12", why: "of Cyrillic letters" },
+    {
+      route: BODY_ROUTES[1]!,
+      field: "password",
+      value: "Éé1\u{1F600}\u{1F600}\u{1F600}\u{1F600}\u{1F600}",
+      why: "of 8 code points",
+    },
     {
       route: BODY_ROUTES[2]!,
       field: "name",
@@ -596,6 +604,17 @@ describe("field limits", () => {
     { route: BODY_ROUTES[1]!, field: "lastName", value: "l".repeat(101), why: "101 characters" },
     { route: BODY_ROUTES[1]!, field: "email", value: `a${email254}`, why: "255 characters" },
     { route: BODY_ROUTES[1]!, field: "email", value: "not-an-email", why: "not an address" },
+    // Found by test/property: addresses `format: email` refuses, which the API used to store and answer.
+    { route: BODY_ROUTES[1]!, field: "email", value: `${"a".repeat(65)}@example.com`, why: "65 characters before the @" },
+    { route: BODY_ROUTES[1]!, field: "email", value: `a@${"b".repeat(64)}.example.com`, why: "a 64-character label" },
+    { route: BODY_ROUTES[1]!, field: "email", value: "a@example-.com", why: "a label ending in a hyphen" },
+    { route: BODY_ROUTES[1]!, field: "password", value: "пароль12", why: "no upper-case letter in any script" },
+    {
+      route: BODY_ROUTES[1]!,
+      field: "password",
+      value: "Éé1\u{1F600}\u{1F600}\u{1F600}\u{1F600}",
+      why: "7 code points (11 UTF-16 units)",
+    },
     { route: BODY_ROUTES[1]!, field: "password", value: "Abcde12", why: "7 characters" },
     { route: BODY_ROUTES[1]!, field: "password", value: `Aa1${"x".repeat(254)}`, why: "257 characters" },
     { route: BODY_ROUTES[1]!, field: "password", value: "abcdefg1", why: "no upper-case letter" },
@@ -670,6 +689,10 @@ describe("GET /organization/users query", () => {
     { query: "role=-1", path: "role", code: "validation_failed", message: "Invalid role combination" },
     { query: "role=OWNER", path: "role", code: "validation_failed", message: "Invalid role combination" },
     { query: "includeDeleted=yes", path: "includeDeleted", code: "validation_failed" },
+    // Found by test/property: the documented pattern refuses control characters.
+    { query: "q=a%00b", path: "q", code: "validation_failed" },
+    { query: "q=%7F", path: "q", code: "validation_failed" },
+    { query: "q=tab%09tab", path: "q", code: "validation_failed" },
     { query: "cursor=not-a-cursor!", path: "cursor", code: "bad_request" },
     { query: `cursor=${btoa(JSON.stringify(["yesterday", "x"])).replace(/=+$/, "")}`, path: "cursor", code: "bad_request" },
     { query: `cursor=${"A".repeat(600)}`, path: "cursor", code: "validation_failed" },
@@ -694,6 +717,26 @@ describe("GET /organization/users query", () => {
     expectError(res, 400, "validation_failed");
     expect(res.body.details).toContainEqual(expect.objectContaining({ path: "expand" }));
   });
+
+  // Found by test/property: the operations without query parameters used to ignore unknown ones.
+  type NoQueryRoute = { method: string; path(s: Setup): string; body?: Record<string, unknown> };
+  const noQueryRoutes: NoQueryRoute[] = [
+    { method: "GET", path: (s) => `/organization/${s.org.id}` },
+    { method: "PUT", path: (s) => `/organization/${s.org.id}`, body: { name: "Acme" } },
+    { method: "POST", path: () => "/organization/users", body: newUser() },
+    { method: "PUT", path: (s) => `/organization/users/${s.target.id}`, body: { name: "Grace" } },
+    { method: "DELETE", path: (s) => `/organization/users/${s.target.id}` },
+    { method: "POST", path: (s) => `/organization/users/${s.org.deleted.id}/activate` },
+  ];
+  it.each(titled(noQueryRoutes, (r) => `${r.method} ${r.path(PLACEHOLDER)} with unknown query parameters is 400 naming them`))(
+    "%s",
+    async (_title, { method, path, body }) => {
+      const s = await setup();
+      const res = await expectUnchanged(() => call(method, `${path(s)}?orgId=${s.org.id}&dryRun=1`, { token: s.token, body }));
+      expectError(res, 400, "validation_failed");
+      expect(res.body.details.map((d: { path: string }) => d.path)).toEqual(expect.arrayContaining(["orgId", "dryRun"]));
+    },
+  );
 
   it("accepts the boundaries: limit=1 pages with a cursor, limit=1000 and a 100-character q", async () => {
     const s = await setup();

@@ -1,0 +1,701 @@
+// npm run bench [-- --quick] [-- --out <dir>] [-- --label <text>]
+//
+// Builds the worker as it is deployed (`wrangler deploy --dry-run`), serves it from workerd through
+// Miniflare's API on direct sockets (no `wrangler dev` proxy, no Miniflare entry worker), next to
+// two baselines in the same runtime: a constant-JSON worker and a hand-written GET
+// /organization/{id}. Seeds local D1 with one organization of each size, drives load from separate
+// processes on 127.0.0.1 (autocannon), and writes bench/results/latest.{json,md,svg,png}. Prints the
+// table with ratios and budget verdicts; exits 1 when a budget fails or a scenario is invalid.
+// Every phase is bounded; every process started here is stopped on every way out.
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { pbkdf2Sync, randomBytes } from "node:crypto";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
+import { createRequire } from "node:module";
+import { cpus, tmpdir, totalmem } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import type { LoadResult, Scenario } from "./load";
+import { renderReport, type BenchResults, type Budget, type Measurement } from "./report";
+import { summarize } from "./stats";
+import { applyMigrations, deepPosition, seedOrganizations, type SeededOrg } from "./seed";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+process.chdir(ROOT);
+
+const args = process.argv.slice(2);
+const QUICK = args.includes("--quick");
+const outIndex = args.indexOf("--out");
+const OUT = resolve(
+  outIndex >= 0 && args[outIndex + 1]
+    ? (args[outIndex + 1] as string)
+    : QUICK
+      ? join(tmpdir(), "org-api-bench-quick")
+      : "bench/results",
+);
+const labelIndex = args.indexOf("--label");
+const LABEL = labelIndex >= 0 ? args[labelIndex + 1] : undefined;
+const SIZES = QUICK ? [100, 1_000, 10_000] : [100, 10_000, 100_000];
+const READ = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 2, seconds: 2 };
+const WRITE = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 1, seconds: 4 };
+const CONNECTIONS = 8;
+// Many short rounds rather than a few long ones: on a shared machine, load from elsewhere comes
+// in bursts, and the median of many per-round ratios sets a burst aside.
+const ROUNDS = QUICK ? 3 : 6;
+const OVERALL_LIMIT_MS = 9 * 60_000;
+const SCENARIO_LIMIT_MS = 60_000;
+const PAGE = 100;
+const BENCH_SECRET = randomBytes(32).toString("base64url");
+
+const started = Date.now();
+const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
+const log = (message: string) => console.log(`[bench ${elapsed()}] ${message}`);
+
+// Importing wrangler, and starting Miniflare, install SIGINT/SIGTERM handlers that exit at once;
+// they are removed (tsx's are kept), and ours (below) stop workerd and the load processes first.
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+const ownListeners = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+function dropForeignSignalHandlers() {
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) if (!ownListeners.get(signal)?.has(listener)) process.off(signal, listener);
+  }
+}
+process.env.WRANGLER_SEND_METRICS ??= "false";
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
+const wrangler = await import("wrangler");
+dropForeignSignalHandlers();
+const { signToken } = await import("../src/auth/jwt");
+const { PBKDF2_ITERATIONS } = await import("../src/auth/password");
+const { encodeCursor } = await import("../src/lib/cursor");
+
+// Miniflare as the pinned wrangler ships it (its workerd is the one `wrangler dev` runs).
+const wranglerRequire = createRequire(createRequire(import.meta.url).resolve("wrangler/package.json"));
+type MiniflareInstance = {
+  ready: Promise<URL>;
+  dispose(): Promise<void>;
+  unsafeGetDirectURL(workerName?: string): Promise<URL>;
+  getD1Database(bindingName: string, workerName?: string): Promise<D1Database>;
+};
+const { Miniflare } = wranglerRequire("miniflare") as { Miniflare: new (options: object) => MiniflareInstance };
+const versions = {
+  node: process.version,
+  wrangler: (wranglerRequire("./package.json") as { version: string }).version,
+  miniflare: (wranglerRequire("miniflare/package.json") as { version: string }).version,
+  workerd: (createRequire(wranglerRequire.resolve("miniflare"))("workerd/package.json") as { version: string }).version,
+  autocannon: (createRequire(import.meta.url)("autocannon/package.json") as { version: string }).version,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Cleanup: every Miniflare instance and load process started here.
+
+const instances = new Set<MiniflareInstance>();
+const children = new Set<ChildProcess>();
+const work = mkdtempSync(join(tmpdir(), "org-api-bench-"));
+
+async function cleanup(): Promise<void> {
+  for (const child of children) child.kill("SIGKILL");
+  children.clear();
+  // Miniflare's dispose stops its workerd; bounded, so that a stuck runtime cannot hold the exit.
+  const disposed = Promise.allSettled([...instances].map((mf) => mf.dispose()));
+  await Promise.race([disposed, new Promise((resolveTimer) => setTimeout(resolveTimer, 15_000).unref())]);
+  instances.clear();
+  rmSync(work, { recursive: true, force: true });
+}
+
+// The first failure or signal cleans up (bounded), then exits 2. Whatever arrives meanwhile is
+// ignored: the runtime that a terminal's Ctrl-C stopped first failing, and the copy of the signal
+// that tsx's parent process relays.
+let exiting: Promise<never> | undefined;
+function fail(reason: unknown): Promise<never> {
+  exiting ??= (async () => {
+    console.error(`[bench ${elapsed()}] failed: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
+    await cleanup();
+    process.exit(2);
+  })();
+  return exiting;
+}
+for (const signal of SIGNALS) {
+  const listener = () => void (exiting ?? fail(`stopped by ${signal}`));
+  process.on(signal, listener);
+  ownListeners.get(signal)?.add(listener);
+}
+process.on("uncaughtException", (error) => void (exiting ?? fail(error)));
+process.on("unhandledRejection", (error) => void (exiting ?? fail(error)));
+const watchdog = setTimeout(() => void fail(`over the overall limit of ${OVERALL_LIMIT_MS / 60_000} minutes`), OVERALL_LIMIT_MS);
+watchdog.unref();
+
+async function startMiniflare(options: object): Promise<MiniflareInstance> {
+  const mf = new Miniflare(options);
+  instances.add(mf);
+  dropForeignSignalHandlers();
+  await mf.ready;
+  return mf;
+}
+
+async function stopMiniflare(mf: MiniflareInstance): Promise<void> {
+  instances.delete(mf);
+  await mf.dispose();
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1. Build as deployed.
+
+log("building the worker: wrangler deploy --dry-run --outdir <tmp> --metafile");
+const buildDir = join(work, "build");
+const build = spawnSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", buildDir, "--metafile"], {
+  encoding: "utf8",
+  env: { ...process.env, CI: "true" },
+  timeout: 120_000,
+});
+if (build.status !== 0) await fail(`wrangler deploy --dry-run failed:\n${build.stdout}\n${build.stderr}`);
+const uploadLine = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(build.stdout + build.stderr);
+const bundleText = readFileSync(join(buildDir, "index.js"));
+const bundle = {
+  bytes: bundleText.length,
+  gzipBytes: gzipSync(bundleText, { level: 9 }).length,
+  wranglerKiB: uploadLine ? Number(uploadLine[1]) : NaN,
+  wranglerGzipKiB: uploadLine ? Number(uploadLine[2]) : NaN,
+  largest: largestInputs(join(buildDir, "bundle-meta.json")),
+};
+log(`bundle: ${bundle.bytes} bytes, gzip ${bundle.gzipBytes} bytes (wrangler: ${bundle.wranglerGzipKiB} KiB gzip)`);
+
+function largestInputs(metafile: string): { name: string; bytes: number }[] {
+  if (!existsSync(metafile)) return [];
+  const meta = JSON.parse(readFileSync(metafile, "utf8")) as {
+    outputs: Record<string, { inputs: Record<string, { bytesInOutput: number }> }>;
+  };
+  const totals = new Map<string, number>();
+  for (const [name, output] of Object.entries(meta.outputs)) {
+    if (name.endsWith(".map")) continue;
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const pkg =
+        /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1] ?? (input.startsWith("src/") ? "src (this project)" : input);
+      totals.set(pkg, (totals.get(pkg) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...totals]
+    .map(([name, bytes]) => ({ name, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, 8);
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2. Workers: the API as built, an instrumented wrapper of it, and the two baselines.
+
+const config = wrangler.unstable_getMiniflareWorkerOptions("wrangler.toml");
+const { assets: _assets, ...configured } = config.workerOptions as Record<string, unknown> & {
+  bindings?: Record<string, unknown>;
+  ratelimits?: Record<string, { simple: { limit: number; period: number } }>;
+};
+const D1_ID = "org-api-bench";
+const probeDir = join(work, "probe");
+mkdirSync(probeDir);
+copyFileSync(join(buildDir, "index.js"), join(probeDir, "api.js"));
+copyFileSync("bench/workers/probe.js", join(probeDir, "probe.js"));
+
+// Rate limits stay in the request path, with a limit the benchmark cannot reach.
+const ratelimits = Object.fromEntries(
+  Object.entries(configured.ratelimits ?? {}).map(([name, limit]) => [
+    name,
+    { ...limit, simple: { ...limit.simple, limit: 1e9 } },
+  ]),
+);
+const direct = [{ host: "127.0.0.1", port: 0 }];
+const apiWorker = (name: string, scriptOptions: object) => ({
+  ...configured,
+  ...scriptOptions,
+  name,
+  bindings: { ...configured.bindings, JWT_SECRET: BENCH_SECRET },
+  ratelimits,
+  d1Databases: { DB: D1_ID },
+  unsafeDirectSockets: direct,
+});
+const workers = {
+  api: apiWorker("api", { modules: true, modulesRoot: buildDir, scriptPath: join(buildDir, "index.js") }),
+  probe: apiWorker("probe", {
+    modulesRoot: probeDir,
+    modules: [
+      { type: "ESModule", path: join(probeDir, "probe.js") },
+      { type: "ESModule", path: join(probeDir, "api.js") },
+    ],
+  }),
+  minimal: {
+    name: "minimal",
+    modules: true,
+    modulesRoot: resolve("bench/workers"),
+    scriptPath: resolve("bench/workers/minimal.js"),
+    compatibilityDate: (configured as { compatibilityDate?: string }).compatibilityDate,
+    bindings: { JWT_SECRET: BENCH_SECRET, PBKDF2_ITERATIONS: String(PBKDF2_ITERATIONS) },
+    d1Databases: { DB: D1_ID },
+    unsafeDirectSockets: direct,
+  },
+  trivial: {
+    name: "trivial",
+    modules: true,
+    modulesRoot: resolve("bench/workers"),
+    scriptPath: resolve("bench/workers/trivial.js"),
+    compatibilityDate: (configured as { compatibilityDate?: string }).compatibilityDate,
+    unsafeDirectSockets: direct,
+  },
+};
+const shared = { cf: false, d1Persist: join(work, "d1"), verbose: false };
+
+log("starting workerd (Miniflare, direct sockets on 127.0.0.1)");
+const mf = await startMiniflare({ ...shared, workers: [workers.api, workers.probe, workers.minimal, workers.trivial] });
+const urls = {
+  api: (await mf.unsafeGetDirectURL("api")).origin,
+  probe: (await mf.unsafeGetDirectURL("probe")).origin,
+  minimal: (await mf.unsafeGetDirectURL("minimal")).origin,
+  trivial: (await mf.unsafeGetDirectURL("trivial")).origin,
+};
+
+// ---------------------------------------------------------------------------------------------
+// 3. Schema and data.
+
+const db = await mf.getD1Database("DB", "api");
+const migrations = await applyMigrations(db, "migrations", wrangler.unstable_splitSqlQuery);
+log(`applied ${migrations.length} migrations: ${migrations.join(", ")}`);
+
+const salt = randomBytes(16);
+const hash = pbkdf2Sync("Bench-pass-1", salt, PBKDF2_ITERATIONS, 32, "sha256");
+const passwordHash = `pbkdf2-sha256$${PBKDF2_ITERATIONS}$${salt.toString("base64url")}$${hash.toString("base64url")}`;
+const seedStarted = Date.now();
+const totalUsers = SIZES.reduce((a, b) => a + b, 0);
+log(`seeding ${SIZES.map((s) => s.toLocaleString("en")).join(", ")} users (${totalUsers.toLocaleString("en")} in all)`);
+const orgs = await seedOrganizations(db, SIZES, passwordHash, progressBar(totalUsers));
+const seedSeconds = (Date.now() - seedStarted) / 1000;
+log(`seeded in ${seedSeconds.toFixed(1)}s`);
+
+function progressBar(total: number) {
+  const tty = process.stdout.isTTY;
+  let lastQuarter = -1;
+  return (done: number) => {
+    const share = done / total;
+    const rate = done / Math.max(0.001, (Date.now() - seedStarted) / 1000);
+    const line = `  [${"#".repeat(Math.round(share * 30)).padEnd(30, ".")}] ${done.toLocaleString("en")}/${total.toLocaleString("en")} users, ${Math.round(rate).toLocaleString("en")} rows/s`;
+    if (tty) process.stdout.write(`\r${line}${done === total ? "\n" : ""}`);
+    else if (Math.floor(share * 4) > lastQuarter) {
+      lastQuarter = Math.floor(share * 4);
+      console.log(line);
+    }
+  };
+}
+
+const now = Math.floor(Date.now() / 1000);
+const tokenFor = (sub: string) => signToken({ sub, type: "access", iat: now, exp: now + 3600 }, BENCH_SECRET);
+const largest = orgs.at(-1) as SeededOrg;
+const byOrg = new Map<SeededOrg, { token: string; deep: string }>();
+for (const org of orgs) {
+  byOrg.set(org, { token: await tokenFor(org.ownerId), deep: encodeCursor(await deepPosition(db, org.id, PAGE)) });
+}
+const auth = (org: SeededOrg) => ({ Authorization: `Bearer ${byOrg.get(org)?.token}` });
+
+// ---------------------------------------------------------------------------------------------
+// 4. Structural checks on the built bundle, through the instrumented wrapper (not timed).
+
+type Probe = { name: string; read: boolean; roundTrips: number[]; status: number[]; statements: string[] };
+const JSON_HEADERS = { "Content-Type": "application/json" };
+const endpoints = (org: SeededOrg, base: string) => ({
+  getOrg: { method: "GET" as const, url: `${base}/organization/${org.id}`, expect: 200 },
+  listFirst: { method: "GET" as const, url: `${base}/organization/users?limit=${PAGE}`, expect: 200 },
+  listDeep: {
+    method: "GET" as const,
+    url: `${base}/organization/users?limit=${PAGE}&cursor=${byOrg.get(org)?.deep}`,
+    expect: 200,
+  },
+  getUser: { method: "GET" as const, url: `${base}/organization/users/${org.memberId}`, expect: 200 },
+  putUser: { method: "PUT" as const, url: `${base}/organization/users/${org.editId}`, body: '{"name":"Bench"}', expect: 200 },
+  postUser: {
+    method: "POST" as const,
+    url: `${base}/organization/users`,
+    body: JSON.stringify({
+      email: "bench-{{n}}@new.bench.example",
+      password: "Str0ng-pass-bench",
+      firstName: "New",
+      lastName: "Member",
+      orgRole: 0,
+    }),
+    expect: 201,
+  },
+});
+
+log("probing the built bundle: D1 round trips per request, key imports per isolate");
+const probes: Probe[] = [];
+let keyImports = NaN;
+for (const [name, endpoint] of Object.entries(endpoints(largest, urls.probe))) {
+  const probe: Probe = { name, read: endpoint.method === "GET", roundTrips: [], status: [], statements: [] };
+  for (let i = 0; i < 3; i++) {
+    const body = "body" in endpoint ? endpoint.body.replace("{{n}}", `probe-${i}-${Date.now()}`) : undefined;
+    const response = await fetch(endpoint.url, {
+      method: endpoint.method,
+      headers: { ...auth(largest), ...(body ? JSON_HEADERS : {}) },
+      body,
+    });
+    await response.arrayBuffer();
+    probe.status.push(response.status);
+    probe.roundTrips.push(Number(response.headers.get("X-Probe-D1-Round-Trips")));
+    keyImports = Number(response.headers.get("X-Probe-Key-Imports"));
+    probe.statements = JSON.parse(decodeURIComponent(response.headers.get("X-Probe-Statements") ?? "[]")) as string[];
+  }
+  probes.push(probe);
+}
+for (const p of probes) log(`  ${p.name}: status ${p.status.join("/")}, D1 round trips ${p.roundTrips.join("/")}`);
+// Baseline (2) must run the very statement the API runs for GET /organization/{id}.
+const minimalSql = ((await (await fetch(`${urls.minimal}/sql`)).json()) as { data: string[] }).data;
+const sameStatement = JSON.stringify(minimalSql) === JSON.stringify(probes.find((p) => p.name === "getOrg")?.statements);
+log(`  baseline (2) runs the API's statement for GET /organization/{id}: ${sameStatement ? "yes" : "NO"}`);
+log(`  verification keys imported in the probe isolate after ${probes.length * 3} requests: ${keyImports}`);
+
+// ---------------------------------------------------------------------------------------------
+// 5. Load, from separate processes on loopback.
+
+async function load(scenario: Scenario): Promise<LoadResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "bench/load.ts", JSON.stringify(scenario)], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    children.add(child);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), SCENARIO_LIMIT_MS);
+    child.once("error", reject);
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      children.delete(child);
+      if (code === 0) resolvePromise(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as LoadResult);
+      else reject(new Error(`load process failed (${signal ?? `exit ${code}`}): ${stderr.slice(-2000)}`));
+    });
+  });
+}
+
+type Request = { method: Scenario["method"]; url: string; body?: string; expect: number; headers?: Record<string, string> };
+type Planned = {
+  id: string;
+  label: string;
+  group: Measurement["group"];
+  request: Request;
+  connections?: number;
+  write?: boolean;
+  size?: number;
+  uniqueEmail?: boolean;
+};
+
+const measurements: Measurement[] = [];
+
+/**
+ * Runs the scenarios of a set in turn, `rounds` times over (round-robin), so that whatever else
+ * the machine does drifts over all of them alike. A scenario's figures pool its rounds; the
+ * ratios that budgets judge are taken within each round, then their median.
+ */
+let sets = 0;
+async function measureInRounds(planned: Planned[], rounds: number): Promise<void> {
+  const set = ++sets;
+  const results = new Map<string, LoadResult[]>(planned.map((p) => [p.id, []]));
+  for (let round = 0; round < rounds; round++) {
+    for (const p of planned) {
+      const timing = p.write ? WRITE : READ;
+      const result = await load({
+        url: p.request.url,
+        method: p.request.method,
+        headers: { ...p.request.headers, ...(p.request.body ? JSON_HEADERS : {}) },
+        ...(p.request.body ? { body: p.request.body } : {}),
+        ...(p.uniqueEmail ? { uniqueEmail: true } : {}),
+        connections: p.connections ?? CONNECTIONS,
+        // The first round warms each scenario up fully; later ones only re-open connections.
+        warmupSeconds: round === 0 ? timing.warmup : 0.5,
+        seconds: timing.seconds,
+        maxRequests: p.write ? 2_000 : 500_000,
+        expectStatus: p.request.expect,
+      });
+      results.get(p.id)?.push(result);
+      const bad = Object.entries(result.unexpected).map(([status, n]) => `${n}x${status}`);
+      log(
+        `  ${`${p.label} [${round + 1}/${rounds}]`.padEnd(52)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
+          (bad.length || result.errors ? `  UNEXPECTED ${bad.join(" ")} errors=${result.errors}` : ""),
+      );
+    }
+  }
+  for (const p of planned) {
+    const runs = results.get(p.id) ?? [];
+    const pooled = summarize(
+      runs.flatMap((r) => r.samples),
+      runs.reduce((a, r) => a + r.seconds, 0),
+    );
+    const unexpected: Record<string, number> = {};
+    for (const r of runs)
+      for (const [status, n] of Object.entries(r.unexpected)) unexpected[status] = (unexpected[status] ?? 0) + n;
+    measurements.push({
+      id: p.id,
+      label: p.label,
+      group: p.group,
+      connections: p.connections ?? CONNECTIONS,
+      ...(p.size ? { size: p.size } : {}),
+      ...pooled,
+      unexpected,
+      errors: runs.reduce((a, r) => a + r.errors, 0),
+      set,
+      rounds: runs.map(({ rps, p50, p99 }) => ({ rps, p50, p99 })),
+    });
+  }
+}
+
+const e = endpoints(largest, urls.api);
+const largeAuth = auth(largest);
+const minimalOrg: Request = { method: "GET", url: `${urls.minimal}/organization/${largest.id}`, headers: largeAuth, expect: 200 };
+log(
+  `load: ${CONNECTIONS} connections; ${ROUNDS} rounds of ${READ.seconds}s per read scenario (${READ.warmup}s warm-up first), interleaved`,
+);
+await measureInRounds(
+  [
+    {
+      id: "trivial",
+      label: "baseline (1): constant JSON",
+      group: "baseline",
+      request: { method: "GET", url: `${urls.trivial}/`, expect: 200 },
+    },
+    { id: "minimal", label: "baseline (2): hand-written GET /organization/{id}", group: "baseline", request: minimalOrg },
+    { id: "getOrg", label: "GET /organization/{id}", group: "read", request: { ...e.getOrg, headers: largeAuth } },
+    { id: "getUser", label: "GET /organization/users/{id}", group: "read", request: { ...e.getUser, headers: largeAuth } },
+    { id: "putUser", label: "PUT /organization/users/{id}", group: "write", request: { ...e.putUser, headers: largeAuth } },
+  ],
+  ROUNDS,
+);
+await measureInRounds(
+  (["first", "deep"] as const).flatMap((page) =>
+    orgs.map((org) => {
+      const forOrg = endpoints(org, urls.api);
+      return {
+        id: `list-${page}-${org.size}`,
+        label: `GET /organization/users?limit=100 ${page} @${org.size.toLocaleString("en")}`,
+        group: "list" as const,
+        request: { ...(page === "first" ? forOrg.listFirst : forOrg.listDeep), headers: auth(org) },
+        size: org.size,
+      };
+    }),
+  ),
+  ROUNDS,
+);
+await measureInRounds(
+  [
+    {
+      id: "pbkdf2",
+      label: `PBKDF2-SHA256 ${PBKDF2_ITERATIONS.toLocaleString("en")} iterations alone`,
+      group: "write",
+      request: { method: "POST", url: `${urls.minimal}/pbkdf2`, expect: 200 },
+      write: true,
+      connections: 1,
+    },
+    {
+      id: "postUser",
+      label: "POST /organization/users",
+      group: "write",
+      request: { ...e.postUser, headers: largeAuth },
+      write: true,
+      connections: 1,
+      uniqueEmail: true,
+    },
+  ],
+  2,
+);
+await stopMiniflare(mf);
+
+// ---------------------------------------------------------------------------------------------
+// 6. Fresh isolate to first response: a new workerd each time, on the seeded database.
+
+function timedGet(url: string, headers: Record<string, string>): Promise<{ ms: number; status: number }> {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const req = httpRequest(url, { headers: { ...headers, Connection: "close" }, agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolvePromise({ ms: performance.now() - t0, status: res.statusCode ?? 0 }));
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error(`timeout: ${url}`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+log("cold starts: new workerd, first and second response (3 rounds)");
+type ColdStart = { ready: number; first: number; second: number; status: number };
+const cold: Record<"trivial" | "api", ColdStart[]> = { trivial: [], api: [] };
+for (let round = 0; round < 3; round++) {
+  for (const name of ["trivial", "api"] as const) {
+    const t0 = performance.now();
+    const instance = await startMiniflare({ ...shared, workers: [workers[name]] });
+    const ready = performance.now() - t0;
+    const origin = (await instance.unsafeGetDirectURL(name)).origin;
+    const path = name === "api" ? `/organization/${largest.id}` : "/";
+    const headers = name === "api" ? largeAuth : {};
+    const first = await timedGet(`${origin}${path}`, headers);
+    const second = await timedGet(`${origin}${path}`, headers);
+    await stopMiniflare(instance);
+    cold[name].push({ ready, first: first.ms, second: second.ms, status: first.status });
+  }
+}
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+};
+const coldStart = Object.fromEntries(
+  (["trivial", "api"] as const).map((name) => [
+    name,
+    {
+      readyMs: median(cold[name].map((c) => c.ready)),
+      firstResponseMs: median(cold[name].map((c) => c.first)),
+      secondResponseMs: median(cold[name].map((c) => c.second)),
+      statuses: cold[name].map((c) => c.status),
+    },
+  ]),
+) as BenchResults["coldStart"];
+log(
+  `  api: workerd ready ${coldStart.api.readyMs.toFixed(0)} ms, first response ${coldStart.api.firstResponseMs.toFixed(1)} ms ` +
+    `(trivial: ${coldStart.trivial.readyMs.toFixed(0)} ms, ${coldStart.trivial.firstResponseMs.toFixed(1)} ms)`,
+);
+
+// ---------------------------------------------------------------------------------------------
+// 7. Ratios, budgets, report.
+
+const get = (id: string) => measurements.find((m) => m.id === id) as Measurement;
+/** Per round, `of` divided by `by` (a figure of each round's run), then the median over rounds. */
+const roundRatio = (of: string, by: string, figure: "rps" | "p50") =>
+  median(get(of).rounds.map((round, i) => round[figure] / (get(by).rounds[i]?.[figure] ?? NaN)));
+const spread = (id: string) => {
+  const rps = get(id).rounds.map((r) => r.rps);
+  return (Math.max(...rps) - Math.min(...rps)) / median(rps);
+};
+const baselines = {
+  trivialRps: get("trivial").rps,
+  minimalRps: get("minimal").rps,
+  minimalP50: get("minimal").p50,
+  trivialDrift: spread("trivial"),
+  minimalDrift: spread("minimal"),
+};
+// Against the baselines: within each round, then the median, for the scenarios measured in the
+// baselines' rounds; the pooled figures for the others (lists, writes), measured in later sets.
+for (const m of measurements) {
+  const sameRounds = m.set === get("minimal").set;
+  m.rpsVsTrivial = sameRounds ? roundRatio(m.id, "trivial", "rps") : m.rps / baselines.trivialRps;
+  m.rpsVsMinimal = sameRounds ? roundRatio(m.id, "minimal", "rps") : m.rps / baselines.minimalRps;
+  m.p50VsMinimal = sameRounds ? roundRatio(m.id, "minimal", "p50") : m.p50 / baselines.minimalP50;
+}
+
+const smallest = orgs[0] as SeededOrg;
+const getOrgRatio = roundRatio("getOrg", "minimal", "rps");
+const listRatio = (page: string) => roundRatio(`list-${page}-${largest.size}`, `list-${page}-${smallest.size}`, "p50");
+const invalid = measurements.filter((m) => m.errors > 0 || Object.keys(m.unexpected).length > 0 || m.requests === 0);
+const readProbes = probes.filter((p) => p.read);
+const budgets: Budget[] = [
+  {
+    name: "GET /organization/{id} throughput vs baseline (2)",
+    limit: ">= 0.70",
+    value: getOrgRatio,
+    display: `${getOrgRatio.toFixed(2)} (median of ${ROUNDS} rounds: ${get("getOrg")
+      .rounds.map((r, i) => (r.rps / (get("minimal").rounds[i]?.rps ?? NaN)).toFixed(2))
+      .join(", ")})`,
+    pass: getOrgRatio >= 0.7,
+  },
+  ...(["first", "deep"] as const).map((page) => ({
+    name: `list ${page} page p50 @${largest.size.toLocaleString("en")} vs @${smallest.size.toLocaleString("en")}`,
+    limit: "<= 1.50x",
+    value: listRatio(page),
+    display: `${listRatio(page).toFixed(2)}x (median of ${ROUNDS} rounds)`,
+    pass: listRatio(page) <= 1.5,
+  })),
+  {
+    name: "bundle gzip (wrangler's figure and zlib -9, larger of the two)",
+    limit: "< 150,000 bytes",
+    value: Math.max(bundle.gzipBytes, Math.round(bundle.wranglerGzipKiB * 1024)),
+    display: `${Math.max(bundle.gzipBytes, Math.round(bundle.wranglerGzipKiB * 1024)).toLocaleString("en")} bytes`,
+    pass: Math.max(bundle.gzipBytes, Math.round(bundle.wranglerGzipKiB * 1024)) < 150_000,
+  },
+  {
+    name: "verification keys imported per isolate",
+    limit: "<= 1",
+    value: keyImports,
+    display: `${keyImports} after ${probes.length * 3} requests`,
+    pass: keyImports <= 1,
+  },
+  {
+    name: "D1 round trips per read request (max over read endpoints)",
+    limit: "<= 2",
+    value: Math.max(...readProbes.flatMap((p) => p.roundTrips)),
+    display: readProbes.map((p) => `${p.name} ${Math.max(...p.roundTrips)}`).join(", "),
+    pass: readProbes.every((p) => p.status.every((s) => s === 200) && p.roundTrips.every((n) => n <= 2)),
+  },
+  {
+    name: "baseline (2) runs the same D1 statement as GET /organization/{id}",
+    limit: "identical SQL",
+    value: sameStatement ? 1 : 0,
+    display: sameStatement ? "identical" : "DIFFERENT: update bench/workers/minimal.js",
+    pass: sameStatement,
+  },
+  {
+    name: "every scenario answered only its expected status",
+    limit: "0 other",
+    value: invalid.length,
+    display: invalid.length ? invalid.map((m) => m.id).join(", ") : "all valid",
+    pass: invalid.length === 0,
+  },
+];
+
+const results: BenchResults = {
+  generatedAt: new Date().toISOString(),
+  quick: QUICK,
+  runSeconds: 0,
+  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? "unknown", memoryGiB: Math.round(totalmem() / 2 ** 30) },
+  versions,
+  commit: gitCommit(),
+  settings: {
+    connections: CONNECTIONS,
+    rounds: ROUNDS,
+    read: READ,
+    write: WRITE,
+    sizes: SIZES,
+    page: PAGE,
+    pbkdf2Iterations: PBKDF2_ITERATIONS,
+  },
+  bundle,
+  seed: { users: totalUsers, seconds: seedSeconds, migrations },
+  probes,
+  keyImports,
+  baselines,
+  measurements,
+  pbkdf2Share: roundRatio("pbkdf2", "postUser", "p50"),
+  coldStart,
+  budgets,
+  ...(LABEL ? { label: LABEL } : {}),
+};
+
+function gitCommit(): string {
+  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" });
+  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" });
+  return `${head.stdout.trim() || "unknown"}${dirty.stdout.trim() ? " (with uncommitted changes)" : ""}`;
+}
+
+await cleanup();
+results.runSeconds = (Date.now() - started) / 1000;
+mkdirSync(OUT, { recursive: true });
+const before = existsSync(join(OUT, "before.json"))
+  ? (JSON.parse(readFileSync(join(OUT, "before.json"), "utf8")) as BenchResults)
+  : undefined;
+const report = await renderReport(results, before);
+// Formatted as `npm run lint` (prettier) expects, since the results are committed.
+const prettier = await import("prettier");
+const prettierOptions = (await prettier.resolveConfig(join(ROOT, "package.json"))) ?? {};
+writeFileSync(join(OUT, "latest.json"), await prettier.format(JSON.stringify(results), { ...prettierOptions, parser: "json" }));
+writeFileSync(join(OUT, "latest.md"), report.markdown);
+writeFileSync(join(OUT, "latest.svg"), report.svg);
+writeFileSync(join(OUT, "latest.png"), report.png);
+clearTimeout(watchdog);
+
+console.log(`\n${report.markdown}`);
+log(`wrote ${OUT}/latest.{json,md,svg,png} in ${results.runSeconds.toFixed(0)}s`);
+const failed = budgets.filter((b) => !b.pass);
+if (failed.length) {
+  console.error(`budget missed: ${failed.map((b) => b.name).join("; ")}`);
+  process.exit(1);
+}

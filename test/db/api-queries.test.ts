@@ -1,0 +1,145 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { app } from "../../src/app";
+import { uuidv7 } from "../../src/lib/uuid";
+import { createOrg } from "../helpers/fixtures";
+import { expectIndexed, planOf, recordingD1, type Execution, type Recorder } from "./recording";
+
+// Every statement the API sends, recorded from real requests to every operation (successes and
+// the refusals that read the database), must reach users, organizations and the kept counts
+// through an index; and a read request costs at most two D1 round trips (authentication, then
+// its own statements, batched when there are several).
+
+type Sent = { name: string; status: number; roundTrips: number };
+
+async function send(
+  recorder: Recorder,
+  name: string,
+  method: string,
+  path: string,
+  init: { token?: string; body?: unknown } = {},
+): Promise<Sent & { body: any }> {
+  const before = recorder.roundTrips;
+  const headers = new Headers();
+  if (init.token) headers.set("Authorization", `Bearer ${init.token}`);
+  if (init.body !== undefined) headers.set("Content-Type", "application/json");
+  const response = await app.request(
+    path,
+    { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) },
+    { ...env, DB: recorder.db },
+  );
+  return { name, status: response.status, roundTrips: recorder.roundTrips - before, body: await response.json() };
+}
+
+describe("the statements the API sends", () => {
+  it("use an index for every table they read, and reads cost at most two D1 round trips", async () => {
+    const org = await createOrg();
+    const recorder = recordingD1();
+    const owner = org.users.OWNER.token;
+    const email = () => `plan-${uuidv7()}@example.com`;
+    const newUser = (extra: Record<string, unknown> = {}) => ({
+      email: email(),
+      password: "Passw0rd-ok",
+      firstName: "Plan",
+      lastName: "Check",
+      ...extra,
+    });
+    const USERS = "/organization/users";
+    const one = (id: string) => `/organization/users/${id}`;
+
+    const reads: Sent[] = [];
+    const writes: Sent[] = [];
+    const read = async (name: string, path: string, token = owner) => {
+      const sent = await send(recorder, name, "GET", path, { token });
+      reads.push(sent);
+      return sent;
+    };
+    const write = async (name: string, method: string, path: string, body?: unknown, token = owner) => {
+      const sent = await send(recorder, name, method, path, { token, body });
+      writes.push(sent);
+      return sent;
+    };
+
+    await read("GET organization", `/organization/${org.id}`);
+    const first = await read("GET list", `${USERS}?limit=2`);
+    await read("GET list, next page", `${USERS}?limit=2&cursor=${first.body.nextCursor}`);
+    await read("GET list, includeDeleted", `${USERS}?includeDeleted=true`);
+    await read("GET list, role", `${USERS}?role=0`);
+    await read("GET list, role and cursor", `${USERS}?role=0&limit=1&cursor=${first.body.nextCursor}`);
+    await read("GET list, search", `${USERS}?q=lovelace&includeDeleted=true&role=255`);
+    await read("GET user", one(org.users.USER.id));
+    await read("GET user, deleted", `${one(org.deleted.id)}?includeDeleted=true`);
+    await read("GET user, unknown", one(uuidv7()));
+
+    await write("PUT organization", "PUT", `/organization/${org.id}`, { city: "Lisbon" });
+    const created = await write("POST user", "POST", USERS, newUser({ orgRole: 1 }));
+    await write("POST user, no invitation", "POST", USERS, newUser({ sendInvite: false }));
+    await write("POST user, address taken", "POST", USERS, newUser({ email: org.deleted.email }));
+    await write("PUT user", "PUT", one(created.body.data.id), { name: "Renamed", orgRole: 2 });
+    await write(
+      "PUT user, role above the caller's",
+      "PUT",
+      one(org.users.OWNER.id),
+      { orgRole: 0 },
+      org.users.ADMINISTRATOR.token,
+    );
+    await write("PUT user, last owner", "PUT", one(org.users.OWNER.id), { orgRole: 0 });
+    await write("DELETE user", "DELETE", one(created.body.data.id));
+    await write("DELETE user, unknown", "DELETE", one(uuidv7()));
+    await write("POST activate", "POST", `${one(created.body.data.id)}/activate`);
+    await write("POST activate, not deleted", "POST", `${one(org.users.USER.id)}/activate`);
+
+    const statuses = Object.fromEntries([...reads, ...writes].map((s) => [s.name, s.status]));
+    expect(statuses).toEqual({
+      "GET organization": 200,
+      "GET list": 200,
+      "GET list, next page": 200,
+      "GET list, includeDeleted": 200,
+      "GET list, role": 200,
+      "GET list, role and cursor": 200,
+      "GET list, search": 200,
+      "GET user": 200,
+      "GET user, deleted": 200,
+      "GET user, unknown": 404,
+      "PUT organization": 200,
+      "POST user": 201,
+      "POST user, no invitation": 201,
+      "POST user, address taken": 409,
+      "PUT user": 200,
+      "PUT user, role above the caller's": 403,
+      "PUT user, last owner": 409,
+      "DELETE user": 200,
+      "DELETE user, unknown": 404,
+      "POST activate": 200,
+      "POST activate, not deleted": 400,
+    });
+
+    for (const sent of reads) expect(sent.roundTrips, sent.name).toBeLessThanOrEqual(2);
+    expect(reads[0]?.roundTrips, "GET /organization/{orgId}: the caller and the organization in one statement").toBe(1);
+
+    const distinct = new Map<string, Execution>();
+    for (const execution of recorder.executions) distinct.set(execution.sql, execution);
+    expect(distinct.size).toBeGreaterThan(10);
+    for (const execution of distinct.values()) {
+      const plan = await planOf(execution);
+      // An INSERT of VALUES reads nothing; every other statement has a plan to check.
+      if (plan.length === 0) {
+        expect(execution.sql, "only an INSERT of VALUES has no plan").toMatch(/^\s*insert into "\w+" \([^)]*\) values/i);
+        continue;
+      }
+      expectIndexed(plan, execution.sql);
+    }
+  });
+
+  it("the statements of the triggers that keep organization_user_counts use its primary key", async () => {
+    const org = await createOrg();
+    const plan = await planOf({
+      sql: "UPDATE organization_user_counts SET live = live - 1, deleted = deleted + 1 WHERE org_id = ? AND org_role = ?",
+      params: [org.id, 0],
+    });
+    expectIndexed(plan, "trigger update");
+    expect(plan.join(" / ")).toMatch(
+      /organization_user_counts USING (INDEX sqlite_autoindex_organization_user_counts_1|PRIMARY KEY)/,
+    );
+  });
+});
