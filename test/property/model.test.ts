@@ -633,6 +633,14 @@ const COMMANDS: fc.Arbitrary<Command>[] = [
   fc.tuple(callerRef, targetRef, fc.option(fc.boolean(), { nil: undefined })).map(([c, t, d]) => new GetUser(c, t, d)),
   // An owner changing their own organization.
   fc.tuple(fc.nat(), orgChanges).map(([c, ch]) => new UpdateOrganization({ owner: c }, "own", "", ch)),
+  // A manager reusing an address (of a live or deleted user of either organization, in any case).
+  fc
+    .tuple(fc.nat(), fc.nat(), fc.boolean())
+    .map(([c, index, upper]) => new CreateUser({ manager: c }, { fresh: false, index, upper }, ROLE.USER, "Ada", "Byron", false)),
+  // A manager reactivating a deleted user of their organization.
+  fc.tuple(fc.nat(), fc.nat()).map(([c, t]) => new ActivateUser({ manager: c }, { deleted: t })),
+  // A caller deleting themselves (the same reference as caller and target).
+  callerRef.map((c) => new DeleteUser(c, c)),
   // An owner demoting an owner (maybe themselves): the last-owner rule.
   fc
     .tuple(fc.nat(), fc.nat(), fc.constantFrom(ROLE.USER, ROLE.WORKSPACES, ROLE.ADMINISTRATOR))
@@ -684,7 +692,6 @@ const REACHED = [
   "Create 201",
   "Create 409 conflict",
   "GetUser 200",
-  "GetUser 404 not_found",
   "UpdateUser 200",
   "UpdateUser 403 forbidden",
   "UpdateUser 404 not_found",
