@@ -417,12 +417,11 @@ function ratioPanel(r: BenchResults, x0: number, y0: number, width: number, heig
   const x = (v: number) => left + (v / max) * (right - left);
   const parts: string[] = [];
   parts.push(text(x0, y0 + 20, "Throughput ÷ baseline (2)", 'font-size="18" font-weight="bold"'));
-  parts.push(text(x0 + 250, y0 + 20, "(as in the table)", `font-size="12" fill="${COLORS.muted}"`));
   parts.push(
     text(
       x0,
       y0 + 40,
-      `hand-written GET /organization/{id} = 1; red: budget 0.7 for GET /organization/{id}`,
+      `as in the table; baseline (2) = 1; red: the 0.7 budget of GET /organization/{id}`,
       `font-size="12" fill="${COLORS.muted}"`,
     ),
   );
