@@ -60,3 +60,17 @@ export function expectError(response: ApiResponse, status: number, code: string,
   if (message !== undefined) expect(response.body.message).toBe(message);
   expect(response.text).not.toMatch(/SQLITE|D1_ERROR|sqlite|at .*\(.*:\d+:\d+\)|Drizzle|Failed query/);
 }
+
+/** The OrgUser fields the contract lists, sorted: written out here, not taken from src. */
+export const ORG_USER_FIELDS = [
+  "id",
+  "email",
+  "name",
+  "lastName",
+  "orgId",
+  "orgRole",
+  "validated",
+  "deletedAt",
+  "orgRoleDescription",
+  "orgRoles",
+].sort();

@@ -1,22 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE, type Role } from "../../src/auth/roles";
-import { call, expectError, type ApiResponse } from "../helpers/api";
+import { call, expectError, ORG_USER_FIELDS, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { userRow } from "../helpers/snapshot";
-
-const ORG_USER_FIELDS = [
-  "id",
-  "email",
-  "name",
-  "lastName",
-  "orgId",
-  "orgRole",
-  "validated",
-  "deletedAt",
-  "orgRoleDescription",
-  "orgRoles",
-].sort();
 
 type OrgUser = {
   id: string;

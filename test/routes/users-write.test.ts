@@ -3,23 +3,11 @@ import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { createDb } from "../../src/db/client";
 import { softDeleteUser, updateUser } from "../../src/db/users";
-import { call, expectError, type ApiResponse } from "../helpers/api";
+import { call, expectError, ORG_USER_FIELDS, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { callWith, gatedDb } from "../helpers/faults";
 
-const ORG_USER_FIELDS = [
-  "id",
-  "email",
-  "name",
-  "lastName",
-  "orgId",
-  "orgRole",
-  "validated",
-  "deletedAt",
-  "orgRoleDescription",
-  "orgRoles",
-].sort();
 const PASSWORD = "Correct-Horse-9";
 const INVITED = "User created successfully. Verification email sent.";
 const NOT_INVITED = "User created successfully";
