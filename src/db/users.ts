@@ -175,12 +175,26 @@ function keepsAnotherOwner(orgId: string) {
 
 export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
 
-/** Returns the updated row, or undefined when a guard failed (see `findUser` to tell which). */
+/**
+ * A guarded write's outcome: the row it wrote (undefined when a guard failed), and the target as
+ * that write left it. Both come from one batch, which D1 runs as one transaction, so a refusal is
+ * explained by the state that caused it, never by a later write of a concurrent request.
+ */
+export type GuardedWrite = { row: UserRow | undefined; target: UserRow | undefined };
+
+/** The target of a write, deleted or not, as a statement of the write's batch. */
+function targetRow(db: Db, target: { orgId: string; userId: string }) {
+  return db
+    .select()
+    .from(users)
+    .where(and(eq(users.id, target.userId), eq(users.orgId, target.orgId)));
+}
+
 export async function updateUser(
   db: Db,
   target: { orgId: string; userId: string; callerRole: number },
   changes: UserChanges,
-): Promise<UserRow | undefined> {
+): Promise<GuardedWrite> {
   const set: Partial<UserRow> = { updatedAt: new Date().toISOString() };
   if (changes.firstName !== undefined)
     Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
@@ -188,39 +202,54 @@ export async function updateUser(
     Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
   if (changes.orgRole !== undefined) set.orgRole = changes.orgRole;
   const demotes = changes.orgRole !== undefined && changes.orgRole !== ROLE.OWNER;
-  const [row] = await db
-    .update(users)
-    .set(set)
-    .where(
-      and(
-        actionable(target.orgId, target.userId, target.callerRole),
-        isNull(users.deletedAt),
-        demotes ? keepsAnotherOwner(target.orgId) : undefined,
-      ),
-    )
-    .returning();
-  return row;
+  const [[row], [current]] = await db.batch([
+    db
+      .update(users)
+      .set(set)
+      .where(
+        and(
+          actionable(target.orgId, target.userId, target.callerRole),
+          isNull(users.deletedAt),
+          demotes ? keepsAnotherOwner(target.orgId) : undefined,
+        ),
+      )
+      .returning(),
+    targetRow(db, target),
+  ]);
+  return { row, target: current };
 }
 
-/** Soft-deletes a live user; undefined when a guard failed. */
-export async function softDeleteUser(db: Db, target: { orgId: string; userId: string; callerRole: number }) {
+/** Soft-deletes a live user. */
+export async function softDeleteUser(
+  db: Db,
+  target: { orgId: string; userId: string; callerRole: number },
+): Promise<GuardedWrite> {
   const now = new Date().toISOString();
-  const [row] = await db
-    .update(users)
-    .set({ deletedAt: now, updatedAt: now })
-    .where(
-      and(actionable(target.orgId, target.userId, target.callerRole), isNull(users.deletedAt), keepsAnotherOwner(target.orgId)),
-    )
-    .returning();
-  return row;
+  const [[row], [current]] = await db.batch([
+    db
+      .update(users)
+      .set({ deletedAt: now, updatedAt: now })
+      .where(
+        and(actionable(target.orgId, target.userId, target.callerRole), isNull(users.deletedAt), keepsAnotherOwner(target.orgId)),
+      )
+      .returning(),
+    targetRow(db, target),
+  ]);
+  return { row, target: current };
 }
 
-/** Clears `deletedAt` of a soft-deleted user; undefined when a guard failed. */
-export async function reactivateUser(db: Db, target: { orgId: string; userId: string; callerRole: number }) {
-  const [row] = await db
-    .update(users)
-    .set({ deletedAt: null, updatedAt: new Date().toISOString() })
-    .where(and(actionable(target.orgId, target.userId, target.callerRole), isNotNull(users.deletedAt)))
-    .returning();
-  return row;
+/** Clears `deletedAt` of a soft-deleted user. */
+export async function reactivateUser(
+  db: Db,
+  target: { orgId: string; userId: string; callerRole: number },
+): Promise<GuardedWrite> {
+  const [[row], [current]] = await db.batch([
+    db
+      .update(users)
+      .set({ deletedAt: null, updatedAt: new Date().toISOString() })
+      .where(and(actionable(target.orgId, target.userId, target.callerRole), isNotNull(users.deletedAt)))
+      .returning(),
+    targetRow(db, target),
+  ]);
+  return { row, target: current };
 }

@@ -1,7 +1,8 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { hashPassword } from "../auth/password";
 import { canActOn, canAssignRole, ROLE } from "../auth/roles";
-import { createDb, type Db } from "../db/client";
+import { createDb } from "../db/client";
+import type { UserRow } from "../db/schema";
 import { isUniqueViolation } from "../db/constraint";
 import * as usersDb from "../db/users";
 import type { AppEnv, Caller } from "../env";
@@ -38,12 +39,12 @@ function notFound() {
 }
 
 /**
- * Explains why a guarded write changed nothing, from the row as it is now: gone (404), ranked
- * above the caller (403), or else the operation's own rule (`rule`).
+ * Explains why a guarded write changed nothing, from the target as that write saw it (read in
+ * the same transaction): gone (404), ranked above the caller (403), or else the operation's own
+ * rule (`rule`).
  */
-async function explainRefusal(db: Db, caller: Caller, userId: string, rule: ApiError, options?: usersDb.Visibility) {
-  const target = await usersDb.findUser(db, caller.orgId, userId, options);
-  if (!target) return notFound();
+function explainRefusal(caller: Caller, target: UserRow | undefined, rule: ApiError, options?: usersDb.Visibility) {
+  if (!target || (target.deletedAt !== null && !options?.includeDeleted)) return notFound();
   if (!canActOn(caller.role, target.orgRole)) return new ApiError("forbidden", MESSAGES.targetAboveOwn);
   return rule;
 }
@@ -208,8 +209,12 @@ users.openapi(updateUserRoute, async (c) => {
     throw new ApiError("forbidden", MESSAGES.roleAboveOwn);
   }
   const target = { orgId: caller.orgId, userId, callerRole: caller.role };
-  const row = await usersDb.updateUser(db, target, { firstName: body.name, lastName: body.lastName, orgRole: body.orgRole });
-  if (!row) throw await explainRefusal(db, caller, userId, lastOwner());
+  const { row, target: seen } = await usersDb.updateUser(db, target, {
+    firstName: body.name,
+    lastName: body.lastName,
+    orgRole: body.orgRole,
+  });
+  if (!row) throw explainRefusal(caller, seen, lastOwner());
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userUpdated }, 200);
 });
 
@@ -237,8 +242,8 @@ users.openapi(deleteUserRoute, async (c) => {
   const { userId } = c.req.valid("param");
   if (userId === caller.id) throw new ApiError("bad_request", MESSAGES.deleteSelf);
   const db = createDb(c.env.DB);
-  const row = await usersDb.softDeleteUser(db, { orgId: caller.orgId, userId, callerRole: caller.role });
-  if (!row) throw await explainRefusal(db, caller, userId, lastOwner());
+  const { row, target } = await usersDb.softDeleteUser(db, { orgId: caller.orgId, userId, callerRole: caller.role });
+  if (!row) throw explainRefusal(caller, target, lastOwner());
   return c.json({ success: true as const, data: null, message: MESSAGES.userDeleted }, 200);
 });
 
@@ -268,9 +273,8 @@ users.openapi(activateUserRoute, async (c) => {
   const caller = c.get("caller");
   const { userId } = c.req.valid("param");
   const db = createDb(c.env.DB);
-  const row = await usersDb.reactivateUser(db, { orgId: caller.orgId, userId, callerRole: caller.role });
-  if (!row)
-    throw await explainRefusal(db, caller, userId, new ApiError("bad_request", MESSAGES.notDeleted), { includeDeleted: true });
+  const { row, target } = await usersDb.reactivateUser(db, { orgId: caller.orgId, userId, callerRole: caller.role });
+  if (!row) throw explainRefusal(caller, target, new ApiError("bad_request", MESSAGES.notDeleted), { includeDeleted: true });
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userActivated }, 200);
 });
 

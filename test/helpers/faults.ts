@@ -4,23 +4,77 @@ import type { Bindings } from "../../src/env";
 import { readResponse } from "./api";
 import { expectContract } from "./contract";
 
+type Hooks = {
+  /** The SQL to prepare instead of `query`. */
+  rewrite?: (query: string) => string;
+  /** Awaited before a statement, or a batch (all its statements' SQL), runs on D1. */
+  before?: (queries: string[]) => unknown;
+  /** Awaited after it ran, before the caller sees the result. */
+  after?: (queries: string[]) => unknown;
+};
+
 /**
- * The real D1 binding, except that statements whose SQL matches `pattern` are redirected to a
- * table that does not exist, so they fail inside D1 exactly where a storage fault would,
- * batches included (a failing statement rolls its whole batch back).
+ * The real D1 binding, seen through `hooks`: every statement prepared through it (bound copies
+ * too) runs the hooks when it executes, alone or in a batch.
  */
-export function faultyDb(pattern: RegExp): D1Database {
+function hookedDb(hooks: Hooks): D1Database {
   const real = env.DB;
+  const sqlOf = new WeakMap<object, string>();
+  const realOf = new WeakMap<object, D1PreparedStatement>();
+  const around = async <T>(queries: string[], run: () => Promise<T>): Promise<T> => {
+    await hooks.before?.(queries);
+    const result = await run();
+    await hooks.after?.(queries);
+    return result;
+  };
+  const wrap = (statement: D1PreparedStatement, query: string): D1PreparedStatement => {
+    const proxy = new Proxy(statement, {
+      get(target, property) {
+        const value: unknown = Reflect.get(target, property);
+        if (typeof value !== "function") return value;
+        if (property === "bind") return (...args: unknown[]) => wrap(target.bind(...args), query);
+        if (property === "first" || property === "all" || property === "raw" || property === "run") {
+          return (...args: unknown[]) =>
+            around([query], async () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
+        }
+        return value.bind(target);
+      },
+    });
+    sqlOf.set(proxy, query);
+    realOf.set(proxy, statement);
+    return proxy;
+  };
   return new Proxy(real, {
     get(target, property) {
       if (property === "prepare") {
-        return (query: string) =>
-          target.prepare(pattern.test(query) ? query.replace(/\b(from|into|update)\s+"(\w+)"/i, '$1 "$2_unavailable"') : query);
+        return (query: string) => {
+          const prepared = hooks.rewrite?.(query) ?? query;
+          return wrap(target.prepare(prepared), prepared);
+        };
+      }
+      if (property === "batch") {
+        return (statements: D1PreparedStatement[]) =>
+          around(
+            statements.map((statement) => sqlOf.get(statement) ?? ""),
+            () => target.batch(statements.map((statement) => realOf.get(statement) ?? statement)),
+          );
       }
       const value: unknown = Reflect.get(target, property);
       return typeof value === "function" ? value.bind(target) : value;
     },
   });
+}
+
+/** The statement's table renamed to one that does not exist: it fails inside D1, as a storage fault would. */
+const broken = (query: string) => query.replace(/\b(from|into|update)\s+"(\w+)"/i, '$1 "$2_unavailable"');
+const isBroken = (query: string) => /"\w+_unavailable"/.test(query);
+
+/**
+ * The real D1 binding, except that statements whose SQL matches `pattern` fail inside D1, batches
+ * included (a failing statement rolls its whole batch back).
+ */
+export function faultyDb(pattern: RegExp): D1Database {
+  return hookedDb({ rewrite: (query) => (pattern.test(query) ? broken(query) : query) });
 }
 
 /**
@@ -29,33 +83,10 @@ export function faultyDb(pattern: RegExp): D1Database {
  * fail every step of a request in turn without knowing its SQL.
  */
 export function failingNthDb(n: number, delayMs = 0): D1Database {
-  const real = env.DB;
   let prepared = 0;
-  const delayed = (statement: D1PreparedStatement): D1PreparedStatement =>
-    new Proxy(statement, {
-      get(target, name) {
-        const value: unknown = Reflect.get(target, name);
-        if (typeof value !== "function") return value;
-        if (name === "bind") return (...args: unknown[]) => delayed(target.bind(...args));
-        return async (...args: unknown[]) => {
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
-  return new Proxy(real, {
-    get(target, property) {
-      if (property === "prepare") {
-        return (query: string) => {
-          prepared += 1;
-          if (prepared !== n) return target.prepare(query);
-          const broken = target.prepare(query.replace(/\b(from|into|update)\s+"(\w+)"/i, '$1 "$2_unavailable"'));
-          return delayMs === 0 ? broken : delayed(broken);
-        };
-      }
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+  return hookedDb({
+    rewrite: (query) => (++prepared === n ? broken(query) : query),
+    before: (queries) => (queries.some(isBroken) ? new Promise((resolve) => setTimeout(resolve, delayMs)) : undefined),
   });
 }
 
@@ -83,73 +114,35 @@ export async function callWith(
 }
 
 /**
- * The real D1 binding, except that statements whose SQL matches `pattern` wait until `parties`
- * of them are ready to run, then all run. Two requests gated this way have both passed every
- * check that precedes their write, so only the database can keep them apart.
+ * The real D1 binding, except that statements (or batches) with SQL matching `pattern` wait until
+ * `parties` of them are ready to run, then all run. Two requests gated this way have both passed
+ * every check that precedes their write, so only the database can keep them apart.
  */
 export function gatedDb(pattern: RegExp, parties: number): D1Database {
-  const real = env.DB;
   let waiting = 0;
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
-  const arrive = () => {
-    if (++waiting >= parties) open();
-    return opened;
-  };
-  const gate = (statement: D1PreparedStatement): D1PreparedStatement =>
-    new Proxy(statement, {
-      get(target, property) {
-        const value: unknown = Reflect.get(target, property);
-        if (typeof value !== "function") return value;
-        if (property === "bind") return (...args: unknown[]) => gate(target.bind(...args));
-        if (property === "first" || property === "all" || property === "raw" || property === "run") {
-          return async (...args: unknown[]) => {
-            await arrive();
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        }
-        return value.bind(target);
-      },
-    });
-  return new Proxy(real, {
-    get(target, property) {
-      if (property === "prepare")
-        return (query: string) => (pattern.test(query) ? gate(target.prepare(query)) : target.prepare(query));
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
+  return hookedDb({
+    before: (queries) => {
+      if (!queries.some((query) => pattern.test(query))) return;
+      if (++waiting >= parties) open();
+      return opened;
     },
   });
 }
 
 /**
  * The real D1 binding, except that `action` runs once, on the real database, just before the
- * first statement whose SQL matches `pattern` executes: a concurrent change that lands between
- * a request's earlier statements (authentication) and that one.
+ * first statement (or batch) with SQL matching `pattern` executes: a concurrent change that lands
+ * between a request's earlier statements (authentication) and that one. With `after: true`, just
+ * after it executed instead: a change that lands between that statement and anything later.
  */
-export function interleavedDb(pattern: RegExp, action: (db: D1Database) => Promise<unknown>): D1Database {
-  const real = env.DB;
+export function interleavedDb(
+  pattern: RegExp,
+  action: (db: D1Database) => Promise<unknown>,
+  options: { after?: boolean } = {},
+): D1Database {
   let done: Promise<unknown> | undefined;
-  const wrap = (statement: D1PreparedStatement): D1PreparedStatement =>
-    new Proxy(statement, {
-      get(target, property) {
-        const value: unknown = Reflect.get(target, property);
-        if (typeof value !== "function") return value;
-        if (property === "bind") return (...args: unknown[]) => wrap(target.bind(...args));
-        if (property === "first" || property === "all" || property === "raw" || property === "run") {
-          return async (...args: unknown[]) => {
-            await (done ??= action(real));
-            return (value as (...a: unknown[]) => unknown).apply(target, args);
-          };
-        }
-        return value.bind(target);
-      },
-    });
-  return new Proxy(real, {
-    get(target, property) {
-      if (property === "prepare")
-        return (query: string) => (pattern.test(query) ? wrap(target.prepare(query)) : target.prepare(query));
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  const once = (queries: string[]) => (queries.some((query) => pattern.test(query)) ? (done ??= action(env.DB)) : undefined);
+  return hookedDb(options.after ? { after: once } : { before: once });
 }

@@ -6,7 +6,7 @@ import { softDeleteUser, updateUser } from "../../src/db/users";
 import { call, expectError, ORG_USER_FIELDS, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
-import { callWith, gatedDb } from "../helpers/faults";
+import { callWith, gatedDb, interleavedDb } from "../helpers/faults";
 
 const PASSWORD = "Correct-Horse-9";
 const INVITED = "User created successfully. Verification email sent.";
@@ -310,6 +310,46 @@ describe("concurrent updates of one user", () => {
   });
 });
 
+// A refused write is explained by the target as that write saw it, read in the same transaction:
+// a concurrent change landing right after the write must not change the reason given.
+describe("refusals explained by the state the write saw", () => {
+  const setDeleted = (id: string, deleted: boolean) => (db: D1Database) =>
+    db
+      .prepare("UPDATE users SET deleted_at = ? WHERE id = ?")
+      .bind(deleted ? new Date().toISOString() : null, id)
+      .run();
+
+  it("DELETE of a user who was deleted is 404, though another request reactivated them right after", async () => {
+    const org = await createOrg();
+    const target = await insertUser(org.id, ROLE.USER, { deleted: true });
+    const DB = interleavedDb(/^update "users"/i, setDeleted(target.id, false), { after: true });
+    const res = await callWith({ DB }, "DELETE", `/organization/users/${target.id}`, { token: org.users.OWNER.token });
+    expectError(res, 404, "not_found", "User not found");
+    expect(await userRow(target.id)).toMatchObject({ deleted_at: null });
+  });
+
+  it("PUT of a user who was deleted is 404 and changes nothing, though they were reactivated right after", async () => {
+    const org = await createOrg();
+    const target = await insertUser(org.id, ROLE.USER, { deleted: true, firstName: "Ada" });
+    const DB = interleavedDb(/^update "users"/i, setDeleted(target.id, false), { after: true });
+    const res = await callWith({ DB }, "PUT", `/organization/users/${target.id}`, {
+      token: org.users.OWNER.token,
+      body: { name: "Grace" },
+    });
+    expectError(res, 404, "not_found", "User not found");
+    expect(await userRow(target.id)).toMatchObject({ first_name: "Ada", deleted_at: null });
+  });
+
+  it("activate of a live user is 400 User is not deleted, though another request deleted them right after", async () => {
+    const org = await createOrg();
+    const target = await insertUser(org.id, ROLE.USER);
+    const DB = interleavedDb(/^update "users"/i, setDeleted(target.id, true), { after: true });
+    const res = await callWith({ DB }, "POST", `/organization/users/${target.id}/activate`, { token: org.users.OWNER.token });
+    expectError(res, 400, "bad_request", "User is not deleted");
+    expect((await userRow(target.id))?.deleted_at).not.toBeNull();
+  });
+});
+
 describe("DELETE /organization/users/{userId} and POST .../activate", () => {
   it("soft-deletes: 200 with data null, deleted_at set, the row otherwise kept; a second DELETE is 404", async () => {
     const org = await createOrg();
@@ -524,7 +564,7 @@ describe("the last live owner", () => {
         updateUser(db, { orgId: org.id, userId: b.id, callerRole: ROLE.OWNER }, { orgRole: ROLE.USER }),
         updateUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }, { orgRole: ROLE.USER }),
       ]);
-      expect(rows.filter(Boolean)).toHaveLength(1);
+      expect(rows.filter((outcome) => outcome.row)).toHaveLength(1);
       expect(await liveOwnerIds(org.id)).toHaveLength(1);
     }
     for (let round = 0; round < 10; round++) {
@@ -533,7 +573,7 @@ describe("the last live owner", () => {
         softDeleteUser(db, { orgId: org.id, userId: b.id, callerRole: ROLE.OWNER }),
         softDeleteUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }),
       ]);
-      expect(rows.filter(Boolean)).toHaveLength(1);
+      expect(rows.filter((outcome) => outcome.row)).toHaveLength(1);
       expect(await liveOwnerIds(org.id)).toHaveLength(1);
     }
   });
@@ -543,12 +583,14 @@ describe("the last live owner", () => {
     const db = createDb(env.DB);
     // b is gone; a is now the only live owner. A stale owner authorization for b must not remove a.
     await env.DB.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), b.id).run();
-    const row = await expectUnchanged(() => softDeleteUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }));
-    expect(row).toBeUndefined();
+    const deleted = await expectUnchanged(() => softDeleteUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }));
+    expect(deleted.row).toBeUndefined();
+    // The write's outcome carries the target as the write saw it: live, an owner (so the 409).
+    expect(deleted.target).toMatchObject({ id: a.id, orgRole: ROLE.OWNER, deletedAt: null });
     const demoted = await expectUnchanged(() =>
       updateUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }, { orgRole: ROLE.ADMINISTRATOR }),
     );
-    expect(demoted).toBeUndefined();
+    expect(demoted.row).toBeUndefined();
     expect(await liveOwnerIds(org.id)).toEqual([a.id]);
   });
 });
