@@ -7,27 +7,23 @@
 // processes on 127.0.0.1 (autocannon), and writes bench/results/latest.{json,md,svg,png}. Prints the
 // table with ratios and budget verdicts; exits 1 when a budget fails or a scenario is invalid.
 // Every phase is bounded; every process started here is stopped on every way out.
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { pbkdf2Sync, randomBytes } from "node:crypto";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { createRequire } from "node:module";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
+import { gitCommit, ROOT, startHarness } from "./harness";
 import type { LoadResult, Scenario } from "./load";
 import { renderReport, type BenchResults, type Budget, type Measurement } from "./report";
 import { summarize } from "./stats";
-import { applyMigrations, deepPosition, seedOrganizations, type SeededOrg } from "./seed";
-
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-process.chdir(ROOT);
+import { deepPosition, seedOrganizations, type SeededOrg } from "./seed";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
 const outIndex = args.indexOf("--out");
 const OUT = resolve(
+  ROOT,
   outIndex >= 0 && args[outIndex + 1]
     ? (args[outIndex + 1] as string)
     : QUICK
@@ -43,114 +39,23 @@ const CONNECTIONS = 8;
 // Many short rounds rather than a few long ones: on a shared machine, load from elsewhere comes
 // in bursts, and the median of many per-round ratios sets a burst aside.
 const ROUNDS = QUICK ? 3 : 6;
-const OVERALL_LIMIT_MS = 9 * 60_000;
 const SCENARIO_LIMIT_MS = 60_000;
 const PAGE = 100;
 const BENCH_SECRET = randomBytes(32).toString("base64url");
 
-const started = Date.now();
-const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)}s`;
-const log = (message: string) => console.log(`[bench ${elapsed()}] ${message}`);
-
-// Importing wrangler, and starting Miniflare, install SIGINT/SIGTERM handlers that exit at once;
-// they are removed (tsx's are kept), and ours (below) stop workerd and the load processes first.
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-const ownListeners = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
-function dropForeignSignalHandlers() {
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) if (!ownListeners.get(signal)?.has(listener)) process.off(signal, listener);
-  }
-}
-process.env.WRANGLER_SEND_METRICS ??= "false";
-process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
-const wrangler = await import("wrangler");
-dropForeignSignalHandlers();
+const harness = await startHarness("bench", 9 * 60_000);
+const { log, work, versions, startMiniflare, stopMiniflare } = harness;
 const { signToken } = await import("../src/auth/jwt");
 const { PBKDF2_ITERATIONS } = await import("../src/auth/password");
 const { encodeCursor } = await import("../src/lib/cursor");
 
-// Miniflare as the pinned wrangler ships it (its workerd is the one `wrangler dev` runs).
-const wranglerRequire = createRequire(createRequire(import.meta.url).resolve("wrangler/package.json"));
-type MiniflareInstance = {
-  ready: Promise<URL>;
-  dispose(): Promise<void>;
-  unsafeGetDirectURL(workerName?: string): Promise<URL>;
-  getD1Database(bindingName: string, workerName?: string): Promise<D1Database>;
-};
-const { Miniflare } = wranglerRequire("miniflare") as { Miniflare: new (options: object) => MiniflareInstance };
-const versions = {
-  node: process.version,
-  wrangler: (wranglerRequire("./package.json") as { version: string }).version,
-  miniflare: (wranglerRequire("miniflare/package.json") as { version: string }).version,
-  workerd: (createRequire(wranglerRequire.resolve("miniflare"))("workerd/package.json") as { version: string }).version,
-  autocannon: (createRequire(import.meta.url)("autocannon/package.json") as { version: string }).version,
-};
-
-// ---------------------------------------------------------------------------------------------
-// Cleanup: every Miniflare instance and load process started here.
-
-const instances = new Set<MiniflareInstance>();
-const children = new Set<ChildProcess>();
-const work = mkdtempSync(join(tmpdir(), "org-api-bench-"));
-
-async function cleanup(): Promise<void> {
-  for (const child of children) child.kill("SIGKILL");
-  children.clear();
-  // Miniflare's dispose stops its workerd; bounded, so that a stuck runtime cannot hold the exit.
-  const disposed = Promise.allSettled([...instances].map((mf) => mf.dispose()));
-  await Promise.race([disposed, new Promise((resolveTimer) => setTimeout(resolveTimer, 15_000).unref())]);
-  instances.clear();
-  rmSync(work, { recursive: true, force: true });
-}
-
-// The first failure or signal cleans up (bounded), then exits 2. Whatever arrives meanwhile is
-// ignored: the runtime that a terminal's Ctrl-C stopped first failing, and the copy of the signal
-// that tsx's parent process relays.
-let exiting: Promise<never> | undefined;
-function fail(reason: unknown): Promise<never> {
-  exiting ??= (async () => {
-    console.error(`[bench ${elapsed()}] failed: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
-    await cleanup();
-    process.exit(2);
-  })();
-  return exiting;
-}
-for (const signal of SIGNALS) {
-  const listener = () => void (exiting ?? fail(`stopped by ${signal}`));
-  process.on(signal, listener);
-  ownListeners.get(signal)?.add(listener);
-}
-process.on("uncaughtException", (error) => void (exiting ?? fail(error)));
-process.on("unhandledRejection", (error) => void (exiting ?? fail(error)));
-const watchdog = setTimeout(() => void fail(`over the overall limit of ${OVERALL_LIMIT_MS / 60_000} minutes`), OVERALL_LIMIT_MS);
-watchdog.unref();
-
-async function startMiniflare(options: object): Promise<MiniflareInstance> {
-  const mf = new Miniflare(options);
-  instances.add(mf);
-  dropForeignSignalHandlers();
-  await mf.ready;
-  return mf;
-}
-
-async function stopMiniflare(mf: MiniflareInstance): Promise<void> {
-  instances.delete(mf);
-  await mf.dispose();
-}
-
 // ---------------------------------------------------------------------------------------------
 // 1. Build as deployed.
 
-log("building the worker: wrangler deploy --dry-run --outdir <tmp> --metafile");
-const buildDir = join(work, "build");
-const build = spawnSync("node_modules/.bin/wrangler", ["deploy", "--dry-run", "--outdir", buildDir, "--metafile"], {
-  encoding: "utf8",
-  env: { ...process.env, CI: "true" },
-  timeout: 120_000,
-});
-if (build.status !== 0) await fail(`wrangler deploy --dry-run failed:\n${build.stdout}\n${build.stderr}`);
-const uploadLine = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(build.stdout + build.stderr);
-const bundleText = readFileSync(join(buildDir, "index.js"));
+const build = await harness.buildWorker(["--metafile"]);
+const buildDir = build.dir;
+const uploadLine = /Total Upload: ([\d.]+) KiB \/ gzip: ([\d.]+) KiB/.exec(build.output);
+const bundleText = readFileSync(build.script);
 const bundle = {
   bytes: bundleText.length,
   gzipBytes: gzipSync(bundleText, { level: 9 }).length,
@@ -183,36 +88,15 @@ function largestInputs(metafile: string): { name: string; bytes: number }[] {
 // ---------------------------------------------------------------------------------------------
 // 2. Workers: the API as built, an instrumented wrapper of it, and the two baselines.
 
-const config = wrangler.unstable_getMiniflareWorkerOptions("wrangler.toml");
-const { assets: _assets, ...configured } = config.workerOptions as Record<string, unknown> & {
-  bindings?: Record<string, unknown>;
-  ratelimits?: Record<string, { simple: { limit: number; period: number } }>;
-};
 const D1_ID = "org-api-bench";
 const probeDir = join(work, "probe");
 mkdirSync(probeDir);
-copyFileSync(join(buildDir, "index.js"), join(probeDir, "api.js"));
+copyFileSync(build.script, join(probeDir, "api.js"));
 copyFileSync("bench/workers/probe.js", join(probeDir, "probe.js"));
 
-// Rate limits stay in the request path, with a limit the benchmark cannot reach.
-const ratelimits = Object.fromEntries(
-  Object.entries(configured.ratelimits ?? {}).map(([name, limit]) => [
-    name,
-    { ...limit, simple: { ...limit.simple, limit: 1e9 } },
-  ]),
-);
-const direct = [{ host: "127.0.0.1", port: 0 }];
-const apiWorker = (name: string, scriptOptions: object) => ({
-  ...configured,
-  ...scriptOptions,
-  name,
-  bindings: { ...configured.bindings, JWT_SECRET: BENCH_SECRET },
-  ratelimits,
-  d1Databases: { DB: D1_ID },
-  unsafeDirectSockets: direct,
-});
+const apiWorker = (name: string, scriptOptions: object) => harness.apiWorker(name, scriptOptions, D1_ID, BENCH_SECRET);
 const workers = {
-  api: apiWorker("api", { modules: true, modulesRoot: buildDir, scriptPath: join(buildDir, "index.js") }),
+  api: apiWorker("api", { modules: true, modulesRoot: buildDir, scriptPath: build.script }),
   probe: apiWorker("probe", {
     modulesRoot: probeDir,
     modules: [
@@ -225,18 +109,18 @@ const workers = {
     modules: true,
     modulesRoot: resolve("bench/workers"),
     scriptPath: resolve("bench/workers/minimal.js"),
-    compatibilityDate: (configured as { compatibilityDate?: string }).compatibilityDate,
+    compatibilityDate: harness.compatibilityDate,
     bindings: { JWT_SECRET: BENCH_SECRET, PBKDF2_ITERATIONS: String(PBKDF2_ITERATIONS) },
     d1Databases: { DB: D1_ID },
-    unsafeDirectSockets: direct,
+    unsafeDirectSockets: harness.direct,
   },
   trivial: {
     name: "trivial",
     modules: true,
     modulesRoot: resolve("bench/workers"),
     scriptPath: resolve("bench/workers/trivial.js"),
-    compatibilityDate: (configured as { compatibilityDate?: string }).compatibilityDate,
-    unsafeDirectSockets: direct,
+    compatibilityDate: harness.compatibilityDate,
+    unsafeDirectSockets: harness.direct,
   },
 };
 const shared = { cf: false, d1Persist: join(work, "d1"), verbose: false };
@@ -254,7 +138,7 @@ const urls = {
 // 3. Schema and data.
 
 const db = await mf.getD1Database("DB", "api");
-const migrations = await applyMigrations(db, "migrations", wrangler.unstable_splitSqlQuery);
+const migrations = await harness.migrate(db);
 log(`applied ${migrations.length} migrations: ${migrations.join(", ")}`);
 
 const salt = randomBytes(16);
@@ -350,26 +234,7 @@ log(`  verification keys imported in the probe isolate after ${probes.length * 3
 // ---------------------------------------------------------------------------------------------
 // 5. Load, from separate processes on loopback.
 
-async function load(scenario: Scenario): Promise<LoadResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/load.ts", JSON.stringify(scenario)], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    children.add(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill("SIGKILL"), SCENARIO_LIMIT_MS);
-    child.once("error", reject);
-    child.once("exit", (code, signal) => {
-      clearTimeout(timer);
-      children.delete(child);
-      if (code === 0) resolvePromise(JSON.parse(stdout.trim().split("\n").at(-1) ?? "{}") as LoadResult);
-      else reject(new Error(`load process failed (${signal ?? `exit ${code}`}): ${stderr.slice(-2000)}`));
-    });
-  });
-}
+const load = (scenario: Scenario) => harness.runProcess<LoadResult>("bench/load.ts", scenario, SCENARIO_LIMIT_MS);
 
 type Request = { method: Scenario["method"]; url: string; body?: string; expect: number; headers?: Record<string, string> };
 type Planned = {
@@ -670,14 +535,7 @@ const results: BenchResults = {
   ...(LABEL ? { label: LABEL } : {}),
 };
 
-function gitCommit(): string {
-  const head = spawnSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" });
-  const dirty = spawnSync("git", ["status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" });
-  return `${head.stdout.trim() || "unknown"}${dirty.stdout.trim() ? " (with uncommitted changes)" : ""}`;
-}
-
-await cleanup();
-results.runSeconds = (Date.now() - started) / 1000;
+results.runSeconds = await harness.finish();
 mkdirSync(OUT, { recursive: true });
 const before = existsSync(join(OUT, "before.json"))
   ? (JSON.parse(readFileSync(join(OUT, "before.json"), "utf8")) as BenchResults)
@@ -690,7 +548,6 @@ writeFileSync(join(OUT, "latest.json"), await prettier.format(JSON.stringify(res
 writeFileSync(join(OUT, "latest.md"), report.markdown);
 writeFileSync(join(OUT, "latest.svg"), report.svg);
 writeFileSync(join(OUT, "latest.png"), report.png);
-clearTimeout(watchdog);
 
 console.log(`\n${report.markdown}`);
 log(`wrote ${OUT}/latest.{json,md,svg,png} in ${results.runSeconds.toFixed(0)}s`);

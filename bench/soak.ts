@@ -1,0 +1,309 @@
+// npm run soak [-- --seconds 60] [-- --connections 16]
+//
+// A bounded load soak of the worker as deployed: built with `wrangler deploy --dry-run`, served
+// from workerd through Miniflare on a direct socket, on a local D1 with the real migrations and two
+// seeded organizations. A separate process (bench/soak-load.ts) sends a random mix of reads and
+// writes from both organizations for `--seconds`, then waits for every answer. Afterwards the
+// database is read and compared with what the successful responses imply: no 5xx, no answer
+// missing, row counts exact, every acknowledged write present and not silently overwritten by an
+// older one, no refused write visible, no data across organizations. Prints the figures; exits 1
+// when any check fails.
+import { randomBytes } from "node:crypto";
+import { join } from "node:path";
+import { startHarness } from "./harness";
+import { seedOrganizations, userId, type SeededOrg } from "./seed";
+import type { FieldWrite, SoakLedger, SoakOrg, SoakPlan } from "./soak-load";
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: number) => {
+  const index = args.indexOf(`--${name}`);
+  const value = index >= 0 ? Number(args[index + 1]) : fallback;
+  if (!Number.isInteger(value) || value < 1) throw new Error(`--${name} takes a positive integer`);
+  return value;
+};
+const SECONDS = option("seconds", 60);
+const CONNECTIONS = option("connections", 16);
+const MEMBERS = 1_000;
+const SECRET = randomBytes(32).toString("base64url");
+const D1_ID = "org-api-soak";
+
+const harness = await startHarness("soak", SECONDS * 1000 + 5 * 60_000);
+const { log } = harness;
+const { signToken } = await import("../src/auth/jwt");
+const { hashPassword } = await import("../src/auth/password");
+
+const build = await harness.buildWorker();
+const mf = await harness.startMiniflare({
+  cf: false,
+  d1Persist: join(harness.work, "d1"),
+  verbose: false,
+  workers: [harness.apiWorker("api", { modules: true, modulesRoot: build.dir, scriptPath: build.script }, D1_ID, SECRET)],
+});
+const origin = (await mf.unsafeGetDirectURL("api")).origin;
+const db = await mf.getD1Database("DB", "api");
+log(`applied migrations: ${(await harness.migrate(db)).join(", ")}`);
+const orgs = await seedOrganizations(db, [MEMBERS, MEMBERS], await hashPassword("Soak-pass-1"), () => {});
+log(`seeded 2 organizations of ${MEMBERS.toLocaleString("en")} users; serving ${origin}`);
+
+// ---------------------------------------------------------------------------------------------
+// The database, read the same way before and after.
+
+type Tally = { org: string; live: number; deleted: number };
+type State = {
+  organizations: number;
+  users: number;
+  invitations: number;
+  tallies: Tally[];
+  /** organization_user_counts rows that differ from counting users (kept by triggers). */
+  countDrift: { org_id: string; org_role: number; counted: number; kept: number }[];
+  sharedEmails: number;
+  orgsWithoutOwner: number;
+  /** Field values by `<id>.<field>`, as FieldWrite keys name them. */
+  fields: Map<string, string | number | null>;
+  members: Map<string, { org: string; email: string }>;
+};
+
+async function readState(): Promise<State> {
+  const [organizations, users, invitations, tallies, countDrift, sharedEmails, orgsWithoutOwner, userFields, orgFields] =
+    await db.batch([
+      db.prepare("SELECT count(*) AS n FROM organizations"),
+      db.prepare("SELECT count(*) AS n FROM users"),
+      db.prepare("SELECT count(*) AS n FROM invitations"),
+      db.prepare(
+        "SELECT org_id AS org, sum(deleted_at IS NULL) AS live, sum(deleted_at IS NOT NULL) AS deleted FROM users GROUP BY org_id",
+      ),
+      db.prepare(
+        `SELECT coalesce(u.org_id, c.org_id) AS org_id, coalesce(u.org_role, c.org_role) AS org_role,
+           coalesce(u.live, 0) || '/' || coalesce(u.deleted, 0) AS counted, coalesce(c.live, 0) || '/' || coalesce(c.deleted, 0) AS kept
+         FROM (SELECT org_id, org_role, sum(deleted_at IS NULL) AS live, sum(deleted_at IS NOT NULL) AS deleted FROM users GROUP BY 1, 2) u
+         FULL OUTER JOIN organization_user_counts c ON c.org_id = u.org_id AND c.org_role = u.org_role
+         WHERE counted IS NOT kept`,
+      ),
+      db.prepare(
+        "SELECT count(*) AS n FROM (SELECT lower(email) FROM users WHERE deleted_at IS NULL GROUP BY 1 HAVING count(*) > 1)",
+      ),
+      db.prepare(
+        "SELECT count(*) AS n FROM organizations o WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = o.id AND u.org_role = 255 AND u.deleted_at IS NULL)",
+      ),
+      db.prepare("SELECT id, org_id, email, first_name, last_name, org_role FROM users"),
+      db.prepare("SELECT id, name, city FROM organizations"),
+    ]);
+  const count = (result: D1Result | undefined) => Number((result?.results[0] as { n: number } | undefined)?.n);
+  const fields = new Map<string, string | number | null>();
+  const members = new Map<string, { org: string; email: string }>();
+  type UserFields = { id: string; org_id: string; email: string; first_name: string; last_name: string; org_role: number };
+  for (const row of (userFields?.results ?? []) as UserFields[]) {
+    members.set(row.id, { org: row.org_id, email: row.email });
+    fields.set(`${row.id}.name`, row.first_name);
+    fields.set(`${row.id}.lastName`, row.last_name);
+    fields.set(`${row.id}.orgRole`, row.org_role);
+  }
+  for (const row of (orgFields?.results ?? []) as { id: string; name: string; city: string | null }[]) {
+    fields.set(`${row.id}.name`, row.name);
+    fields.set(`${row.id}.city`, row.city);
+  }
+  return {
+    organizations: count(organizations),
+    users: count(users),
+    invitations: count(invitations),
+    tallies: (tallies?.results ?? []) as Tally[],
+    countDrift: (countDrift?.results ?? []) as State["countDrift"],
+    sharedEmails: count(sharedEmails),
+    orgsWithoutOwner: count(orgsWithoutOwner),
+    fields,
+    members,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The load.
+
+const before = await readState();
+const now = Math.floor(Date.now() / 1000);
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+// Member n of the seed: 0 is the owner, n % 50 = 1 an administrator, n % 97 = 96 soft-deleted.
+const live = (n: number) => n % 97 !== 96;
+const soakOrg = async (org: SeededOrg, index: number): Promise<SoakOrg> => ({
+  id: org.id,
+  token: await signToken({ sub: org.ownerId, type: "access", iat: now, exp: now + SECONDS + 600 }, SECRET),
+  hotIds: range(2, 42).map((n) => userId(index, n)),
+  toggleIds: range(50, 90).map((n) => userId(index, n)),
+  readIds: range(100, 200)
+    .filter(live)
+    .map((n) => userId(index, n)),
+  takenEmail: `member150@org${index}.bench.example`,
+});
+const plan: SoakPlan = {
+  origin,
+  seconds: SECONDS,
+  connections: CONNECTIONS,
+  orgs: await Promise.all(orgs.map((org, i) => soakOrg(org, i + 1))),
+};
+log(`load: ${CONNECTIONS} connections for ${SECONDS}s, mixed reads and writes from both organizations`);
+const ledger = await harness.runProcess<SoakLedger>("bench/soak-load.ts", plan, (SECONDS + 120) * 1000);
+const after = await readState();
+await harness.stopMiniflare(mf);
+
+// ---------------------------------------------------------------------------------------------
+// What the answers imply, against what the database holds.
+
+const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+const created = ledger.created.length;
+const tallyOf = (state: State, org: string) => state.tallies.find((t) => t.org === org) ?? { org, live: 0, deleted: 0 };
+const serverErrors = Object.values(ledger.statuses).reduce(
+  (total, byStatus) => total + sum(Object.entries(byStatus).map(([status, n]) => (Number(status) >= 500 ? n : 0))),
+  0,
+);
+
+/**
+ * Acknowledged writes that the database lost: for each field written, its final value must be one
+ * a 2xx acknowledged, and not one that another acknowledged write, sent only after this one's
+ * answer arrived, must have replaced.
+ */
+function lostWrites(writes: FieldWrite[], state: State): string[] {
+  const byKey = new Map<string, FieldWrite[]>();
+  for (const write of writes) byKey.set(write.key, [...(byKey.get(write.key) ?? []), write]);
+  const lost: string[] = [];
+  for (const [key, acknowledged] of byKey) {
+    const final = state.fields.get(key);
+    const latestSent = (except: FieldWrite) => Math.max(...acknowledged.filter((w) => w !== except).map((w) => w.sent));
+    const explains = acknowledged.some((w) => w.value === final && w.received >= latestSent(w));
+    if (!explains) lost.push(`${key} = ${JSON.stringify(final)} after ${acknowledged.length} acknowledged writes`);
+  }
+  return lost;
+}
+
+const values = new Set([...after.fields.values()].filter((value) => typeof value === "string"));
+const orgIds = orgs.map((org) => org.id);
+const missingCreated = ledger.created.filter(({ id, org, email }) => {
+  const row = after.members.get(id);
+  return !row || row.org !== orgIds[org] || row.email !== email;
+});
+const expectedTally = (org: string, index: number): Tally => {
+  const was = tallyOf(before, org);
+  const joined = ledger.created.filter((c) => c.org === index).length;
+  const deleted = ledger.deleted[index] ?? 0;
+  const activated = ledger.activated[index] ?? 0;
+  return { org, live: was.live + joined - deleted + activated, deleted: was.deleted + deleted - activated };
+};
+const tallyLines = orgIds.map((org, index) => {
+  const expected = expectedTally(org, index);
+  const actual = tallyOf(after, org);
+  return { org, expected, actual, ok: expected.live === actual.live && expected.deleted === actual.deleted };
+});
+const lost = lostWrites(ledger.writes, after);
+const leakedRefused = ledger.refusedValues.filter((value) => values.has(value));
+const invited = ledger.created.filter((c) => c.invited).length;
+
+const checks: { name: string; expected: string; actual: string; pass: boolean }[] = [
+  { name: "5xx answers", expected: "0", actual: String(serverErrors), pass: serverErrors === 0 },
+  {
+    name: "requests without an HTTP answer",
+    expected: "0",
+    actual: `${ledger.transportErrors.length}${ledger.transportErrors.length ? ` (${ledger.transportErrors[0]})` : ""}`,
+    pass: ledger.transportErrors.length === 0,
+  },
+  {
+    name: "answers an operation must not give",
+    expected: "0",
+    actual: String(ledger.unexpectedAnswers),
+    pass: ledger.unexpectedAnswers === 0,
+  },
+  {
+    name: "organizations",
+    expected: String(before.organizations),
+    actual: String(after.organizations),
+    pass: before.organizations === after.organizations,
+  },
+  {
+    name: "users (before + 201s)",
+    expected: `${before.users} + ${created} = ${before.users + created}`,
+    actual: String(after.users),
+    pass: after.users === before.users + created,
+  },
+  ...tallyLines.map(({ org, expected, actual, ok }, index) => ({
+    name: `org ${index + 1} live/deleted (before + 201s - deletes + activations)`,
+    expected: `${expected.live}/${expected.deleted}`,
+    actual: `${actual.live}/${actual.deleted}`,
+    pass: ok && org === actual.org,
+  })),
+  {
+    name: "invitations (before + 201s with sendInvite)",
+    expected: `${before.invitations} + ${invited} = ${before.invitations + invited}`,
+    actual: String(after.invitations),
+    pass: after.invitations === before.invitations + invited,
+  },
+  {
+    name: "created users present, in their organization, with their email",
+    expected: `${created} of ${created}`,
+    actual: `${created - missingCreated.length} of ${created}`,
+    pass: missingCreated.length === 0,
+  },
+  {
+    name: "acknowledged field writes lost or overwritten by older ones",
+    expected: "0",
+    actual: `${lost.length} of ${new Set(ledger.writes.map((w) => w.key)).size} fields (${ledger.writes.length} writes)${lost.length ? `: ${lost[0]}` : ""}`,
+    pass: lost.length === 0,
+  },
+  {
+    name: "refused writes visible in the database",
+    expected: "0",
+    actual: `${leakedRefused.length} of ${ledger.refusedValues.length}`,
+    pass: leakedRefused.length === 0,
+  },
+  {
+    name: "per-organization counts (triggers) equal counting users",
+    expected: "0 rows differ",
+    actual: `${after.countDrift.length} rows differ`,
+    pass: after.countDrift.length === 0,
+  },
+  {
+    name: "live users sharing an email (case-insensitive)",
+    expected: "0",
+    actual: String(after.sharedEmails),
+    pass: after.sharedEmails === 0,
+  },
+  {
+    name: "organizations without a live owner",
+    expected: "0",
+    actual: String(after.orgsWithoutOwner),
+    pass: after.orgsWithoutOwner === 0,
+  },
+  {
+    name: "responses crossing organizations",
+    expected: "0",
+    actual: `${ledger.tenancyViolations.length}${ledger.tenancyViolations.length ? ` (${ledger.tenancyViolations[0]})` : ""}`,
+    pass: ledger.tenancyViolations.length === 0,
+  },
+];
+
+// ---------------------------------------------------------------------------------------------
+// Figures.
+
+const seconds = await harness.finish();
+const pad = (text: string | number, width: number) => String(text).padStart(width);
+console.log(
+  `\nLoad: ${ledger.requests.toLocaleString("en")} answered requests in ${ledger.seconds.toFixed(1)}s ` +
+    `(${(ledger.requests / ledger.seconds).toFixed(0)} req/s), ${CONNECTIONS} connections\n`,
+);
+console.log(`${"operation".padEnd(26)} ${pad("answers", 8)} ${pad("p50 ms", 8)} ${pad("p99 ms", 8)}  statuses`);
+for (const [name, byStatus] of Object.entries(ledger.statuses).sort()) {
+  const latency = ledger.latency[name];
+  const statuses = Object.entries(byStatus)
+    .map(([status, n]) => `${status} x${n}`)
+    .join(", ");
+  console.log(
+    `${name.padEnd(26)} ${pad(sum(Object.values(byStatus)), 8)} ${pad(latency?.p50.toFixed(1) ?? "-", 8)} ${pad(latency?.p99.toFixed(1) ?? "-", 8)}  ${statuses}`,
+  );
+}
+console.log(`\n${"check".padEnd(69)} ${"expected".padEnd(20)} actual`);
+for (const check of checks)
+  console.log(`${check.pass ? "ok  " : "FAIL"} ${check.name.padEnd(64)} ${check.expected.padEnd(20)} ${check.actual}`);
+for (const sample of ledger.unexpected.slice(0, 5)) console.log(`  unexpected: ${sample.op} -> ${sample.status} ${sample.body}`);
+const failed = checks.filter((check) => !check.pass).length;
+// Lost: acknowledged field writes, created users, and deletes or activations missing from the counts.
+const lostCount = lost.length + missingCreated.length + sum(tallyLines.map((t) => Math.abs(t.expected.live - t.actual.live)));
+console.log(
+  `\nsoak: ${serverErrors} 5xx, ${lostCount} lost writes, ${failed} of ${checks.length} checks failed (${seconds.toFixed(0)}s in all)`,
+);
+if (failed) process.exit(1);
