@@ -122,24 +122,34 @@ export async function startHarness(name: string, overallLimitMs: number) {
     return { dir, script: join(dir, "index.js"), output: build.stdout + build.stderr };
   }
 
-  const { assets: _assets, ...configured } = wrangler.unstable_getMiniflareWorkerOptions("wrangler.toml")
-    .workerOptions as WorkerOptions;
-  // Rate limits stay in the request path, with a limit the load cannot reach.
-  const ratelimits = Object.fromEntries(
-    Object.entries(configured.ratelimits ?? {}).map(([binding, limit]) => [
-      binding,
-      { ...limit, simple: { ...limit.simple, limit: 1e9 } },
-    ]),
-  );
+  // Read after the build: wrangler.toml's [build] command creates the assets directory that
+  // reading the configuration requires (absent on a fresh clone until then).
+  let configuration: { worker: WorkerOptions; ratelimits: WorkerOptions["ratelimits"] } | undefined;
+  function configured() {
+    if (!configuration) {
+      const { assets: _assets, ...worker } = wrangler.unstable_getMiniflareWorkerOptions("wrangler.toml")
+        .workerOptions as WorkerOptions;
+      // Rate limits stay in the request path, with a limit the load cannot reach.
+      const ratelimits = Object.fromEntries(
+        Object.entries(worker.ratelimits ?? {}).map(([binding, limit]) => [
+          binding,
+          { ...limit, simple: { ...limit.simple, limit: 1e9 } },
+        ]),
+      );
+      configuration = { worker, ratelimits };
+    }
+    return configuration;
+  }
   const direct = [{ host: "127.0.0.1", port: 0 }];
 
   /** The API's worker options from wrangler.toml, on D1 database `d1Id`, with its own JWT secret. */
   function apiWorker(workerName: string, scriptOptions: object, d1Id: string, jwtSecret: string) {
+    const { worker, ratelimits } = configured();
     return {
-      ...configured,
+      ...worker,
       ...scriptOptions,
       name: workerName,
-      bindings: { ...configured.bindings, JWT_SECRET: jwtSecret },
+      bindings: { ...worker.bindings, JWT_SECRET: jwtSecret },
       ratelimits,
       d1Databases: { DB: d1Id },
       unsafeDirectSockets: direct,
@@ -183,8 +193,7 @@ export async function startHarness(name: string, overallLimitMs: number) {
     fail,
     work,
     versions,
-    configured,
-    compatibilityDate: configured.compatibilityDate,
+    compatibilityDate: () => configured().worker.compatibilityDate,
     direct,
     startMiniflare,
     stopMiniflare,

@@ -109,7 +109,7 @@ const workers = {
     modules: true,
     modulesRoot: resolve("bench/workers"),
     scriptPath: resolve("bench/workers/minimal.js"),
-    compatibilityDate: harness.compatibilityDate,
+    compatibilityDate: harness.compatibilityDate(),
     bindings: { JWT_SECRET: BENCH_SECRET, PBKDF2_ITERATIONS: String(PBKDF2_ITERATIONS) },
     d1Databases: { DB: D1_ID },
     unsafeDirectSockets: harness.direct,
@@ -119,7 +119,7 @@ const workers = {
     modules: true,
     modulesRoot: resolve("bench/workers"),
     scriptPath: resolve("bench/workers/trivial.js"),
-    compatibilityDate: harness.compatibilityDate,
+    compatibilityDate: harness.compatibilityDate(),
     unsafeDirectSockets: harness.direct,
   },
 };
