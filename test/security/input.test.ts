@@ -4,7 +4,7 @@ import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError, send, type ApiResponse } from "../helpers/api";
 import { createOrg, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
-import { expectUnchanged, userRow } from "../helpers/snapshot";
+import { expectUnchanged, snapshot, userRow } from "../helpers/snapshot";
 
 const JSON_UTF8 = "application/json; charset=utf-8";
 const MAX_BODY = 64 * 1024;
@@ -856,5 +856,110 @@ describe("shapes Flashback's client relies on", () => {
     expect(res.text).not.toMatch(/password|pbkdf2|Input-pass-1/i);
     const got = await call("GET", `/organization/users/${res.body.data.id}`, { token: s.token });
     expect(got.text).not.toMatch(/password|pbkdf2/i);
+  });
+});
+
+// Every text field of every body, and the list's q, with the strings an attacker tries first.
+// Literal ones are data: stored and answered exactly as sent, changing only their own row. The
+// others cannot be stored faithfully (NUL, lone surrogates, control characters): refused with 400
+// and no table touched.
+describe("hostile text in every text field and in q", () => {
+  const LITERAL: [string, string][] = [
+    ["a quote, a statement and a comment", "Robert'); DROP TABLE users;--"],
+    ["doubled double quotes", '" OR ""="'],
+    ["LIKE wildcards and a backslash", "100% _off_ \\ %_"],
+    ["SQL parameter markers", "?1 ?, :name @p $1"],
+    ["4-byte characters", "\u{1F600}\u{1D11E}\u{20000}"],
+    ["markup and JSON", '<script>alert(1)</script> {"a":1}'],
+  ];
+  const REFUSED: [string, string][] = [
+    ["NUL", "a\u0000b"],
+    ["a lone high surrogate", "a\uD800b"],
+    ["a lone low surrogate", "\uDC00z"],
+    ["ESC", "a\u001bb"],
+    ["DEL", "a\u007fb"],
+    ["a line feed", "a\nb"],
+  ];
+  type TextField = { route: BodyRoute; field: string; table: "organizations" | "users"; column: string; wire?: string };
+  const ORG_TEXT = ["name", "address1", "address2", "city", "zipcode", "phone", "state", "country"];
+  const FIELDS: TextField[] = [
+    ...ORG_TEXT.map((field) => ({ route: BODY_ROUTES[0]!, field, table: "organizations" as const, column: field, wire: field })),
+    { route: BODY_ROUTES[1]!, field: "firstName", table: "users", column: "first_name", wire: "name" },
+    { route: BODY_ROUTES[1]!, field: "lastName", table: "users", column: "last_name", wire: "lastName" },
+    { route: BODY_ROUTES[1]!, field: "provider", table: "users", column: "provider" },
+    { route: BODY_ROUTES[2]!, field: "name", table: "users", column: "first_name", wire: "name" },
+    { route: BODY_ROUTES[2]!, field: "lastName", table: "users", column: "last_name", wire: "lastName" },
+  ];
+  const rowCounts = async () => Object.fromEntries(Object.entries(await snapshot()).map(([table, { rows }]) => [table, rows]));
+
+  it.each(
+    titled(
+      FIELDS.flatMap((f) => LITERAL.map(([why, value]) => ({ ...f, why, value }))),
+      (c) => `${c.route.route} stores ${c.field} with ${c.why} exactly as sent`,
+    ),
+  )("%s", async (_title, { route, field, table, column, wire, value }) => {
+    const s = await setup();
+    const before = await rowCounts();
+    const res = await call(route.method, route.path(s), { token: s.token, body: { ...route.valid(), [field]: value } });
+    expect(res.status, res.text).toBe(route.success);
+    if (wire) expect(res.body.data[wire]).toBe(value);
+    const id = table === "organizations" ? s.org.id : route.method === "POST" ? res.body.data.id : s.target.id;
+    const row = table === "organizations" ? await orgRow(id) : await userRow(id);
+    expect(row?.[column]).toBe(value);
+    // Only the row written: a creation adds its user and invitation, an update adds nothing.
+    const created = route.method === "POST" ? 1 : 0;
+    expect(await rowCounts()).toEqual({ ...before, users: before.users! + created, invitations: before.invitations! + created });
+  });
+
+  it.each(
+    titled(
+      FIELDS.flatMap((f) => REFUSED.map(([why, value]) => ({ ...f, why, value }))),
+      (c) => `${c.route.route} refuses ${c.field} with ${c.why}: 400 validation_failed, nothing written`,
+    ),
+  )("%s", async (_title, { route, field, value }) => {
+    const s = await setup();
+    const res = await expectUnchanged(() =>
+      call(route.method, route.path(s), { token: s.token, body: { ...route.valid(), [field]: value } }),
+    );
+    expectError(res, 400, "validation_failed");
+    expect(res.body.details).toContainEqual(expect.objectContaining({ path: field }));
+  });
+
+  it.each(titled(LITERAL, ([why]) => `GET /organization/users?q= with ${why} matches that text literally`))(
+    "%s",
+    async (_title, [, value]) => {
+      const s = await setup();
+      const holder = await insertUser(s.org.id, ROLE.USER, { lastName: value });
+      const res = await expectUnchanged(() =>
+        call("GET", `/organization/users?q=${encodeURIComponent(value)}`, { token: s.token }),
+      );
+      expect(res.status, res.text).toBe(200);
+      expect(res.body.data.map((u: { id: string }) => u.id)).toEqual([holder.id]);
+      expect(res.body.total).toBe(1);
+    },
+  );
+
+  // A URL cannot carry a lone surrogate (percent-encoding is of UTF-8): those rows are below.
+  const refusedInUrl = REFUSED.filter(([, value]) => !/[\uD800-\uDFFF]/.test(value));
+  it.each(titled(refusedInUrl, ([why]) => `GET /organization/users?q= with ${why} is 400 naming q`))(
+    "%s",
+    async (_title, [, value]) => {
+      const s = await setup();
+      const res = await call("GET", `/organization/users?q=${encodeURIComponent(value)}`, { token: s.token });
+      expectError(res, 400, "validation_failed");
+      expect(res.body.details).toContainEqual(expect.objectContaining({ path: "q" }));
+    },
+  );
+
+  it.each([
+    ["a surrogate's bytes", "%ED%A0%80"],
+    ["0xFF", "%FF"],
+    ["an overlong NUL", "a%C0%80b"],
+    ["a truncated sequence", "%E2%82"],
+  ])("GET /organization/users?q= with percent-encoded %s (not UTF-8) is 200 and matches nobody", async (_why, encoded) => {
+    const s = await setup();
+    const res = await call("GET", `/organization/users?q=${encoded}`, { token: s.token });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toMatchObject({ data: [], total: 0, nextCursor: null });
   });
 });
