@@ -162,18 +162,13 @@ export async function insertUser(db: Db, user: NewUser, invitedBy?: string): Pro
   return row;
 }
 
-/** The guard of a write on another user: same organization, not ranked above the caller. */
-function actionable(orgId: string, userId: string, callerRole: number) {
-  return and(eq(users.id, userId), eq(users.orgId, orgId), lte(users.orgRole, callerRole));
-}
+export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
 
 // True unless this row is an owner and the only live one of its organization. Evaluated inside
 // the writing statement, so two owners demoting each other at once cannot both succeed.
 function keepsAnotherOwner(orgId: string) {
   return sql`(${users.orgRole} <> ${ROLE.OWNER} OR (SELECT count(*) FROM users AS owners WHERE owners.org_id = ${orgId} AND owners.org_role = ${ROLE.OWNER} AND owners.deleted_at IS NULL) > 1)`;
 }
-
-export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
 
 /**
  * A guarded write's outcome: the row it wrote (undefined when a guard failed), and the target as
@@ -182,19 +177,26 @@ export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Rol
  */
 export type GuardedWrite = { row: UserRow | undefined; target: UserRow | undefined };
 
-/** The target of a write, deleted or not, as a statement of the write's batch. */
-function targetRow(db: Db, target: { orgId: string; userId: string }) {
-  return db
-    .select()
-    .from(users)
-    .where(and(eq(users.id, target.userId), eq(users.orgId, target.orgId)));
+type Target = { orgId: string; userId: string; callerRole: number };
+
+/**
+ * Writes `set` to the target when it is in the caller's organization, not ranked above the caller,
+ * and `guard` holds; then reads the target, deleted or not, in the same batch.
+ */
+async function guardedUpdate(db: Db, target: Target, set: Partial<UserRow>, guard: SQL | undefined): Promise<GuardedWrite> {
+  const isTarget = and(eq(users.id, target.userId), eq(users.orgId, target.orgId));
+  const [[row], [current]] = await db.batch([
+    db
+      .update(users)
+      .set(set)
+      .where(and(isTarget, lte(users.orgRole, target.callerRole), guard))
+      .returning(),
+    db.select().from(users).where(isTarget),
+  ]);
+  return { row, target: current };
 }
 
-export async function updateUser(
-  db: Db,
-  target: { orgId: string; userId: string; callerRole: number },
-  changes: UserChanges,
-): Promise<GuardedWrite> {
+export async function updateUser(db: Db, target: Target, changes: UserChanges): Promise<GuardedWrite> {
   const set: Partial<UserRow> = { updatedAt: new Date().toISOString() };
   if (changes.firstName !== undefined)
     Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
@@ -202,54 +204,21 @@ export async function updateUser(
     Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
   if (changes.orgRole !== undefined) set.orgRole = changes.orgRole;
   const demotes = changes.orgRole !== undefined && changes.orgRole !== ROLE.OWNER;
-  const [[row], [current]] = await db.batch([
-    db
-      .update(users)
-      .set(set)
-      .where(
-        and(
-          actionable(target.orgId, target.userId, target.callerRole),
-          isNull(users.deletedAt),
-          demotes ? keepsAnotherOwner(target.orgId) : undefined,
-        ),
-      )
-      .returning(),
-    targetRow(db, target),
-  ]);
-  return { row, target: current };
+  return guardedUpdate(db, target, set, and(isNull(users.deletedAt), demotes ? keepsAnotherOwner(target.orgId) : undefined));
 }
 
 /** Soft-deletes a live user. */
-export async function softDeleteUser(
-  db: Db,
-  target: { orgId: string; userId: string; callerRole: number },
-): Promise<GuardedWrite> {
+export function softDeleteUser(db: Db, target: Target): Promise<GuardedWrite> {
   const now = new Date().toISOString();
-  const [[row], [current]] = await db.batch([
-    db
-      .update(users)
-      .set({ deletedAt: now, updatedAt: now })
-      .where(
-        and(actionable(target.orgId, target.userId, target.callerRole), isNull(users.deletedAt), keepsAnotherOwner(target.orgId)),
-      )
-      .returning(),
-    targetRow(db, target),
-  ]);
-  return { row, target: current };
+  return guardedUpdate(
+    db,
+    target,
+    { deletedAt: now, updatedAt: now },
+    and(isNull(users.deletedAt), keepsAnotherOwner(target.orgId)),
+  );
 }
 
 /** Clears `deletedAt` of a soft-deleted user. */
-export async function reactivateUser(
-  db: Db,
-  target: { orgId: string; userId: string; callerRole: number },
-): Promise<GuardedWrite> {
-  const [[row], [current]] = await db.batch([
-    db
-      .update(users)
-      .set({ deletedAt: null, updatedAt: new Date().toISOString() })
-      .where(and(actionable(target.orgId, target.userId, target.callerRole), isNotNull(users.deletedAt)))
-      .returning(),
-    targetRow(db, target),
-  ]);
-  return { row, target: current };
+export function reactivateUser(db: Db, target: Target): Promise<GuardedWrite> {
+  return guardedUpdate(db, target, { deletedAt: null, updatedAt: new Date().toISOString() }, isNotNull(users.deletedAt));
 }
