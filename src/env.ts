@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Role } from "./auth/roles";
+import type { CallerRef } from "./db/caller";
 import type { OrganizationRow } from "./db/schema";
 
 export type Bindings = {
@@ -15,8 +16,8 @@ export type Bindings = {
   RATE_LIMITER?: RateLimit;
 };
 
-/** The authenticated caller, loaded from the database on every request. */
-export type Caller = { id: string; orgId: string; role: Role };
+/** The authenticated caller, loaded from the database on every request; `issuedAt` is the token's `iat`. */
+export type Caller = CallerRef & { role: Role };
 
 /** `organization` is the caller's own, read by `authenticate` in the same statement as the caller. */
 export type AppEnv = { Bindings: Bindings; Variables: { caller: Caller; organization: OrganizationRow } };

@@ -9,7 +9,7 @@ import { decodeBase64Url, decodeBase64UrlText, encodeBase64Url, encodeBase64UrlT
 export const LEEWAY_SECONDS = 60;
 export const MAX_TOKEN_LENGTH = 8192;
 
-export type VerifiedToken = { userId: string; orgId?: string };
+export type VerifiedToken = { userId: string; orgId?: string; iat?: number };
 
 export class TokenError extends Error {}
 
@@ -149,7 +149,11 @@ function checkClaims(payload: Record<string, unknown>, config: AuthConfig, now: 
   const subject = "sub" in payload ? payload.sub : payload.userId;
   if (typeof subject !== "string" || subject.length === 0) throw new TokenError("token has no subject");
   if (payload.orgId !== undefined && typeof payload.orgId !== "string") throw new TokenError("orgId must be a string");
-  return { userId: subject, ...(typeof payload.orgId === "string" ? { orgId: payload.orgId } : {}) };
+  return {
+    userId: subject,
+    ...(typeof payload.orgId === "string" ? { orgId: payload.orgId } : {}),
+    ...(iat === undefined ? {} : { iat }),
+  };
 }
 
 export type Verifier = (token: string, now?: number) => Promise<VerifiedToken>;

@@ -1,4 +1,5 @@
 import { and, eq, isNull } from "drizzle-orm";
+import { callerMayWrite, callerNow, type CallerNow, type CallerRef, type Rights } from "./caller";
 import type { Db } from "./client";
 import { organizations, type OrganizationRow } from "./schema";
 
@@ -21,20 +22,26 @@ export type OrganizationChanges = Partial<
 
 const live = isNull(organizations.deletedAt);
 
-export async function findOrganization(db: Db, id: string): Promise<OrganizationRow | undefined> {
-  return db
-    .select()
-    .from(organizations)
-    .where(and(eq(organizations.id, id), live))
-    .get();
-}
+/** A guarded organization write: the row as stored (undefined when refused) and the caller as the write saw them. */
+export type OrganizationWrite = { row: OrganizationRow | undefined; caller: CallerNow | undefined };
 
-/** Updates a live organization and returns it as stored, or undefined when it is gone. */
-export async function updateOrganization(db: Db, id: string, changes: OrganizationChanges): Promise<OrganizationRow | undefined> {
-  const [row] = await db
-    .update(organizations)
-    .set({ ...changes, updatedAt: new Date().toISOString() })
-    .where(and(eq(organizations.id, id), live))
-    .returning();
-  return row;
+/**
+ * Updates the caller's organization while it is live and the caller may still write it with
+ * `rights`; reads the caller in the same batch, so a refusal is explained by the state that caused it.
+ */
+export async function updateOrganization(
+  db: Db,
+  caller: CallerRef,
+  rights: Rights,
+  changes: OrganizationChanges,
+): Promise<OrganizationWrite> {
+  const [[row], [seen]] = await db.batch([
+    db
+      .update(organizations)
+      .set({ ...changes, updatedAt: new Date().toISOString() })
+      .where(and(eq(organizations.id, caller.orgId), live, callerMayWrite(caller, rights, { orgId: organizations.id })))
+      .returning(),
+    callerNow(db, caller),
+  ]);
+  return { row, caller: seen };
 }

@@ -44,6 +44,9 @@ export const users = sqliteTable(
     passwordHash: text("password_hash").notNull(),
     provider: text("provider"),
     authMethod: text("auth_method").notNull().default("LOCAL"),
+    // Unix seconds; a token issued at or before it is refused. Set by every soft delete and never
+    // moved back, so a token issued before a deletion stays dead after a reactivation.
+    tokensValidAfter: integer("tokens_valid_after"),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
     deletedAt: text("deleted_at"),

@@ -1,8 +1,19 @@
-import { and, asc, count, eq, isNotNull, isNull, lte, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, getTableColumns, isNotNull, isNull, or, sql, type SQL } from "drizzle-orm";
 import { ROLE, type Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
+import {
+  asCaller,
+  callerMayWrite,
+  callerNow,
+  callerOrganizations,
+  callers,
+  isLiveCaller,
+  type CallerNow,
+  type CallerRef,
+  type Rights,
+} from "./caller";
 import { prepared, type Db } from "./client";
-import { invitations, organizations, organizationUserCounts, users, type UserRow } from "./schema";
+import { invitations, organizationUserCounts, users, type UserRow } from "./schema";
 
 // Every query on users lives here. Live rows are the default: a soft-deleted user is seen
 // only where a caller passes `includeDeleted: true`.
@@ -17,16 +28,19 @@ function visible(options: Visibility = {}): SQL | undefined {
 // GET /organization/{orgId} together cost a single D1 round trip.
 const callerQuery = prepared((db) =>
   db
-    .select({ id: users.id, orgId: users.orgId, role: users.orgRole, organization: organizations })
-    .from(organizations)
-    .innerJoin(users, eq(users.orgId, organizations.id))
-    .where(and(eq(users.id, sql.placeholder("userId")), isNull(users.deletedAt), isNull(organizations.deletedAt)))
+    .select({ id: callers.id, orgId: callers.orgId, role: callers.orgRole, organization: callerOrganizations })
+    .from(callerOrganizations)
+    .innerJoin(callers, eq(callers.orgId, callerOrganizations.id))
+    .where(isLiveCaller(sql.placeholder("userId"), sql.placeholder("issuedAt")))
     .prepare(),
 );
 
-/** The caller behind a token: a live user of a live organization, with that organization. */
-export async function findCaller(db: Db, userId: string) {
-  return callerQuery(db).get({ userId });
+/**
+ * The caller behind a token: a live user of a live organization, with that organization, whose
+ * token (issued at `issuedAt`, the `iat` claim) is newer than the user's watermark.
+ */
+export async function findCaller(db: Db, userId: string, issuedAt: number | undefined) {
+  return callerQuery(db).get({ userId, issuedAt: issuedAt ?? null });
 }
 
 const userQuery = (options: Visibility) =>
@@ -115,7 +129,6 @@ function countedTotal(db: Db, orgId: string, filter: ListFilter) {
 }
 
 export type NewUser = {
-  orgId: string;
   email: string;
   firstName: string;
   lastName: string;
@@ -125,17 +138,21 @@ export type NewUser = {
   authMethod: string;
 };
 
+/** A write's outcome: the row it wrote (undefined when refused) and the caller as the write saw them. */
+export type Written = { row: UserRow | undefined; caller: CallerNow | undefined };
+
 /**
- * Inserts a user, and with `invitedBy` the invitation record, in one atomic batch. The unique
- * index on lower(email) decides races: a duplicate throws a unique violation.
+ * Inserts a user into the caller's organization, and with `invite` its invitation record, in one
+ * atomic batch. The row is selected from the caller's own (`INSERT ... SELECT`), so it is written
+ * only while the caller may still grant its role there, into the organization the database holds
+ * for them. The unique index on lower(email) decides races: a duplicate throws a unique violation.
  */
-export async function insertUser(db: Db, user: NewUser, invitedBy?: string): Promise<UserRow> {
+export async function insertUser(db: Db, caller: CallerRef, rights: Rights, user: NewUser, invite: boolean): Promise<Written> {
   const now = new Date().toISOString();
   const id = uuidv7();
   const email = user.email.toLowerCase();
-  const row = {
+  const row: Omit<UserRow, "orgId"> = {
     id,
-    orgId: user.orgId,
     email,
     firstName: user.firstName,
     lastName: user.lastName,
@@ -146,20 +163,40 @@ export async function insertUser(db: Db, user: NewUser, invitedBy?: string): Pro
     passwordHash: user.passwordHash,
     provider: user.provider ?? null,
     authMethod: user.authMethod,
+    tokensValidAfter: null,
     createdAt: now,
     updatedAt: now,
     deletedAt: null,
   };
-  const insert = db.insert(users).values(row);
-  if (invitedBy) {
-    await db.batch([
-      insert,
-      db.insert(invitations).values({ id: uuidv7(), userId: id, orgId: user.orgId, email, invitedBy, createdAt: now }),
-    ]);
-  } else {
-    await insert.run();
-  }
-  return row;
+  // Every column in table order, as INSERT ... SELECT needs; the organization comes from the caller's row.
+  const fields = Object.fromEntries(
+    Object.entries(getTableColumns(users)).map(([key, column]) => [
+      key,
+      key === "orgId" ? callers.orgId : sql`${sql.param(row[key as keyof typeof row], column)}`,
+    ]),
+  );
+  const insert = db
+    .insert(users)
+    .select(asCaller(caller, rights, fields))
+    .returning();
+  const invitation = db.insert(invitations).select(
+    db
+      .select({
+        id: sql`${uuidv7()}`,
+        userId: users.id,
+        orgId: users.orgId,
+        email: users.email,
+        invitedBy: sql`${caller.id}`,
+        createdAt: sql`${now}`,
+        sentAt: sql`null`,
+      })
+      .from(users)
+      .where(eq(users.id, id))
+      .getSQL(),
+  );
+  const seen = callerNow(db, caller);
+  const [[written], [seenCaller]] = invite ? await db.batch([insert, seen, invitation]) : await db.batch([insert, seen]);
+  return { row: written, caller: seenCaller };
 }
 
 export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
@@ -171,32 +208,46 @@ function keepsAnotherOwner(orgId: string) {
 }
 
 /**
- * A guarded write's outcome: the row it wrote (undefined when a guard failed), and the target as
- * that write left it. Both come from one batch, which D1 runs as one transaction, so a refusal is
- * explained by the state that caused it, never by a later write of a concurrent request.
+ * A guarded write's outcome: the row it wrote (undefined when a guard failed), the target as that
+ * write left it and the caller as it saw them. All come from one batch, which D1 runs as one
+ * transaction, so a refusal is explained by the state that caused it, never by a later write of a
+ * concurrent request.
  */
-export type GuardedWrite = { row: UserRow | undefined; target: UserRow | undefined };
-
-type Target = { orgId: string; userId: string; callerRole: number };
+export type GuardedWrite = Written & { target: UserRow | undefined };
 
 /**
- * Writes `set` to the target when it is in the caller's organization, not ranked above the caller,
- * and `guard` holds; then reads the target, deleted or not, in the same batch.
+ * Writes `set` to the target when the caller may still write it (live, in its organization, ranked
+ * at least as `rights` and the target's role) and `guard` holds; then reads the target, deleted or
+ * not, and the caller, in the same batch.
  */
-async function guardedUpdate(db: Db, target: Target, set: Partial<UserRow>, guard: SQL | undefined): Promise<GuardedWrite> {
-  const isTarget = and(eq(users.id, target.userId), eq(users.orgId, target.orgId));
-  const [[row], [current]] = await db.batch([
+async function guardedUpdate(
+  db: Db,
+  caller: CallerRef,
+  rights: Rights,
+  userId: string,
+  set: Partial<UserRow>,
+  guard: SQL | undefined,
+): Promise<GuardedWrite> {
+  const isTarget = and(eq(users.id, userId), eq(users.orgId, caller.orgId));
+  const [[row], [target], [seen]] = await db.batch([
     db
       .update(users)
       .set(set)
-      .where(and(isTarget, lte(users.orgRole, target.callerRole), guard))
+      .where(and(isTarget, callerMayWrite(caller, rights, { orgId: users.orgId, over: users.orgRole }), guard))
       .returning(),
     db.select().from(users).where(isTarget),
+    callerNow(db, caller),
   ]);
-  return { row, target: current };
+  return { row, target, caller: seen };
 }
 
-export async function updateUser(db: Db, target: Target, changes: UserChanges): Promise<GuardedWrite> {
+export async function updateUser(
+  db: Db,
+  caller: CallerRef,
+  minimum: Role,
+  userId: string,
+  changes: UserChanges,
+): Promise<GuardedWrite> {
   const set: Partial<UserRow> = { updatedAt: new Date().toISOString() };
   if (changes.firstName !== undefined)
     Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
@@ -204,21 +255,44 @@ export async function updateUser(db: Db, target: Target, changes: UserChanges): 
     Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
   if (changes.orgRole !== undefined) set.orgRole = changes.orgRole;
   const demotes = changes.orgRole !== undefined && changes.orgRole !== ROLE.OWNER;
-  return guardedUpdate(db, target, set, and(isNull(users.deletedAt), demotes ? keepsAnotherOwner(target.orgId) : undefined));
-}
-
-/** Soft-deletes a live user. */
-export function softDeleteUser(db: Db, target: Target): Promise<GuardedWrite> {
-  const now = new Date().toISOString();
   return guardedUpdate(
     db,
-    target,
-    { deletedAt: now, updatedAt: now },
-    and(isNull(users.deletedAt), keepsAnotherOwner(target.orgId)),
+    caller,
+    { minimum, grants: changes.orgRole },
+    userId,
+    set,
+    and(isNull(users.deletedAt), demotes ? keepsAnotherOwner(caller.orgId) : undefined),
   );
 }
 
-/** Clears `deletedAt` of a soft-deleted user. */
-export function reactivateUser(db: Db, target: Target): Promise<GuardedWrite> {
-  return guardedUpdate(db, target, { deletedAt: null, updatedAt: new Date().toISOString() }, isNotNull(users.deletedAt));
+/**
+ * Soft-deletes a live user and moves their token watermark to now, so every token issued until
+ * this second stays dead after a reactivation.
+ */
+export function softDeleteUser(db: Db, caller: CallerRef, minimum: Role, userId: string): Promise<GuardedWrite> {
+  const now = new Date();
+  return guardedUpdate(
+    db,
+    caller,
+    { minimum },
+    userId,
+    {
+      deletedAt: now.toISOString(),
+      updatedAt: now.toISOString(),
+      tokensValidAfter: Math.floor(now.getTime() / 1000),
+    },
+    and(isNull(users.deletedAt), keepsAnotherOwner(caller.orgId)),
+  );
+}
+
+/** Clears `deletedAt` of a soft-deleted user; the token watermark stays where the deletion put it. */
+export function reactivateUser(db: Db, caller: CallerRef, minimum: Role, userId: string): Promise<GuardedWrite> {
+  return guardedUpdate(
+    db,
+    caller,
+    { minimum },
+    userId,
+    { deletedAt: null, updatedAt: new Date().toISOString() },
+    isNotNull(users.deletedAt),
+  );
 }

@@ -21,7 +21,7 @@ function verifierFor(env: Bindings): Verifier {
 }
 
 const missing = () => new ApiError("unauthorized", MESSAGES.unauthorized, undefined, { "WWW-Authenticate": "Bearer" });
-const invalid = () =>
+export const invalidToken = () =>
   new ApiError("unauthorized", MESSAGES.invalidToken, undefined, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
 
 /**
@@ -33,7 +33,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const [scheme, ...credentials] = (c.req.header("Authorization") ?? "").trim().split(/ +/);
   let refusal: ApiError | undefined;
   if (scheme?.toLowerCase() !== "bearer" || credentials.length === 0) refusal = missing();
-  else if (credentials.length !== 1) refusal = invalid();
+  else if (credentials.length !== 1) refusal = invalidToken();
 
   let token;
   if (!refusal) {
@@ -41,21 +41,21 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
       token = await verifierFor(c.env)(credentials[0] as string);
     } catch (error) {
       if (!(error instanceof TokenError)) throw error;
-      refusal = invalid();
+      refusal = invalidToken();
     }
   }
   // Callers are counted by user once the token is verified, by address before that, so a flood
   // of bad tokens is limited too; a limited caller costs no database read.
   if (!token) {
     await enforceRateLimit(c, clientKey(c));
-    throw refusal ?? invalid();
+    throw refusal ?? invalidToken();
   }
   await enforceRateLimit(c, `user:${token.userId}`);
 
-  const caller = await findCaller(createDb(c.env.DB), token.userId);
-  if (!caller || !isRole(caller.role)) throw invalid();
-  if (token.orgId !== undefined && token.orgId !== caller.orgId) throw invalid();
-  c.set("caller", { id: caller.id, orgId: caller.orgId, role: caller.role });
+  const caller = await findCaller(createDb(c.env.DB), token.userId, token.iat);
+  if (!caller || !isRole(caller.role)) throw invalidToken();
+  if (token.orgId !== undefined && token.orgId !== caller.orgId) throw invalidToken();
+  c.set("caller", { id: caller.id, orgId: caller.orgId, role: caller.role, issuedAt: token.iat });
   c.set("organization", caller.organization);
   await next();
 });

@@ -1,14 +1,11 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { ROLE } from "../auth/roles";
 import { createDb } from "../db/client";
 import { updateOrganization } from "../db/organizations";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
-import { authenticate } from "../middleware/authenticate";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
-import { requireRole } from "../middleware/require-role";
-import { requiredRole } from "../openapi";
+import { callerRefusal, operationRole } from "../middleware/require-role";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, noQuery } from "../schemas/common";
 import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, successResponse } from "../schemas/envelope";
@@ -23,6 +20,8 @@ import {
 export const organization = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 const PATH = "/organization/{orgId}";
+const GET_ORGANIZATION = operationRole("USER", MESSAGES.viewOrgDenied);
+const UPDATE_ORGANIZATION = operationRole("ADMINISTRATOR", MESSAGES.modifyOrgRole);
 
 const getOrganizationRoute = createRoute({
   method: "get",
@@ -32,8 +31,8 @@ const getOrganizationRoute = createRoute({
   summary: "Get the caller's organization",
   description: "Any member.",
   security: bearer,
-  ...requiredRole("USER"),
-  middleware: [authenticate],
+  ...GET_ORGANIZATION.documented,
+  middleware: GET_ORGANIZATION.middleware,
   request: { params: OrgIdParams, query: noQuery },
   responses: {
     200: successResponse("The organization", OrganizationSchema, ORGANIZATION_EXAMPLE),
@@ -61,8 +60,8 @@ const updateOrganizationRoute = createRoute({
   summary: "Update the caller's organization",
   description: "ADMINISTRATOR or OWNER. Partial update; strings are trimmed and an empty string clears an optional field.",
   security: bearer,
-  ...requiredRole("ADMINISTRATOR"),
-  middleware: [authenticate, requireRole(ROLE.ADMINISTRATOR, MESSAGES.modifyOrgRole), jsonBody],
+  ...UPDATE_ORGANIZATION.documented,
+  middleware: [...UPDATE_ORGANIZATION.middleware, jsonBody],
   request: { params: OrgIdParams, query: noQuery, body: jsonBodyOf(UpdateOrganizationBody) },
   responses: {
     200: successResponse("The organization after the update", OrganizationSchema, ORGANIZATION_EXAMPLE, MESSAGES.orgUpdated),
@@ -79,11 +78,11 @@ organization.openapi(updateOrganizationRoute, async (c) => {
   if (Object.keys(body).length === 0) throw new ApiError("bad_request", MESSAGES.noFields);
   if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.modifyOrgDenied);
   const { is_business: isBusiness, ...rest } = body;
-  const row = await updateOrganization(createDb(c.env.DB), orgId, {
+  const { row, caller: seen } = await updateOrganization(createDb(c.env.DB), caller, UPDATE_ORGANIZATION, {
     ...rest,
     ...(isBusiness === undefined ? {} : { isBusiness }),
   });
-  if (!row) throw new ApiError("not_found", MESSAGES.orgNotFound);
+  if (!row) throw callerRefusal(seen, UPDATE_ORGANIZATION) ?? new ApiError("not_found", MESSAGES.orgNotFound);
   return c.json({ success: true as const, data: toOrganization(row), message: MESSAGES.orgUpdated }, 200);
 });
 

@@ -1,18 +1,16 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { hashPassword } from "../auth/password";
-import { canActOn, canAssignRole, ROLE } from "../auth/roles";
+import { canActOn, canAssignRole, type Role } from "../auth/roles";
 import { createDb } from "../db/client";
-import type { UserRow } from "../db/schema";
 import { isUniqueViolation } from "../db/constraint";
 import * as usersDb from "../db/users";
-import type { AppEnv, Caller } from "../env";
+import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
-import { authenticate } from "../middleware/authenticate";
+import { invalidToken } from "../middleware/authenticate";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
-import { requireRole } from "../middleware/require-role";
-import { requiredRole } from "../openapi";
+import { callerRefusal, operationRole, type OperationRole } from "../middleware/require-role";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, idParams, noQuery } from "../schemas/common";
 import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, jsonContent, successResponse } from "../schemas/envelope";
@@ -30,7 +28,12 @@ import {
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const managers = (message: string) => [authenticate, requireRole(ROLE.WORKSPACES, message)];
+const LIST_USERS = operationRole("WORKSPACES", MESSAGES.viewUsersRole);
+const CREATE_USER = operationRole("WORKSPACES", MESSAGES.createUsersRole);
+const GET_USER = operationRole("WORKSPACES", MESSAGES.viewUsersRole);
+const UPDATE_USER = operationRole("WORKSPACES", MESSAGES.updateUsersRole);
+const DELETE_USER = operationRole("WORKSPACES", MESSAGES.deleteUsersRole);
+const ACTIVATE_USER = operationRole("WORKSPACES", MESSAGES.activateUsersRole);
 const COLLECTION = "/organization/users";
 const ITEM = "/organization/users/{userId}";
 
@@ -38,13 +41,26 @@ function notFound() {
   return new ApiError("not_found", MESSAGES.userNotFound);
 }
 
+const roleAboveOwn = () => new ApiError("forbidden", MESSAGES.roleAboveOwn);
+
 /**
- * Explains why a guarded write changed nothing, from the target as that write saw it (read in
- * the same transaction): gone (404), ranked above the caller (403), or else the operation's own
- * rule (`rule`).
+ * Explains why a guarded write changed nothing, from the caller and the target as that write saw
+ * them (read in the same transaction): the caller no longer valid (401) or below the operation's
+ * role (403), the target gone (404), a granted role above the caller's (403), the target ranked
+ * above the caller (403), or else the operation's own rule (`rule`).
  */
-function explainRefusal(caller: Caller, target: UserRow | undefined, rule: ApiError, options?: usersDb.Visibility) {
-  if (!target || (target.deletedAt !== null && !options?.includeDeleted)) return notFound();
+function explainRefusal(
+  operation: OperationRole,
+  outcome: usersDb.GuardedWrite,
+  rule: ApiError,
+  options: usersDb.Visibility & { grants?: Role | undefined } = {},
+) {
+  const caller = outcome.caller;
+  const refused = callerRefusal(caller, operation);
+  if (refused || !caller) return refused ?? invalidToken();
+  const target = outcome.target;
+  if (!target || (target.deletedAt !== null && !options.includeDeleted)) return notFound();
+  if (options.grants !== undefined && !canAssignRole(caller.role, options.grants)) return roleAboveOwn();
   if (!canActOn(caller.role, target.orgRole)) return new ApiError("forbidden", MESSAGES.targetAboveOwn);
   return rule;
 }
@@ -59,8 +75,8 @@ const listRoute = createRoute({
   summary: "List the users of the caller's organization",
   description: "WORKSPACES or higher. Keyset-paginated by creation time.",
   security: bearer,
-  ...requiredRole("WORKSPACES"),
-  middleware: managers(MESSAGES.viewUsersRole),
+  ...LIST_USERS.documented,
+  middleware: LIST_USERS.middleware,
   request: { query: ListUsersQuery },
   responses: {
     200: jsonContent(UserPageSchema, "A page of users", {
@@ -104,8 +120,8 @@ const createUserRoute = createRoute({
   summary: "Create a user in the caller's organization",
   description: "WORKSPACES or higher; the new role may not exceed the caller's.",
   security: bearer,
-  ...requiredRole("WORKSPACES"),
-  middleware: [...managers(MESSAGES.createUsersRole), jsonBody],
+  ...CREATE_USER.documented,
+  middleware: [...CREATE_USER.middleware, jsonBody],
   request: { query: noQuery, body: jsonBodyOf(CreateUserBody) },
   responses: {
     201: successResponse("Created", OrgUserSchema, { ...USER_EXAMPLE, validated: false }, MESSAGES.userCreatedInvited),
@@ -118,14 +134,16 @@ const createUserRoute = createRoute({
 users.openapi(createUserRoute, async (c) => {
   const caller = c.get("caller");
   const body = c.req.valid("json");
-  if (!canAssignRole(caller.role, body.orgRole)) throw new ApiError("forbidden", MESSAGES.roleAboveOwn);
+  // Refused before the password is hashed; the insert re-checks the role as it runs.
+  if (!canAssignRole(caller.role, body.orgRole)) throw roleAboveOwn();
   const db = createDb(c.env.DB);
-  let row;
+  let written;
   try {
-    row = await usersDb.insertUser(
+    written = await usersDb.insertUser(
       db,
+      caller,
+      { minimum: CREATE_USER.minimum, grants: body.orgRole },
       {
-        orgId: caller.orgId,
         email: body.email,
         firstName: body.firstName,
         lastName: body.lastName,
@@ -134,13 +152,18 @@ users.openapi(createUserRoute, async (c) => {
         provider: body.provider || undefined,
         authMethod: body.authMethod,
       },
-      body.sendInvite ? caller.id : undefined,
+      body.sendInvite,
     );
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
     const holder = await usersDb.findUserByEmail(db, body.email, { includeDeleted: true });
-    throw new ApiError("conflict", holder?.deletedAt ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken);
+    // The hint only where the caller can act on it: a soft-deleted user of their own organization.
+    // Any other holder gets one answer, so the address reveals nothing about other organizations.
+    const reactivatable = holder?.deletedAt != null && holder.orgId === caller.orgId;
+    throw new ApiError("conflict", reactivatable ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken);
   }
+  const row = written.row;
+  if (!row) throw callerRefusal(written.caller, CREATE_USER) ?? roleAboveOwn();
   c.header("Location", `/organization/users/${row.id}`);
   const message = body.sendInvite ? MESSAGES.userCreatedInvited : MESSAGES.userCreated;
   return c.json({ success: true as const, data: toOrgUser(row), message }, 201);
@@ -156,8 +179,8 @@ const getUserRoute = createRoute({
   summary: "Get a user",
   description: "WORKSPACES or higher. Answered bare (not enveloped), as Flashback's client expects.",
   security: bearer,
-  ...requiredRole("WORKSPACES"),
-  middleware: managers(MESSAGES.viewUsersRole),
+  ...GET_USER.documented,
+  middleware: GET_USER.middleware,
   request: { params: idParams, query: GetUserQuery },
   responses: {
     200: jsonContent(BareUserSchema, "The user", { success: true, ...USER_EXAMPLE }),
@@ -183,8 +206,8 @@ const updateUserRoute = createRoute({
   summary: "Update a user's name or role",
   description: "WORKSPACES or higher; ceiling and last-owner rules apply.",
   security: bearer,
-  ...requiredRole("WORKSPACES"),
-  middleware: [...managers(MESSAGES.updateUsersRole), jsonBody],
+  ...UPDATE_USER.documented,
+  middleware: [...UPDATE_USER.middleware, jsonBody],
   request: { params: idParams, query: noQuery, body: jsonBodyOf(UpdateUserBody) },
   responses: {
     200: successResponse("Updated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userUpdated),
@@ -202,19 +225,15 @@ users.openapi(updateUserRoute, async (c) => {
   if (body.name === undefined && body.lastName === undefined && body.orgRole === undefined) {
     throw new ApiError("bad_request", MESSAGES.noFields);
   }
-  const db = createDb(c.env.DB);
-  if (body.orgRole !== undefined && !canAssignRole(caller.role, body.orgRole)) {
-    // Existence first, so a foreign id is a 404 whatever the body asks for.
-    if (!(await usersDb.findUser(db, caller.orgId, userId))) throw notFound();
-    throw new ApiError("forbidden", MESSAGES.roleAboveOwn);
-  }
-  const target = { orgId: caller.orgId, userId, callerRole: caller.role };
-  const { row, target: seen } = await usersDb.updateUser(db, target, {
+  // A role above the caller's is refused by the write itself, and explained after existence, so a
+  // foreign id is a 404 whatever the body asks for.
+  const outcome = await usersDb.updateUser(createDb(c.env.DB), caller, UPDATE_USER.minimum, userId, {
     firstName: body.name,
     lastName: body.lastName,
     orgRole: body.orgRole,
   });
-  if (!row) throw explainRefusal(caller, seen, lastOwner());
+  const row = outcome.row;
+  if (!row) throw explainRefusal(UPDATE_USER, outcome, lastOwner(), { grants: body.orgRole });
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userUpdated }, 200);
 });
 
@@ -226,8 +245,8 @@ const deleteUserRoute = createRoute({
   summary: "Soft-delete a user",
   description: "WORKSPACES or higher. The user's tokens stop working at once; the row is kept for reactivation.",
   security: bearer,
-  ...requiredRole("WORKSPACES"),
-  middleware: managers(MESSAGES.deleteUsersRole),
+  ...DELETE_USER.documented,
+  middleware: DELETE_USER.middleware,
   request: { params: idParams, query: noQuery },
   responses: {
     200: successResponse("Deleted", z.null(), null, MESSAGES.userDeleted),
@@ -241,9 +260,8 @@ users.openapi(deleteUserRoute, async (c) => {
   const caller = c.get("caller");
   const { userId } = c.req.valid("param");
   if (userId === caller.id) throw new ApiError("bad_request", MESSAGES.deleteSelf);
-  const db = createDb(c.env.DB);
-  const { row, target } = await usersDb.softDeleteUser(db, { orgId: caller.orgId, userId, callerRole: caller.role });
-  if (!row) throw explainRefusal(caller, target, lastOwner());
+  const outcome = await usersDb.softDeleteUser(createDb(c.env.DB), caller, DELETE_USER.minimum, userId);
+  if (!outcome.row) throw explainRefusal(DELETE_USER, outcome, lastOwner());
   return c.json({ success: true as const, data: null, message: MESSAGES.userDeleted }, 200);
 });
 
@@ -259,8 +277,8 @@ const activateUserRoute = createRoute({
   summary: "Reactivate a soft-deleted user",
   description: "WORKSPACES or higher. Takes no body.",
   security: bearer,
-  ...requiredRole("WORKSPACES"),
-  middleware: managers(MESSAGES.activateUsersRole),
+  ...ACTIVATE_USER.documented,
+  middleware: ACTIVATE_USER.middleware,
   request: { params: idParams, query: noQuery },
   responses: {
     200: successResponse("Reactivated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userActivated),
@@ -272,9 +290,11 @@ const activateUserRoute = createRoute({
 users.openapi(activateUserRoute, async (c) => {
   const caller = c.get("caller");
   const { userId } = c.req.valid("param");
-  const db = createDb(c.env.DB);
-  const { row, target } = await usersDb.reactivateUser(db, { orgId: caller.orgId, userId, callerRole: caller.role });
-  if (!row) throw explainRefusal(caller, target, new ApiError("bad_request", MESSAGES.notDeleted), { includeDeleted: true });
+  const outcome = await usersDb.reactivateUser(createDb(c.env.DB), caller, ACTIVATE_USER.minimum, userId);
+  const row = outcome.row;
+  if (!row) {
+    throw explainRefusal(ACTIVATE_USER, outcome, new ApiError("bad_request", MESSAGES.notDeleted), { includeDeleted: true });
+  }
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userActivated }, 200);
 });
 

@@ -97,17 +97,6 @@ const SCENARIOS: Record<string, Scenario> = {
   "DELETE /organization/users/{userId} 403": (org) =>
     call("DELETE", user(org.users.OWNER.id), { token: org.users.ADMINISTRATOR.token }),
   "DELETE /organization/users/{userId} 404": (org) => call("DELETE", user(uuidv7()), { token: org.users.OWNER.token }),
-  "DELETE /organization/users/{userId} 409": async (org) => {
-    // Two owners delete each other; both writes wait until both were authorized as owners.
-    const second = await insertUser(org.id, ROLE.OWNER);
-    const DB = gatedDb(/^update "users"/i, 2);
-    const responses = await Promise.all([
-      callWith({ DB }, "DELETE", user(second.id), { token: org.users.OWNER.token }),
-      callWith({ DB }, "DELETE", user(org.users.OWNER.id), { token: second.token }),
-    ]);
-    expect(responses.map((r) => r.status).sort()).toEqual([200, 409]);
-    return responses.find((r) => r.status === 409)!;
-  },
   "DELETE /organization/users/{userId} 429": (org) => overLimit("DELETE", user(uuidv7()), { token: org.users.OWNER.token }),
   "DELETE /organization/users/{userId} 500": (org) =>
     failing(/^update "users"/i, "DELETE", user(org.users.USER.id), { token: org.users.OWNER.token }),
@@ -140,11 +129,6 @@ const SCENARIOS: Record<string, Scenario> = {
   "PUT /organization/{orgId} 401": (org) => call("PUT", `/organization/${org.id}`, { body: { name: "Renamed" } }),
   "PUT /organization/{orgId} 403": (org) =>
     call("PUT", `/organization/${org.id}`, { token: org.users.WORKSPACES.token, body: { name: "Renamed" } }),
-  "PUT /organization/{orgId} 404": (org) =>
-    callWith({ DB: organizationDeletedMidway(org, /^update "organizations"/i) }, "PUT", `/organization/${org.id}`, {
-      token: org.users.OWNER.token,
-      body: { name: "Renamed" },
-    }),
   "PUT /organization/{orgId} 413": (org) =>
     call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: OVERSIZED }),
   "PUT /organization/{orgId} 415": (org) =>
@@ -161,12 +145,24 @@ const SCENARIOS: Record<string, Scenario> = {
 const DOCUMENTED = OPERATIONS.flatMap((op) => op.statuses.map((status) => `${op.method} ${op.path} ${status}`));
 
 /**
- * Documented, as Flashback's contract lists it, but no request can produce it: GET reads the caller
- * and their organization in one statement (src/db/users.ts findCaller, one D1 round trip), so an
- * organization deleted before that read leaves the caller unauthenticated (401), and one deleted
- * after it was read in time. The test below pins the 401.
+ * Documented, as Flashback's contract lists them, but no request can produce them, because the
+ * caller's own conditions are part of the statement that answers:
+ * - GET /organization/{orgId} 404: the caller and their organization are read in one statement
+ *   (src/db/users.ts findCaller), so an organization deleted before that read leaves the caller
+ *   unauthenticated (401), and one deleted after it was read in time.
+ * - PUT /organization/{orgId} 404: the update requires a live caller of a live organization, so an
+ *   organization deleted mid-request makes the caller unauthenticated (401).
+ * - DELETE /organization/users/{userId} 409: the delete requires a live caller ranked at least as
+ *   the target, so an owner target beside a live owner caller is never the last owner; two owners
+ *   deleting each other at once give one 200 and one 401 (the loser is deleted when its write runs).
+ *   The last-owner guard stays in the statement all the same.
+ * The tests below pin what each answers instead.
  */
-const UNPRODUCIBLE = ["GET /organization/{orgId} 404"];
+const UNPRODUCIBLE = [
+  "GET /organization/{orgId} 404",
+  "PUT /organization/{orgId} 404",
+  "DELETE /organization/users/{userId} 409",
+];
 
 describe("every documented status of every operation, as a real answer that matches the document", () => {
   afterEach(() => {
@@ -189,7 +185,7 @@ describe("every documented status of every operation, as a real answer that matc
   });
 
   it("GET /organization/{orgId}: an organization deleted mid-request is 401, so the documented 404 cannot occur", async () => {
-    expect(DOCUMENTED.filter((key) => UNPRODUCIBLE.includes(key))).toEqual(UNPRODUCIBLE);
+    expect(DOCUMENTED.filter((key) => UNPRODUCIBLE.includes(key)).sort()).toEqual([...UNPRODUCIBLE].sort());
     const org = await createOrg();
     const res = await callWith(
       { DB: organizationDeletedMidway(org, /from "organizations"/i) },
@@ -200,6 +196,34 @@ describe("every documented status of every operation, as a real answer that matc
       },
     );
     expect(res.status, res.text).toBe(401);
+  });
+
+  it("PUT /organization/{orgId}: an organization deleted mid-request is 401, so the documented 404 cannot occur", async () => {
+    const org = await createOrg();
+    const res = await callWith(
+      { DB: organizationDeletedMidway(org, /^update "organizations"/i) },
+      "PUT",
+      `/organization/${org.id}`,
+      {
+        token: org.users.OWNER.token,
+        body: { name: "Renamed" },
+      },
+    );
+    expect(res.status, res.text).toBe(401);
+    const row = await env.DB.prepare("SELECT name FROM organizations WHERE id = ?").bind(org.id).first<{ name: string }>();
+    expect(row?.name).not.toBe("Renamed");
+  });
+
+  it("DELETE /organization/users/{userId}: two owners deleting each other, both authorized, give 200 and 401, never 409", async () => {
+    const org = await createOrg();
+    const second = await insertUser(org.id, ROLE.OWNER);
+    // Both writes wait until both requests were authorized as owners.
+    const DB = gatedDb(/^update "users"/i, 2);
+    const responses = await Promise.all([
+      callWith({ DB }, "DELETE", user(second.id), { token: org.users.OWNER.token }),
+      callWith({ DB }, "DELETE", user(org.users.OWNER.id), { token: second.token }),
+    ]);
+    expect(responses.map((r) => r.status).sort()).toEqual([200, 401]);
   });
 
   it("has no scenario for a status the document does not list", () => {

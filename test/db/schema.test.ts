@@ -166,7 +166,7 @@ describe("query plans of the users queries", () => {
 
     expect((await findUserByEmail(db, org.users.USER.email.toUpperCase()))?.id).toBe(org.users.USER.id);
     expect((await findUser(db, org.id, org.users.USER.id))?.id).toBe(org.users.USER.id);
-    const caller = await findCaller(db, org.users.USER.id);
+    const caller = await findCaller(db, org.users.USER.id, Math.floor(Date.now() / 1000));
     expect(caller?.id).toBe(org.users.USER.id);
     expect(caller?.organization.id).toBe(org.id);
     expect(recorder.executions).toHaveLength(3);

@@ -29,6 +29,8 @@ type ModelUser = {
   lastName: string;
   role: Role;
   deleted: boolean;
+  /** The user's token was issued before a deletion of theirs: refused for good, reactivated or not. */
+  tokenRevoked: boolean;
   token: string;
   createdAt: string;
   invitations: number;
@@ -88,11 +90,11 @@ const pick = <T>(list: T[], n: number): T | undefined => list[n % Math.max(1, li
 function resolve(m: Model, ref: UserRef, caller?: ModelUser): ModelUser | undefined {
   if ("unknown" in ref) return undefined;
   if ("manager" in ref) {
-    const managers = m.users.filter((u) => !u.deleted && u.role >= ROLE.WORKSPACES);
+    const managers = m.users.filter((u) => authenticated(u) && u.role >= ROLE.WORKSPACES);
     return pick(managers, ref.manager) ?? pick(m.users, ref.manager);
   }
   if ("owner" in ref) {
-    const owners = m.users.filter((u) => u.role === ROLE.OWNER && (caller ? u.orgId === caller.orgId : !u.deleted));
+    const owners = m.users.filter((u) => u.role === ROLE.OWNER && (caller ? u.orgId === caller.orgId : authenticated(u)));
     return pick(owners, ref.owner) ?? pick(m.users, ref.owner);
   }
   if ("deleted" in ref) {
@@ -123,9 +125,9 @@ async function tokenOf(ref: UserRef, user: ModelUser | undefined): Promise<strin
 
 const liveOwners = (m: Model, orgId: string) => m.users.filter((u) => u.orgId === orgId && !u.deleted && u.role === ROLE.OWNER);
 
-/** The status every operation answers first: 401 for a caller that is unknown or soft-deleted. */
+/** The status every operation answers first: 401 for a caller that is unknown or soft-deleted, or whose token a deletion revoked. */
 function authenticated(caller: ModelUser | undefined): caller is ModelUser {
-  return caller !== undefined && !caller.deleted;
+  return caller !== undefined && !caller.deleted && !caller.tokenRevoked;
 }
 
 type Expected = { status: number; code?: string; message?: string };
@@ -444,7 +446,12 @@ class CreateUser extends Command {
         : this.role > caller.role
           ? denied(MESSAGES.roleAboveOwn)
           : holder
-            ? { status: 409, code: "conflict", message: holder.deleted ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken }
+            ? {
+                status: 409,
+                code: "conflict",
+                // The hint only for a deleted user of the caller's own organization.
+                message: holder.deleted && holder.orgId === caller.orgId ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken,
+              }
             : { status: 201 };
     expectOutcome(res, expected, this.toString());
     if (res.status !== 201 || !caller) return;
@@ -458,6 +465,7 @@ class CreateUser extends Command {
       lastName: this.lastName.trim(),
       role: this.role,
       deleted: false,
+      tokenRevoked: false,
       token: await tokenFor(id),
       createdAt: row?.created_at as string,
       invitations: this.sendInvite ? 1 : 0,
@@ -568,7 +576,7 @@ class DeleteUser extends Command {
       token: await tokenOf(this.caller, caller),
     });
     expectOutcome(res, this.expected(m, caller, target), this.toString());
-    if (res.status === 200 && target) target.deleted = true;
+    if (res.status === 200 && target) Object.assign(target, { deleted: true, tokenRevoked: true });
   }
 }
 
@@ -673,6 +681,8 @@ async function setup(secondOwner: [boolean, boolean]): Promise<Model> {
         lastName: "Lovelace",
         role: f.role,
         deleted: f.deleted,
+        // Fixture rows are written without a watermark: their tokens work once reactivated.
+        tokenRevoked: false,
         token: f.token,
         createdAt: created?.created_at as string,
         invitations: 0,

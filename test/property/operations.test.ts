@@ -853,7 +853,8 @@ describe("property: POST /organization/users", () => {
           );
           expectRejected(res, 409);
           expect(res.body.code).toBe("conflict");
-          if (holder.deleted) expect(res.body.message).toMatch(/reactivat/i);
+          // The reactivation hint only for a deleted user of the caller's own organization.
+          if (holder === a.deleted) expect(res.body.message).toMatch(/reactivat/i);
           else expect(res.body.message).toBe("A user with this email already exists");
         }),
         25,
@@ -1084,7 +1085,7 @@ describe("property: PUT /organization/users/{userId}", () => {
 
 describe("property: DELETE and activate", () => {
   it(
-    "soft-deletes any user within the ceiling (200) and reactivates them (200), touching only deleted_at and updated_at",
+    "soft-deletes any user within the ceiling (200) and reactivates them (200), touching only deleted_at, updated_at and the token watermark",
     async () => {
       const { a } = await createTwoOrgs();
       await checkProperty(
@@ -1095,12 +1096,18 @@ describe("property: DELETE and activate", () => {
           const del = await call("DELETE", `/organization/users/${id}`, { token: a.users[role].token });
           expect(del.status, del.text).toBe(200);
           const deleted = await userRow(target.id);
-          expect(deleted).toEqual({ ...before, deleted_at: expect.any(String), updated_at: deleted?.updated_at });
+          expect(deleted).toEqual({
+            ...before,
+            deleted_at: expect.any(String),
+            updated_at: deleted?.updated_at,
+            tokens_valid_after: Math.floor(Date.parse(deleted?.deleted_at as string) / 1000),
+          });
           const back = await call("POST", `/organization/users/${id}/activate`, { token: a.users[role].token });
           expect(back.status, back.text).toBe(200);
           expect(back.body.data).toMatchObject({ id: target.id, deletedAt: null });
           const after = await userRow(target.id);
-          expect(after).toEqual({ ...before, updated_at: after?.updated_at });
+          // Reactivation keeps the watermark the deletion set.
+          expect(after).toEqual({ ...before, updated_at: after?.updated_at, tokens_valid_after: deleted?.tokens_valid_after });
         }),
         40,
       );

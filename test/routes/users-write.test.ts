@@ -4,7 +4,7 @@ import { ROLE } from "../../src/auth/roles";
 import { createDb } from "../../src/db/client";
 import { softDeleteUser, updateUser } from "../../src/db/users";
 import { call, expectError, ORG_USER_FIELDS, type ApiResponse } from "../helpers/api";
-import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import { createOrg, createTwoOrgs, insertUser, tokenFor, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { callWith, gatedDb, interleavedDb } from "../helpers/faults";
 
@@ -12,6 +12,7 @@ const PASSWORD = "Correct-Horse-9";
 const INVITED = "User created successfully. Verification email sent.";
 const NOT_INVITED = "User created successfully";
 const EMAIL_TAKEN = "A user with this email already exists";
+const MESSAGES_TARGET_ABOVE = "Insufficient permissions: you cannot modify a user with a higher role than your own";
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function newEmail(prefix = "new"): string {
@@ -50,6 +51,11 @@ async function orgWithTwoOwners(): Promise<{ org: OrgFixture; a: FixtureUser; b:
   const org = await createOrg();
   const b = await insertUser(org.id, ROLE.OWNER);
   return { org, a: org.users.OWNER, b };
+}
+
+/** A fixture user as the database layer takes its caller (a token without `iat`). */
+function asCaller(orgId: string, user: FixtureUser) {
+  return { id: user.id, orgId, issuedAt: undefined };
 }
 
 function statusesOf(responses: ApiResponse[]): number[] {
@@ -164,6 +170,21 @@ describe("POST /organization/users", () => {
       expect(res.body.message).toMatch(/reactivat/i);
     }
     expect(await userRow(org.deleted.id)).toMatchObject({ deleted_at: expect.stringMatching(ISO) });
+  });
+
+  it("answers an address held by another organization's user byte-identically, deleted or live (no cross-tenant hint)", async () => {
+    const { a, b } = await createTwoOrgs();
+    const token = a.users.OWNER.token;
+    const answers = [];
+    for (const email of [b.deleted.email, b.users.USER.email, b.deleted.email.toUpperCase()]) {
+      const res = await expectUnchanged(() => createUser(token, { email }));
+      expectError(res, 409, "conflict", EMAIL_TAKEN);
+      answers.push(res.text.replace(/"requestId":"[^"]*"/, ""));
+    }
+    expect(new Set(answers).size).toBe(1);
+    // The caller's own deleted user still gets the hint.
+    const own = await expectUnchanged(() => createUser(token, { email: a.deleted.email }));
+    expect(own.body.message).toMatch(/reactivat/i);
   });
 
   it("lets exactly one of 20 concurrent creates with one email (in varied case) succeed", async () => {
@@ -362,7 +383,14 @@ describe("DELETE /organization/users/{userId} and POST .../activate", () => {
     expect(res.body).toEqual({ success: true, data: null, message: "User deleted successfully" });
     const after = await userRow(target.id);
     expect(after?.deleted_at).toMatch(ISO);
-    expect(after).toEqual({ ...before, deleted_at: after?.deleted_at, updated_at: after?.updated_at });
+    // The token watermark is the second of the deletion.
+    expect(after?.tokens_valid_after).toBe(Math.floor(Date.parse(after?.deleted_at as string) / 1000));
+    expect(after).toEqual({
+      ...before,
+      deleted_at: after?.deleted_at,
+      updated_at: after?.updated_at,
+      tokens_valid_after: after?.tokens_valid_after,
+    });
 
     const again = await expectUnchanged(() =>
       call("DELETE", `/organization/users/${target.id}`, { token: org.users.WORKSPACES.token }),
@@ -400,7 +428,7 @@ describe("DELETE /organization/users/{userId} and POST .../activate", () => {
     expect(shown.body.deletedAt).toMatch(ISO);
   });
 
-  it("reactivates: 200, deletedAt null in the answer and the row, and the user's token works again", async () => {
+  it("reactivates: 200, deletedAt null in the answer and the row; tokens issued before the deletion stay refused, new ones work", async () => {
     const org = await createOrg();
     const target = org.users.USER;
     await call("DELETE", `/organization/users/${target.id}`, { token: org.users.OWNER.token });
@@ -412,8 +440,11 @@ describe("DELETE /organization/users/{userId} and POST .../activate", () => {
     expect(res.body.message).toBe("User activated successfully");
     expect(Object.keys(res.body.data).sort()).toEqual(ORG_USER_FIELDS);
     expect(res.body.data).toMatchObject({ id: target.id, email: target.email, deletedAt: null });
-    expect(await userRow(target.id)).toMatchObject({ deleted_at: null });
-    const back = await call("GET", `/organization/${org.id}`, { token: target.token });
+    const row = await userRow(target.id);
+    expect(row).toMatchObject({ deleted_at: null });
+    expectError(await call("GET", `/organization/${org.id}`, { token: target.token }), 401, "unauthorized");
+    const fresh = await tokenFor(target.id, { iat: (row?.tokens_valid_after as number) + 1 });
+    const back = await call("GET", `/organization/${org.id}`, { token: fresh });
     expect(back.status, back.text).toBe(200);
     const visible = await call("GET", `/organization/users/${target.id}`, { token: org.users.OWNER.token });
     expect(visible.status, visible.text).toBe(200);
@@ -489,7 +520,7 @@ describe("the last live owner", () => {
     expectError(await updateUserCall(a.token, a.id, { orgRole: ROLE.ADMINISTRATOR }), 409, "last_owner");
   });
 
-  it("two owners demoting each other, both already authorized as owners: exactly one 200 and one 409 (10 rounds)", async () => {
+  it("two owners demoting each other, both already authorized as owners: one 200, the other refused as its demoted caller now is (403), one owner left (10 rounds)", async () => {
     for (let round = 0; round < 10; round++) {
       const { org, a, b } = await orgWithTwoOwners();
       // Both writes are held until both requests have passed authentication and every check.
@@ -500,9 +531,10 @@ describe("the last live owner", () => {
       ]);
 
       expect(responses.map((r) => r.status).sort(), `round ${round}: ${responses.map((r) => r.text).join(" | ")}`).toEqual([
-        200, 409,
+        200, 403,
       ]);
-      expectError(responses.find((r) => r.status === 409) as ApiResponse, 409, "last_owner");
+      // The loser's write ran after its caller became an ADMINISTRATOR, who may not modify an OWNER.
+      expectError(responses.find((r) => r.status === 403) as ApiResponse, 403, "forbidden", MESSAGES_TARGET_ABOVE);
       const winner = responses.find((r) => r.status === 200)?.body.data as { id: string };
       // The survivor is the one the winner did not demote.
       expect(await liveOwnerIds(org.id)).toEqual([winner.id === a.id ? b.id : a.id]);
@@ -521,11 +553,9 @@ describe("the last live owner", () => {
         responses.filter((r) => r.status === 200),
         detail,
       ).toHaveLength(1);
-      const loser = responses.find((r) => r.status !== 200) as ApiResponse;
-      // 409 when both passed authentication as owners; 403 when the loser was already demoted
-      // (an ADMINISTRATOR may not modify an OWNER) by the time it was authenticated.
-      if (loser.status === 409) expectError(loser, 409, "last_owner");
-      else expectError(loser, 403, "forbidden");
+      // Whenever it was authenticated, the loser's write runs after its caller was demoted, and an
+      // ADMINISTRATOR may not modify an OWNER.
+      expectError(responses.find((r) => r.status !== 200) as ApiResponse, 403, "forbidden", MESSAGES_TARGET_ABOVE);
       expect(await liveOwnerIds(org.id), detail).toHaveLength(1);
     }
   });
@@ -542,10 +572,8 @@ describe("the last live owner", () => {
         responses.filter((r) => r.status === 200),
         detail,
       ).toHaveLength(1);
-      const loser = responses.find((r) => r.status !== 200) as ApiResponse;
-      // 409 when both passed authentication; 401 when the loser was already deleted by then.
-      if (loser.status === 409) expectError(loser, 409, "last_owner");
-      else expectError(loser, 401, "unauthorized");
+      // Whenever it was authenticated, the loser's write runs after its caller was deleted: 401.
+      expectError(responses.find((r) => r.status !== 200) as ApiResponse, 401, "unauthorized");
       const owners = await liveOwnerIds(org.id);
       expect(owners, detail).toHaveLength(1);
       const { n } = (await env.DB.prepare("SELECT count(*) AS n FROM users WHERE org_id = ? AND org_role = 255")
@@ -561,8 +589,8 @@ describe("the last live owner", () => {
     for (let round = 0; round < 10; round++) {
       const { org, a, b } = await orgWithTwoOwners();
       const rows = await Promise.all([
-        updateUser(db, { orgId: org.id, userId: b.id, callerRole: ROLE.OWNER }, { orgRole: ROLE.USER }),
-        updateUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }, { orgRole: ROLE.USER }),
+        updateUser(db, asCaller(org.id, a), ROLE.WORKSPACES, b.id, { orgRole: ROLE.USER }),
+        updateUser(db, asCaller(org.id, b), ROLE.WORKSPACES, a.id, { orgRole: ROLE.USER }),
       ]);
       expect(rows.filter((outcome) => outcome.row)).toHaveLength(1);
       expect(await liveOwnerIds(org.id)).toHaveLength(1);
@@ -570,8 +598,8 @@ describe("the last live owner", () => {
     for (let round = 0; round < 10; round++) {
       const { org, a, b } = await orgWithTwoOwners();
       const rows = await Promise.all([
-        softDeleteUser(db, { orgId: org.id, userId: b.id, callerRole: ROLE.OWNER }),
-        softDeleteUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }),
+        softDeleteUser(db, asCaller(org.id, a), ROLE.WORKSPACES, b.id),
+        softDeleteUser(db, asCaller(org.id, b), ROLE.WORKSPACES, a.id),
       ]);
       expect(rows.filter((outcome) => outcome.row)).toHaveLength(1);
       expect(await liveOwnerIds(org.id)).toHaveLength(1);
@@ -581,14 +609,20 @@ describe("the last live owner", () => {
   it("refuses to delete the only live owner even for a caller authorized as an owner (the guard behind 409)", async () => {
     const { org, a, b } = await orgWithTwoOwners();
     const db = createDb(env.DB);
-    // b is gone; a is now the only live owner. A stale owner authorization for b must not remove a.
+    // b is gone; a is now the only live owner. A stale owner authorization for b must not remove a,
+    // and neither may a write by a live owner (a itself).
     await env.DB.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), b.id).run();
-    const deleted = await expectUnchanged(() => softDeleteUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }));
+    const stale = await expectUnchanged(() => softDeleteUser(db, asCaller(org.id, b), ROLE.WORKSPACES, a.id));
+    expect(stale.row).toBeUndefined();
+    expect(stale.caller).toMatchObject({ valid: false });
+    const deleted = await expectUnchanged(() => softDeleteUser(db, asCaller(org.id, a), ROLE.WORKSPACES, a.id));
     expect(deleted.row).toBeUndefined();
-    // The write's outcome carries the target as the write saw it: live, an owner (so the 409).
+    // The write's outcome carries the target and the caller as the write saw them: the target live
+    // and an owner, the caller still a valid owner (so the 409).
     expect(deleted.target).toMatchObject({ id: a.id, orgRole: ROLE.OWNER, deletedAt: null });
+    expect(deleted.caller).toEqual({ role: ROLE.OWNER, valid: true });
     const demoted = await expectUnchanged(() =>
-      updateUser(db, { orgId: org.id, userId: a.id, callerRole: ROLE.OWNER }, { orgRole: ROLE.ADMINISTRATOR }),
+      updateUser(db, asCaller(org.id, a), ROLE.WORKSPACES, a.id, { orgRole: ROLE.ADMINISTRATOR }),
     );
     expect(demoted.row).toBeUndefined();
     expect(await liveOwnerIds(org.id)).toEqual([a.id]);

@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
+import { signToken } from "../../src/auth/jwt";
 import { call, expectError, type ApiResponse } from "../helpers/api";
 import {
   createOrg,
@@ -294,11 +295,13 @@ describe("the caller is loaded from the database on every request", () => {
     await expectRejectedRead(org.id, org.deleted.token);
   });
 
-  it("locks a user out as soon as they are deleted and lets the same token back in after reactivation", async () => {
+  it("locks a user out as soon as they are deleted, and keeps every earlier token dead after reactivation", async () => {
     const org = await createOrg();
     const member = org.users.ADMINISTRATOR;
     const owner = org.users.OWNER.token;
+    const withoutIat = await signToken({ sub: member.id, exp: Math.floor(Date.now() / 1000) + 3600 }, TEST_SECRET);
     await expectAccepted(org.id, member.token);
+    await expectAccepted(org.id, withoutIat);
 
     const removed = await call("DELETE", `/organization/users/${member.id}`, { token: owner });
     expect(removed.status, removed.text).toBe(200);
@@ -307,7 +310,17 @@ describe("the caller is loaded from the database on every request", () => {
 
     const restored = await call("POST", `/organization/users/${member.id}/activate`, { token: owner });
     expect(restored.status, restored.text).toBe(200);
-    await expectAccepted(org.id, member.token);
+    // The deletion set the watermark; the reactivation did not move it back.
+    await expectRejectedRead(org.id, member.token);
+    await expectRejectedWrite(org, `Bearer ${member.token}`);
+    await expectRejectedRead(org.id, withoutIat);
+    const { tokens_valid_after: watermark } = (await env.DB.prepare("SELECT tokens_valid_after FROM users WHERE id = ?")
+      .bind(member.id)
+      .first<{ tokens_valid_after: number }>())!;
+    expect(watermark).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
+    // A token issued in the second of the deletion is still refused; one issued after it works.
+    await expectRejectedRead(org.id, await tokenFor(member.id, { iat: watermark }));
+    await expectAccepted(org.id, await tokenFor(member.id, { iat: watermark + 1 }));
   });
 
   it("refuses the user of a soft-deleted organization", async () => {

@@ -31,6 +31,8 @@ async function hs256(payload: Json, header: Json = { alg: "HS256", typ: "JWT" },
 }
 
 const claims = (overrides: Json = {}): Json => ({ sub: USER, iat: NOW - 10, exp: NOW + 3600, ...overrides });
+/** What the verifier returns for `claims()`: the subject and the issue time. */
+const verified = (overrides: Json = {}) => ({ userId: USER, iat: NOW - 10, ...overrides });
 
 const config = (vars: Vars) => parseAuthConfig({ DB: env.DB, ...vars });
 const hsVerifier = (vars: Vars = {}) => createVerifier(config({ JWT_ALG: "HS256", JWT_SECRET: SECRET, ...vars }));
@@ -41,12 +43,12 @@ async function expectRefused(promise: Promise<unknown>): Promise<void> {
 
 describe("HS256", () => {
   it("accepts a well-signed token and returns its subject", async () => {
-    await expect(hsVerifier()(await hs256(claims()), NOW)).resolves.toEqual({ userId: USER });
+    await expect(hsVerifier()(await hs256(claims()), NOW)).resolves.toEqual(verified());
   });
 
   it("returns the orgId claim when present", async () => {
     const orgId = "0196f1b2-7c3a-7d4e-8f10-000000000001";
-    await expect(hsVerifier()(await hs256(claims({ orgId })), NOW)).resolves.toEqual({ userId: USER, orgId });
+    await expect(hsVerifier()(await hs256(claims({ orgId })), NOW)).resolves.toEqual(verified({ orgId }));
   });
 
   it("refuses a non-string orgId claim", async () => {
@@ -55,8 +57,10 @@ describe("HS256", () => {
 
   it("takes userId when sub is absent and sub when both are present", async () => {
     const other = "0196f1b2-7c3a-7d4e-8f10-000000000002";
-    await expect(hsVerifier()(await hs256(claims({ sub: undefined, userId: other })), NOW)).resolves.toEqual({ userId: other });
-    await expect(hsVerifier()(await hs256(claims({ userId: other })), NOW)).resolves.toEqual({ userId: USER });
+    await expect(hsVerifier()(await hs256(claims({ sub: undefined, userId: other })), NOW)).resolves.toEqual(
+      verified({ userId: other }),
+    );
+    await expect(hsVerifier()(await hs256(claims({ userId: other })), NOW)).resolves.toEqual(verified());
   });
 
   it("refuses a present but null sub instead of falling back to userId", async () => {
@@ -80,11 +84,11 @@ describe("issuer and audience", () => {
   const strict = () => hsVerifier({ JWT_ISSUER: ISS, JWT_AUDIENCE: AUD });
 
   it("accepts the configured issuer and audience", async () => {
-    await expect(strict()(await hs256(claims({ iss: ISS, aud: AUD })), NOW)).resolves.toEqual({ userId: USER });
+    await expect(strict()(await hs256(claims({ iss: ISS, aud: AUD })), NOW)).resolves.toEqual(verified());
   });
 
   it("accepts an audience array that contains the configured audience", async () => {
-    await expect(strict()(await hs256(claims({ iss: ISS, aud: ["billing", AUD] })), NOW)).resolves.toEqual({ userId: USER });
+    await expect(strict()(await hs256(claims({ iss: ISS, aud: ["billing", AUD] })), NOW)).resolves.toEqual(verified());
   });
 
   it.each<[string, Json]>([
@@ -99,7 +103,7 @@ describe("issuer and audience", () => {
   });
 
   it("ignores iss and aud when neither is configured", async () => {
-    await expect(hsVerifier()(await hs256(claims({ iss: "anyone", aud: "anything" })), NOW)).resolves.toEqual({ userId: USER });
+    await expect(hsVerifier()(await hs256(claims({ iss: "anyone", aud: "anything" })), NOW)).resolves.toEqual(verified());
   });
 });
 
@@ -117,7 +121,7 @@ describe("time claims with a 60 s leeway", () => {
     ["iat = now + 61", { iat: NOW + 61 }, false],
   ])("%s accepted: %s", async (_name, overrides, accepted) => {
     const result = hsVerifier()(await hs256(claims(overrides)), NOW);
-    if (accepted) await expect(result).resolves.toEqual({ userId: USER });
+    if (accepted) await expect(result).resolves.toEqual(verified("iat" in overrides ? { iat: overrides.iat } : {}));
     else await expectRefused(result);
   });
 
@@ -168,13 +172,13 @@ describe("RS256 through a JWKS", () => {
   it("accepts a token signed by the key its kid names", async () => {
     const key = await rsaPair("k1");
     const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
-    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("accepts a token without kid when the set holds a single usable key", async () => {
     const key = await rsaPair();
     const token = await sign({ alg: "RS256", typ: "JWT" }, claims(), key.privateKey, RS256);
-    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("refuses a kid that is not in the set", async () => {
@@ -189,8 +193,8 @@ describe("RS256 through a JWKS", () => {
     const signedBy = (key: KeyPair, kid?: string) =>
       sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, claims(), key.privateKey, RS256);
 
-    await expect(verify(await signedBy(first, "k1"), NOW)).resolves.toEqual({ userId: USER });
-    await expect(verify(await signedBy(second, "k2"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await signedBy(first, "k1"), NOW)).resolves.toEqual(verified());
+    await expect(verify(await signedBy(second, "k2"), NOW)).resolves.toEqual(verified());
     await expectRefused(verify(await signedBy(second, "k1"), NOW));
   });
 
@@ -205,7 +209,7 @@ describe("RS256 through a JWKS", () => {
   it("does not use a JWK whose alg differs from the configured one", async () => {
     const key = await rsaPair("k1");
     const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
-    await expect(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS256" }])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expect(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS256" }])(token, NOW)).resolves.toEqual(verified());
     await expectRefused(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS512" }])(token, NOW));
   });
 
@@ -245,7 +249,7 @@ describe("ES256 through a JWKS", () => {
   it("accepts a token signed by the configured P-256 key", async () => {
     const key = await ecPair("e1");
     const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, claims(), key.privateKey, ES256);
-    await expect(jwksVerifier("ES256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expect(jwksVerifier("ES256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("refuses a token signed by another P-256 key", async () => {
@@ -293,8 +297,8 @@ describe("RS256 through a JWKS URL", () => {
     const endpoint = jwksEndpoint([key.publicJwk]);
     const clock = { now: 0 };
     const verify = remoteVerifier(endpoint, clock);
-    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
-    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual(verified());
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual(verified());
     expect(endpoint.requests).toBe(1);
   });
 
@@ -313,7 +317,7 @@ describe("RS256 through a JWKS URL", () => {
     expect(endpoint.requests).toBe(1);
 
     clock.now = JWKS_COOLDOWN_MS + 1;
-    await expect(verify(await rsToken(rotated, "new"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await rsToken(rotated, "new"), NOW)).resolves.toEqual(verified());
     expect(endpoint.requests).toBe(2);
     await expectRefused(verify(await rsToken(rotated, "unknown"), NOW));
     expect(endpoint.requests).toBe(2);
@@ -328,7 +332,7 @@ describe("RS256 through a JWKS URL", () => {
     endpoint.failing = true;
     clock.now = JWKS_REFRESH_MS + 1;
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual(verified());
     errors.mockRestore();
     expect(endpoint.requests).toBe(2);
   });
