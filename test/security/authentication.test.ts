@@ -1,7 +1,8 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { call, expectError, type ApiResponse } from "../helpers/api";
+import { callWith } from "../helpers/faults";
 import {
   createOrg,
   createTwoOrgs,
@@ -12,6 +13,7 @@ import {
   type OrgFixture,
 } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
+import { idpKey, idpToken, inlineIdp } from "../helpers/idp";
 import { b64url, encodePart } from "../helpers/jws";
 
 // Every way a request can fail authentication, through the real worker and a real D1.
@@ -434,5 +436,39 @@ describe("every write endpoint refuses unauthenticated calls without touching th
     const org = await createOrg();
     const res = await call(write.method, write.path(org), { token: org.users.OWNER.token, body: write.body });
     expect(res.status, res.text).toBeLessThan(300);
+  });
+});
+
+describe("an external identity provider (RS256)", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  const read = (org: OrgFixture, overrides: Parameters<typeof callWith>[0], token: string) =>
+    callWith(overrides, "GET", `/organization/${org.id}`, { token });
+
+  it("accepts its token for this API and refuses one it issued for another application", async () => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const provider = inlineIdp([key.publicJwk]);
+    const owner = org.users.OWNER.id;
+
+    expect((await read(org, provider, await idpToken(key, owner))).status).toBe(200);
+    for (const claims of [{ aud: "billing" }, { aud: ["billing", "reports"] }, { iss: "https://other.example.test" }]) {
+      const token = await idpToken(key, owner, claims);
+      const res = await expectUnchanged(() => callWith(provider, "PUT", `/organization/${org.id}`, { token, body: RENAME }));
+      expectError(res, 401, "unauthorized");
+      expect(res.headers.get("WWW-Authenticate")).toBe(INVALID);
+    }
+  });
+
+  it.each(["JWT_ISSUER", "JWT_AUDIENCE"] as const)("answers 500, naming nothing, when %s is not configured", async (name) => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await read(org, { ...inlineIdp([key.publicJwk]), [name]: "" }, await idpToken(key, org.users.OWNER.id));
+    expectError(res, 500, "internal_error", "Internal server error");
+    expect(res.text).not.toMatch(/JWT_/);
+    expect(String(errors.mock.calls[0]?.[1])).toMatch(new RegExp(name));
   });
 });

@@ -32,6 +32,11 @@ async function hs256(payload: Json, header: Json = { alg: "HS256", typ: "JWT" },
 
 const claims = (overrides: Json = {}): Json => ({ sub: USER, iat: NOW - 10, exp: NOW + 3600, ...overrides });
 
+// An external identity provider's tokens: its issuer, and this API as their audience.
+const ISS = "https://id.example.test";
+const AUD = "org-api";
+const idp = (overrides: Json = {}): Json => claims({ iss: ISS, aud: AUD, ...overrides });
+
 const config = (vars: Vars) => parseAuthConfig({ DB: env.DB, ...vars });
 const hsVerifier = (vars: Vars = {}) => createVerifier(config({ JWT_ALG: "HS256", JWT_SECRET: SECRET, ...vars }));
 
@@ -75,8 +80,6 @@ describe("HS256", () => {
 });
 
 describe("issuer and audience", () => {
-  const ISS = "https://id.example.test";
-  const AUD = "org-api";
   const strict = () => hsVerifier({ JWT_ISSUER: ISS, JWT_AUDIENCE: AUD });
 
   it("accepts the configured issuer and audience", async () => {
@@ -162,24 +165,24 @@ const RS256 = "RSASSA-PKCS1-v1_5";
 const ES256: SubtleCryptoSignAlgorithm = { name: "ECDSA", hash: "SHA-256" };
 
 const jwksVerifier = (alg: "RS256" | "ES256", keys: JsonWebKey[]) =>
-  createVerifier(config({ JWT_ALG: alg, JWT_JWKS: JSON.stringify({ keys }) }));
+  createVerifier(config({ JWT_ALG: alg, JWT_JWKS: JSON.stringify({ keys }), JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }));
 
 describe("RS256 through a JWKS", () => {
   it("accepts a token signed by the key its kid names", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp(), key.privateKey, RS256);
     await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
   });
 
   it("accepts a token without kid when the set holds a single usable key", async () => {
     const key = await rsaPair();
-    const token = await sign({ alg: "RS256", typ: "JWT" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT" }, idp(), key.privateKey, RS256);
     await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
   });
 
   it("refuses a kid that is not in the set", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k9" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k9" }, idp(), key.privateKey, RS256);
     await expectRefused(jwksVerifier("RS256", [key.publicJwk])(token, NOW));
   });
 
@@ -187,7 +190,7 @@ describe("RS256 through a JWKS", () => {
     const [first, second] = [await rsaPair("k1"), await rsaPair("k2")];
     const verify = jwksVerifier("RS256", [first.publicJwk, second.publicJwk]);
     const signedBy = (key: KeyPair, kid?: string) =>
-      sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, claims(), key.privateKey, RS256);
+      sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, idp(), key.privateKey, RS256);
 
     await expect(verify(await signedBy(first, "k1"), NOW)).resolves.toEqual({ userId: USER });
     await expect(verify(await signedBy(second, "k2"), NOW)).resolves.toEqual({ userId: USER });
@@ -198,20 +201,20 @@ describe("RS256 through a JWKS", () => {
     const [first, second] = [await rsaPair("k1"), await rsaPair("k2")];
     const verify = jwksVerifier("RS256", [first.publicJwk, second.publicJwk]);
     // No guessing: neither key is tried, not even the first one.
-    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, claims(), first.privateKey, RS256), NOW));
-    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, claims(), second.privateKey, RS256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, idp(), first.privateKey, RS256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, idp(), second.privateKey, RS256), NOW));
   });
 
   it("does not use a JWK whose alg differs from the configured one", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp(), key.privateKey, RS256);
     await expect(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS256" }])(token, NOW)).resolves.toEqual({ userId: USER });
     await expectRefused(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS512" }])(token, NOW));
   });
 
   it("does not use a JWK meant for encryption", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp(), key.privateKey, RS256);
     await expectRefused(jwksVerifier("RS256", [{ ...key.publicJwk, use: "enc" }])(token, NOW));
   });
 
@@ -222,21 +225,21 @@ describe("RS256 through a JWKS", () => {
     const key = await rsaPair("k1");
     const verify = jwksVerifier("RS256", [key.publicJwk]);
     const secret = material(key.publicJwk);
-    await expectRefused(verify(await hs256(claims(), { alg: "HS256", typ: "JWT", kid: "k1" }, secret), NOW));
+    await expectRefused(verify(await hs256(idp(), { alg: "HS256", typ: "JWT", kid: "k1" }, secret), NOW));
     // Nor does an RS256 header over an HMAC signature pass.
-    await expectRefused(verify(await hs256(claims(), { alg: "RS256", typ: "JWT", kid: "k1" }, secret), NOW));
+    await expectRefused(verify(await hs256(idp(), { alg: "RS256", typ: "JWT", kid: "k1" }, secret), NOW));
   });
 
   it("refuses an ES256 token when RS256 is configured, even if its key is in the set", async () => {
     const [rsa, ec] = [await rsaPair("rsa"), await ecPair("ec")];
     const verify = jwksVerifier("RS256", [rsa.publicJwk, ec.publicJwk]);
-    await expectRefused(verify(await sign({ alg: "ES256", typ: "JWT", kid: "ec" }, claims(), ec.privateKey, ES256), NOW));
-    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "ec" }, claims(), ec.privateKey, ES256), NOW));
+    await expectRefused(verify(await sign({ alg: "ES256", typ: "JWT", kid: "ec" }, idp(), ec.privateKey, ES256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "ec" }, idp(), ec.privateKey, ES256), NOW));
   });
 
   it("still checks the claims of a well-signed RS256 token", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims({ exp: NOW - 61 }), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp({ exp: NOW - 61 }), key.privateKey, RS256);
     await expectRefused(jwksVerifier("RS256", [key.publicJwk])(token, NOW));
   });
 });
@@ -244,26 +247,38 @@ describe("RS256 through a JWKS", () => {
 describe("ES256 through a JWKS", () => {
   it("accepts a token signed by the configured P-256 key", async () => {
     const key = await ecPair("e1");
-    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, claims(), key.privateKey, ES256);
+    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, idp(), key.privateKey, ES256);
     await expect(jwksVerifier("ES256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
   });
 
   it("refuses a token signed by another P-256 key", async () => {
     const [trusted, attacker] = [await ecPair("e1"), await ecPair("e1")];
-    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, claims(), attacker.privateKey, ES256);
+    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, idp(), attacker.privateKey, ES256);
     await expectRefused(jwksVerifier("ES256", [trusted.publicJwk])(token, NOW));
   });
 
   it("refuses an RS256 token when ES256 is configured", async () => {
     const [ec, rsa] = [await ecPair("e1"), await rsaPair("r1")];
     const verify = jwksVerifier("ES256", [ec.publicJwk, rsa.publicJwk]);
-    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "r1" }, claims(), rsa.privateKey, RS256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "r1" }, idp(), rsa.privateKey, RS256), NOW));
   });
 
   it("refuses alg none", async () => {
     const key = await ecPair("e1");
-    const token = `${encodePart({ alg: "none", typ: "JWT" })}.${encodePart(claims())}.`;
+    const token = `${encodePart({ alg: "none", typ: "JWT" })}.${encodePart(idp())}.`;
     await expectRefused(jwksVerifier("ES256", [key.publicJwk])(token, NOW));
+  });
+});
+
+describe("an external identity provider is strict", () => {
+  it("refuses a token the same provider issued for another application or that another issuer signed", async () => {
+    const key = await rsaPair("k1");
+    const verify = jwksVerifier("RS256", [key.publicJwk]);
+    const signed = (payload: Json) => sign({ alg: "RS256", typ: "JWT", kid: "k1" }, payload, key.privateKey, RS256);
+    await expect(verify(await signed(idp()), NOW)).resolves.toEqual({ userId: USER });
+    await expectRefused(verify(await signed(idp({ aud: "billing" })), NOW));
+    await expectRefused(verify(await signed(idp({ aud: undefined })), NOW));
+    await expectRefused(verify(await signed(idp({ iss: "https://other.example.test" })), NOW));
   });
 });
 
@@ -285,8 +300,11 @@ function jwksEndpoint(initial: JsonWebKey[]) {
 describe("RS256 through a JWKS URL", () => {
   const URL = "https://idp.example/.well-known/jwks.json";
   const remoteVerifier = (endpoint: ReturnType<typeof jwksEndpoint>, clock: { now: number }) =>
-    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL }), { fetch: endpoint.fetch, clock: () => clock.now });
-  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, claims(), key.privateKey, RS256);
+    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }), {
+      fetch: endpoint.fetch,
+      clock: () => clock.now,
+    });
+  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), key.privateKey, RS256);
 
   it("fetches the key set once and reuses it for later tokens", async () => {
     const key = await rsaPair("k1");
@@ -368,6 +386,27 @@ describe("parseAuthConfig", () => {
       /JWT_JWKS/,
     ],
   ])("refuses %s", (_name, vars, field) => {
+    expect(() => config(vars)).toThrow(field);
+  });
+
+  const JWKS = '{"keys":[{"kty":"RSA","kid":"k1"}]}';
+  const JWKS_URL = "https://idp.example/jwks.json";
+
+  it.each<[string, Vars]>([
+    ["RS256 with an inline JWKS", { JWT_ALG: "RS256", JWT_JWKS: JWKS }],
+    ["ES256 with a JWKS URL", { JWT_ALG: "ES256", JWT_JWKS_URL: JWKS_URL }],
+  ])("accepts %s with an issuer and an audience", (_name, vars) => {
+    expect(config({ ...vars, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD })).toMatchObject({ JWT_ISSUER: ISS, JWT_AUDIENCE: AUD });
+  });
+
+  it.each<[string, Vars, RegExp]>([
+    ["RS256 (inline JWKS) without JWT_ISSUER", { JWT_ALG: "RS256", JWT_JWKS: JWKS, JWT_AUDIENCE: AUD }, /JWT_ISSUER/],
+    ["RS256 (inline JWKS) without JWT_AUDIENCE", { JWT_ALG: "RS256", JWT_JWKS: JWKS, JWT_ISSUER: ISS }, /JWT_AUDIENCE/],
+    ["RS256 (JWKS URL) without JWT_ISSUER", { JWT_ALG: "RS256", JWT_JWKS_URL: JWKS_URL, JWT_AUDIENCE: AUD }, /JWT_ISSUER/],
+    ["ES256 (JWKS URL) without JWT_AUDIENCE", { JWT_ALG: "ES256", JWT_JWKS_URL: JWKS_URL, JWT_ISSUER: ISS }, /JWT_AUDIENCE/],
+    ["ES256 (inline JWKS) without either", { JWT_ALG: "ES256", JWT_JWKS: JWKS }, /JWT_ISSUER.*JWT_AUDIENCE/],
+    ["RS256 with a blank JWT_AUDIENCE", { JWT_ALG: "RS256", JWT_JWKS: JWKS, JWT_ISSUER: ISS, JWT_AUDIENCE: " " }, /JWT_AUDIENCE/],
+  ])("refuses %s (RFC 8725 §3.8-3.9)", (_name, vars, field) => {
     expect(() => config(vars)).toThrow(field);
   });
 
