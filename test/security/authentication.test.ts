@@ -471,4 +471,17 @@ describe("an external identity provider (RS256)", () => {
     expect(res.text).not.toMatch(/JWT_/);
     expect(String(errors.mock.calls[0]?.[1])).toMatch(new RegExp(name));
   });
+
+  it("refuses a token for a key that cannot be imported with 401 invalid_token, and still accepts the other keys", async () => {
+    const org = await createOrg();
+    const good = await idpKey("good");
+    const broken = { kty: "RSA", kid: "bad", n: "not*base64url", e: "AQAB" };
+    const provider = inlineIdp([broken, good.publicJwk]);
+    vi.spyOn(console, "error").mockImplementation(() => {});
+
+    const res = await read(org, provider, await idpToken({ ...good, kid: "bad" }, org.users.OWNER.id));
+    expectError(res, 401, "unauthorized");
+    expect(res.headers.get("WWW-Authenticate")).toBe(INVALID);
+    expect((await read(org, provider, await idpToken(good, org.users.OWNER.id))).status).toBe(200);
+  });
 });

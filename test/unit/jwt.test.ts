@@ -30,7 +30,10 @@ async function hs256(payload: Json, header: Json = { alg: "HS256", typ: "JWT" },
   return sign(header, payload, await hmacKey(secret), "HMAC");
 }
 
-const claims = (overrides: Json = {}): Json => ({ sub: USER, iat: NOW - 10, exp: NOW + 3600, ...overrides });
+const IAT = NOW - 10;
+const claims = (overrides: Json = {}): Json => ({ sub: USER, iat: IAT, exp: NOW + 3600, ...overrides });
+/** What the verifier returns for a token made from `claims()`. */
+const verified = (overrides: Json = {}) => ({ userId: USER, iat: IAT, ...overrides });
 
 // An external identity provider's tokens: its issuer, and this API as their audience.
 const ISS = "https://id.example.test";
@@ -46,12 +49,12 @@ async function expectRefused(promise: Promise<unknown>): Promise<void> {
 
 describe("HS256", () => {
   it("accepts a well-signed token and returns its subject", async () => {
-    await expect(hsVerifier()(await hs256(claims()), NOW)).resolves.toEqual({ userId: USER });
+    await expect(hsVerifier()(await hs256(claims()), NOW)).resolves.toEqual(verified());
   });
 
   it("returns the orgId claim when present", async () => {
     const orgId = "0196f1b2-7c3a-7d4e-8f10-000000000001";
-    await expect(hsVerifier()(await hs256(claims({ orgId })), NOW)).resolves.toEqual({ userId: USER, orgId });
+    await expect(hsVerifier()(await hs256(claims({ orgId })), NOW)).resolves.toEqual(verified({ orgId }));
   });
 
   it("refuses a non-string orgId claim", async () => {
@@ -60,8 +63,10 @@ describe("HS256", () => {
 
   it("takes userId when sub is absent and sub when both are present", async () => {
     const other = "0196f1b2-7c3a-7d4e-8f10-000000000002";
-    await expect(hsVerifier()(await hs256(claims({ sub: undefined, userId: other })), NOW)).resolves.toEqual({ userId: other });
-    await expect(hsVerifier()(await hs256(claims({ userId: other })), NOW)).resolves.toEqual({ userId: USER });
+    await expect(hsVerifier()(await hs256(claims({ sub: undefined, userId: other })), NOW)).resolves.toEqual(
+      verified({ userId: other }),
+    );
+    await expect(hsVerifier()(await hs256(claims({ userId: other })), NOW)).resolves.toEqual(verified());
   });
 
   it("refuses a present but null sub instead of falling back to userId", async () => {
@@ -83,11 +88,11 @@ describe("issuer and audience", () => {
   const strict = () => hsVerifier({ JWT_ISSUER: ISS, JWT_AUDIENCE: AUD });
 
   it("accepts the configured issuer and audience", async () => {
-    await expect(strict()(await hs256(claims({ iss: ISS, aud: AUD })), NOW)).resolves.toEqual({ userId: USER });
+    await expect(strict()(await hs256(claims({ iss: ISS, aud: AUD })), NOW)).resolves.toEqual(verified());
   });
 
   it("accepts an audience array that contains the configured audience", async () => {
-    await expect(strict()(await hs256(claims({ iss: ISS, aud: ["billing", AUD] })), NOW)).resolves.toEqual({ userId: USER });
+    await expect(strict()(await hs256(claims({ iss: ISS, aud: ["billing", AUD] })), NOW)).resolves.toEqual(verified());
   });
 
   it.each<[string, Json]>([
@@ -102,7 +107,7 @@ describe("issuer and audience", () => {
   });
 
   it("ignores iss and aud when neither is configured", async () => {
-    await expect(hsVerifier()(await hs256(claims({ iss: "anyone", aud: "anything" })), NOW)).resolves.toEqual({ userId: USER });
+    await expect(hsVerifier()(await hs256(claims({ iss: "anyone", aud: "anything" })), NOW)).resolves.toEqual(verified());
   });
 });
 
@@ -112,15 +117,16 @@ describe("time claims with a 60 s leeway", () => {
   });
 
   it.each<[string, Json, boolean]>([
-    ["exp = now - 60", { exp: NOW - 60 }, true],
-    ["exp = now - 61", { exp: NOW - 61 }, false],
+    // RFC 7519 §4.1.4: the current time must be before exp (plus the leeway), as jose checks it.
+    ["exp = now - 59", { exp: NOW - 59 }, true],
+    ["exp = now - 60", { exp: NOW - 60 }, false],
     ["nbf = now + 60", { nbf: NOW + 60 }, true],
     ["nbf = now + 61", { nbf: NOW + 61 }, false],
     ["iat = now + 60", { iat: NOW + 60 }, true],
     ["iat = now + 61", { iat: NOW + 61 }, false],
   ])("%s accepted: %s", async (_name, overrides, accepted) => {
     const result = hsVerifier()(await hs256(claims(overrides)), NOW);
-    if (accepted) await expect(result).resolves.toEqual({ userId: USER });
+    if (accepted) await expect(result).resolves.toEqual(verified({ iat: claims(overrides).iat }));
     else await expectRefused(result);
   });
 
@@ -171,13 +177,13 @@ describe("RS256 through a JWKS", () => {
   it("accepts a token signed by the key its kid names", async () => {
     const key = await rsaPair("k1");
     const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp(), key.privateKey, RS256);
-    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("accepts a token without kid when the set holds a single usable key", async () => {
     const key = await rsaPair();
     const token = await sign({ alg: "RS256", typ: "JWT" }, idp(), key.privateKey, RS256);
-    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("refuses a kid that is not in the set", async () => {
@@ -192,8 +198,8 @@ describe("RS256 through a JWKS", () => {
     const signedBy = (key: KeyPair, kid?: string) =>
       sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, idp(), key.privateKey, RS256);
 
-    await expect(verify(await signedBy(first, "k1"), NOW)).resolves.toEqual({ userId: USER });
-    await expect(verify(await signedBy(second, "k2"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await signedBy(first, "k1"), NOW)).resolves.toEqual(verified());
+    await expect(verify(await signedBy(second, "k2"), NOW)).resolves.toEqual(verified());
     await expectRefused(verify(await signedBy(second, "k1"), NOW));
   });
 
@@ -208,7 +214,7 @@ describe("RS256 through a JWKS", () => {
   it("does not use a JWK whose alg differs from the configured one", async () => {
     const key = await rsaPair("k1");
     const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp(), key.privateKey, RS256);
-    await expect(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS256" }])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expect(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS256" }])(token, NOW)).resolves.toEqual(verified());
     await expectRefused(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS512" }])(token, NOW));
   });
 
@@ -248,7 +254,7 @@ describe("ES256 through a JWKS", () => {
   it("accepts a token signed by the configured P-256 key", async () => {
     const key = await ecPair("e1");
     const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, idp(), key.privateKey, ES256);
-    await expect(jwksVerifier("ES256", [key.publicJwk])(token, NOW)).resolves.toEqual({ userId: USER });
+    await expect(jwksVerifier("ES256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("refuses a token signed by another P-256 key", async () => {
@@ -275,10 +281,39 @@ describe("an external identity provider is strict", () => {
     const key = await rsaPair("k1");
     const verify = jwksVerifier("RS256", [key.publicJwk]);
     const signed = (payload: Json) => sign({ alg: "RS256", typ: "JWT", kid: "k1" }, payload, key.privateKey, RS256);
-    await expect(verify(await signed(idp()), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await signed(idp()), NOW)).resolves.toEqual(verified());
     await expectRefused(verify(await signed(idp({ aud: "billing" })), NOW));
     await expectRefused(verify(await signed(idp({ aud: undefined })), NOW));
     await expectRefused(verify(await signed(idp({ iss: "https://other.example.test" })), NOW));
+  });
+});
+
+describe("a JWKS key that cannot be imported", () => {
+  // A modulus that is not base64url: Web Crypto refuses to import the key.
+  const broken: JsonWebKey & { kid: string } = { kty: "RSA", kid: "bad", n: "not*base64url", e: "AQAB" };
+  const jwkImports = (spy: { mock: { calls: unknown[][] } }, n: string | undefined) =>
+    spy.mock.calls.filter(([format, data]) => format === "jwk" && (data as JsonWebKey).n === n).length;
+
+  it("refuses the tokens of that key, accepts the others, and tries the import again on a later token", async () => {
+    const good = await rsaPair("good");
+    const verify = jwksVerifier("RS256", [broken, good.publicJwk]);
+    const tokenFor = (kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), good.privateKey, RS256);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    // Counts the real imports (the calls go through to Web Crypto unchanged).
+    const imports = vi.spyOn(crypto.subtle, "importKey");
+    try {
+      await expectRefused(verify(await tokenFor("bad"), NOW));
+      await expect(verify(await tokenFor("good"), NOW)).resolves.toEqual(verified());
+      await expectRefused(verify(await tokenFor("bad"), NOW));
+      await expect(verify(await tokenFor("good"), NOW)).resolves.toEqual(verified());
+
+      expect(jwkImports(imports, broken.n), "the failed import is not remembered").toBe(2);
+      expect(jwkImports(imports, good.publicJwk.n), "the good key is imported once").toBe(1);
+      expect(errors).toHaveBeenCalledWith(expect.stringMatching(/could not be imported/), expect.any(String));
+    } finally {
+      imports.mockRestore();
+      errors.mockRestore();
+    }
   });
 });
 
@@ -311,8 +346,8 @@ describe("RS256 through a JWKS URL", () => {
     const endpoint = jwksEndpoint([key.publicJwk]);
     const clock = { now: 0 };
     const verify = remoteVerifier(endpoint, clock);
-    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
-    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual(verified());
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual(verified());
     expect(endpoint.requests).toBe(1);
   });
 
@@ -331,7 +366,7 @@ describe("RS256 through a JWKS URL", () => {
     expect(endpoint.requests).toBe(1);
 
     clock.now = JWKS_COOLDOWN_MS + 1;
-    await expect(verify(await rsToken(rotated, "new"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await rsToken(rotated, "new"), NOW)).resolves.toEqual(verified());
     expect(endpoint.requests).toBe(2);
     await expectRefused(verify(await rsToken(rotated, "unknown"), NOW));
     expect(endpoint.requests).toBe(2);
@@ -346,7 +381,7 @@ describe("RS256 through a JWKS URL", () => {
     endpoint.failing = true;
     clock.now = JWKS_REFRESH_MS + 1;
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual({ userId: USER });
+    await expect(verify(await rsToken(key, "k1"), NOW)).resolves.toEqual(verified());
     errors.mockRestore();
     expect(endpoint.requests).toBe(2);
   });
