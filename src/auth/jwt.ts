@@ -4,9 +4,10 @@ import { jwksSchema, type AuthConfig, type Jwk } from "../env";
 // Bearer-token verification (RFC 7519, RFC 8725) with jose: the algorithm is pinned by
 // configuration, `exp` is required, time claims get 60 s of leeway, and `iss`/`aud` are checked
 // when configured (always, for an external identity provider: see src/env.ts). Keys are imported
-// once per isolate, here rather than through jose's createRemoteJWKSet, because that one fails a
-// request when a refresh fails instead of keeping the last good keys, tries every key when a token
-// has no `kid`, and reads Date.now() where tests need a clock.
+// once per isolate, here rather than through jose's createRemoteJWKSet, because that one does not
+// cool down after a failed fetch (every request would wait for a new one while the provider is
+// down), fails a request when a refresh fails instead of keeping the last good keys, tries every
+// key when a token has no `kid`, and reads Date.now() where tests need a clock.
 
 export const LEEWAY_SECONDS = 60;
 export const MAX_TOKEN_LENGTH = 8192;
@@ -15,6 +16,13 @@ export type VerifiedToken = { userId: string; orgId?: string; iat?: number };
 
 /** The token is refused: 401 invalid_token. */
 export class TokenError extends Error {}
+
+/** No key set has been loaded yet and the provider cannot be reached: 503, retry after `retryAfterSeconds`. */
+export class KeySetUnavailableError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super("The identity provider's key set is not available");
+  }
+}
 
 type Algorithm = AuthConfig["JWT_ALG"];
 type AsymmetricAlgorithm = Exclude<Algorithm, "HS256">;
@@ -46,7 +54,9 @@ function secretKeyResolver(secret: string): KeyResolver {
 }
 
 // For a remote key set: refetch every 10 minutes, and on an unknown `kid` (a rotation) at most
-// every 30 seconds; give up on a fetch after 5 seconds and keep serving the last good set.
+// every 30 seconds; give up on a fetch after 5 seconds. After a failed fetch (first or later) the
+// endpoint is not asked again for 30 seconds either; meanwhile the last good keys stay in use, or,
+// when none ever loaded, requests are answered 503 at once instead of each waiting for a fetch.
 export const JWKS_REFRESH_MS = 10 * 60_000;
 export const JWKS_COOLDOWN_MS = 30_000;
 const JWKS_TIMEOUT_MS = 5_000;
@@ -93,39 +103,53 @@ function jwksKeyResolver(source: KeySource, alg: AsymmetricAlgorithm, clock: () 
     for (const id of imported.keys()) if (!kept.has(id)) imported.delete(id);
   };
 
-  let current: Promise<Jwk[]> | undefined;
-  let loadedAt = -Infinity;
-  const reload = () => {
-    loadedAt = clock();
-    const previous = current;
-    const next = source.load().then(
-      (loaded) => {
-        const keys = loaded.filter((jwk) => fitsAlgorithm(jwk, alg));
-        forgetRemoved(keys);
-        return keys;
-      },
-      (error: unknown) => {
-        // A fetch failure (a TypeError, say) must not pass for a refused token.
-        if (!previous) throw new Error(`JWKS could not be loaded (${failureName(error)})`);
-        console.error("JWKS refresh failed; keeping the previous keys", failureName(error));
-        return previous;
-      },
-    );
-    current = next;
-    next.catch(() => {
-      if (current === next) current = undefined;
-    });
-    return next;
+  let keys: Jwk[] | undefined; // the last good set
+  let loadedAt = -Infinity; // when the last good set was asked for
+  let attemptedAt = -Infinity; // when the endpoint was last asked, successfully or not
+  let pending: Promise<void> | undefined;
+  const reload = (): Promise<void> => {
+    if (pending) return pending;
+    const startedAt = clock();
+    attemptedAt = startedAt;
+    pending = source
+      .load()
+      .then(
+        (loaded) => {
+          keys = loaded.filter((jwk) => fitsAlgorithm(jwk, alg));
+          loadedAt = startedAt;
+          forgetRemoved(keys);
+        },
+        (error: unknown) => {
+          console.error(
+            keys ? "JWKS refresh failed; keeping the previous keys" : "JWKS fetch failed; no keys yet",
+            failureName(error),
+          );
+        },
+      )
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
   };
+  const coolingDown = () => clock() - attemptedAt <= JWKS_COOLDOWN_MS;
+  const stale = () => source.remote && clock() - loadedAt > JWKS_REFRESH_MS;
   // `kid` is untrusted input: it only ever selects from this in-memory set (RFC 8725 §3.10).
   const pick = (set: Jwk[], kid: unknown) =>
     kid === undefined ? (set.length === 1 ? set[0] : undefined) : set.find((k) => k.kid === kid);
 
   return async (kid) => {
-    const stale = source.remote && clock() - loadedAt > JWKS_REFRESH_MS;
-    let jwk = pick(await (current && !stale ? current : reload()), kid);
-    if (!jwk && source.remote && kid !== undefined && clock() - loadedAt > JWKS_COOLDOWN_MS) {
-      jwk = pick(await reload(), kid);
+    if (pending) await pending;
+    else if (!keys || stale()) {
+      if (!source.remote || !coolingDown()) await reload();
+    }
+    if (!keys) {
+      const remaining = attemptedAt + JWKS_COOLDOWN_MS - clock();
+      throw new KeySetUnavailableError(Math.max(1, Math.ceil(remaining / 1000)));
+    }
+    let jwk = pick(keys, kid);
+    if (!jwk && source.remote && kid !== undefined && !coolingDown()) {
+      await reload();
+      jwk = pick(keys, kid);
     }
     if (!jwk) return undefined;
     try {
@@ -203,7 +227,7 @@ export function createVerifier(config: AuthConfig, options: VerifierOptions = {}
         ...(config.JWT_AUDIENCE !== undefined ? { audience: config.JWT_AUDIENCE } : {}),
       }));
     } catch (error) {
-      if (error instanceof TokenError) throw error;
+      if (error instanceof TokenError || error instanceof KeySetUnavailableError) throw error;
       // jose refuses a token with a JOSEError, and a key unfit for the algorithm with a TypeError.
       if (error instanceof errors.JOSEError || error instanceof TypeError) throw new TokenError("token refused");
       throw error;

@@ -1,8 +1,9 @@
+import { vi } from "vitest";
 import type { Bindings } from "../../src/env";
 import { b64url, encodePart } from "./jws";
 
-// A stand-in external identity provider: RS256 keys and tokens signed with Web Crypto directly
-// (not with src/auth/jwt.ts).
+// A stand-in external identity provider: RS256 keys, tokens signed with Web Crypto directly (not
+// with src/auth/jwt.ts), and a JWKS endpoint served through the global fetch the worker uses.
 
 export const IDP_ISSUER = "https://id.example.test";
 export const IDP_AUDIENCE = "org-api";
@@ -28,7 +29,43 @@ export async function idpToken(key: IdpKey, userId: string, claims: Record<strin
   return `${input}.${b64url(new Uint8Array(signature))}`;
 }
 
+/** A token with an RS256 header and a signature nobody checks: enough when the keys cannot load. */
+export function unsignedIdpToken(userId: string): string {
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: IDP_ISSUER, aud: IDP_AUDIENCE, sub: userId, iat: now, exp: now + 3600 };
+  return `${encodePart({ alg: "RS256", typ: "JWT", kid: "k1" })}.${encodePart(payload)}.${b64url(new Uint8Array(256))}`;
+}
+
 /** The worker's configuration for the provider, with an inline key set. */
 export function inlineIdp(keys: JsonWebKey[]): Partial<Bindings> {
   return { JWT_ALG: "RS256", JWT_JWKS: JSON.stringify({ keys }), JWT_ISSUER: IDP_ISSUER, JWT_AUDIENCE: IDP_AUDIENCE };
+}
+
+export type JwksEndpoint = { bindings: Partial<Bindings>; keys: JsonWebKey[]; down: boolean; requests: number };
+
+const endpoints = new Map<string, JwksEndpoint>();
+
+/**
+ * A JWKS endpoint at a URL of its own (so the worker builds a fresh verifier for it), answering
+ * 503 while `down`; every other request goes to the real fetch. Undone by vi.restoreAllMocks().
+ */
+export function jwksEndpoint(keys: JsonWebKey[], options: { down?: boolean } = {}): JwksEndpoint {
+  const url = `https://id.example.test/${crypto.randomUUID()}/jwks.json`;
+  const endpoint: JwksEndpoint = {
+    bindings: { JWT_ALG: "RS256", JWT_JWKS_URL: url, JWT_ISSUER: IDP_ISSUER, JWT_AUDIENCE: IDP_AUDIENCE },
+    keys,
+    down: options.down ?? false,
+    requests: 0,
+  };
+  endpoints.set(url, endpoint);
+  if (!vi.isMockFunction(globalThis.fetch)) {
+    const real = globalThis.fetch;
+    vi.spyOn(globalThis, "fetch").mockImplementation(async (input, init) => {
+      const target = endpoints.get(input instanceof Request ? input.url : String(input));
+      if (!target) return real(input, init);
+      target.requests++;
+      return target.down ? new Response("unavailable", { status: 503 }) : Response.json({ keys: target.keys });
+    });
+  }
+  return endpoint;
 }

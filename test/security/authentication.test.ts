@@ -13,7 +13,7 @@ import {
   type OrgFixture,
 } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
-import { idpKey, idpToken, inlineIdp } from "../helpers/idp";
+import { idpKey, idpToken, inlineIdp, jwksEndpoint } from "../helpers/idp";
 import { b64url, encodePart } from "../helpers/jws";
 
 // Every way a request can fail authentication, through the real worker and a real D1.
@@ -483,5 +483,36 @@ describe("an external identity provider (RS256)", () => {
     expectError(res, 401, "unauthorized");
     expect(res.headers.get("WWW-Authenticate")).toBe(INVALID);
     expect((await read(org, provider, await idpToken(good, org.users.OWNER.id))).status).toBe(200);
+  });
+
+  it("answers 503 with Retry-After, without a fetch per request, while its key set has never loaded", async () => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const endpoint = jwksEndpoint([key.publicJwk], { down: true });
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const token = await idpToken(key, org.users.OWNER.id);
+
+    for (let i = 0; i < 3; i++) {
+      const res = await expectUnchanged(() =>
+        callWith(endpoint.bindings, "PUT", `/organization/${org.id}`, { token, body: RENAME }),
+      );
+      expectError(res, 503, "service_unavailable", "Service temporarily unavailable; retry after the period in Retry-After");
+      const retryAfter = Number(res.headers.get("Retry-After"));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(30);
+      expect(res.headers.get("WWW-Authenticate")).toBeNull();
+    }
+    expect(endpoint.requests, "one fetch, then the cooldown").toBe(1);
+    expect(errors.mock.calls).toEqual([["JWKS fetch failed; no keys yet", "Error"]]);
+  });
+
+  it("fetches its key set once for many requests when the endpoint is up (control)", async () => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    for (let i = 0; i < 3; i++) {
+      expect((await read(org, endpoint.bindings, await idpToken(key, org.users.OWNER.id))).status).toBe(200);
+    }
+    expect(endpoint.requests).toBe(1);
   });
 });

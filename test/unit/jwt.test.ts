@@ -1,6 +1,13 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
-import { createVerifier, JWKS_COOLDOWN_MS, JWKS_REFRESH_MS, LEEWAY_SECONDS, TokenError } from "../../src/auth/jwt";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  createVerifier,
+  JWKS_COOLDOWN_MS,
+  JWKS_REFRESH_MS,
+  KeySetUnavailableError,
+  LEEWAY_SECONDS,
+  TokenError,
+} from "../../src/auth/jwt";
 import { parseAuthConfig, type Bindings } from "../../src/env";
 import { b64url, encodePart } from "../helpers/jws";
 
@@ -322,9 +329,11 @@ function jwksEndpoint(initial: JsonWebKey[]) {
   const endpoint = {
     keys: initial,
     failing: false,
+    unreachable: false,
     requests: 0,
     fetch: (async () => {
       endpoint.requests++;
+      if (endpoint.unreachable) throw new TypeError("Network connection lost.");
       if (endpoint.failing) return new Response("unavailable", { status: 503 });
       return Response.json({ keys: endpoint.keys });
     }) as typeof fetch,
@@ -386,13 +395,117 @@ describe("RS256 through a JWKS URL", () => {
     expect(endpoint.requests).toBe(2);
   });
 
-  it("fails (a server error, not a token error) when the key set was never available", async () => {
+  it("fails as unavailable (not a token error) with the cooldown to wait when the key set was never available", async () => {
     const endpoint = jwksEndpoint([]);
     endpoint.failing = true;
     const verify = remoteVerifier(endpoint, { now: 0 });
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const result = verify(await rsToken(await rsaPair("k1"), "k1"), NOW);
-    await expect(result).rejects.toThrow(/JWKS/);
+    await expect(result).rejects.toBeInstanceOf(KeySetUnavailableError);
+    await expect(result).rejects.toMatchObject({ retryAfterSeconds: JWKS_COOLDOWN_MS / 1000 });
     await expect(result).rejects.not.toBeInstanceOf(TokenError);
+    errors.mockRestore();
+  });
+});
+
+describe("a JWKS URL that cannot be fetched", () => {
+  const URL = "https://idp.example/.well-known/jwks.json";
+  const remoteVerifier = (endpoint: ReturnType<typeof jwksEndpoint>, clock: { now: number }) =>
+    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }), {
+      fetch: endpoint.fetch,
+      clock: () => clock.now,
+    });
+  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), key.privateKey, RS256);
+  const expectUnavailable = async (promise: Promise<unknown>, retryAfterSeconds: number) => {
+    await expect(promise).rejects.toBeInstanceOf(KeySetUnavailableError);
+    await expect(promise).rejects.toMatchObject({ retryAfterSeconds });
+  };
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each<[string, "failing" | "unreachable"]>([
+    ["answers an error status", "failing"],
+    ["cannot be reached", "unreachable"],
+  ])("when it %s first: unavailable at once during the cooldown, asked again after it", async (_name, fault) => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    endpoint[fault] = true;
+    const clock = { now: 0 };
+    const verify = remoteVerifier(endpoint, clock);
+    const token = await rsToken(key, "k1");
+
+    await expectUnavailable(verify(token, NOW), 30);
+    expect(endpoint.requests).toBe(1);
+    clock.now = 1_500;
+    await expectUnavailable(verify(token, NOW), 29);
+    clock.now = JWKS_COOLDOWN_MS - 1;
+    await expectUnavailable(verify(token, NOW), 1);
+    expect(endpoint.requests, "no request waits for a new fetch during the cooldown").toBe(1);
+
+    endpoint[fault] = false;
+    clock.now = JWKS_COOLDOWN_MS + 1;
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    expect(endpoint.requests).toBe(2);
+  });
+
+  it("shares one fetch among tokens that arrive while it is in flight", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    const verify = remoteVerifier(endpoint, { now: 0 });
+    const token = await rsToken(key, "k1");
+    await expect(Promise.all([verify(token, NOW), verify(token, NOW), verify(token, NOW)])).resolves.toEqual([
+      verified(),
+      verified(),
+      verified(),
+    ]);
+    expect(endpoint.requests).toBe(1);
+
+    const down = jwksEndpoint([]);
+    down.failing = true;
+    const verifyDown = remoteVerifier(down, { now: 0 });
+    const results = await Promise.allSettled([verifyDown(token, NOW), verifyDown(token, NOW)]);
+    expect(results.map((r) => r.status === "rejected" && r.reason instanceof KeySetUnavailableError)).toEqual([true, true]);
+    expect(down.requests).toBe(1);
+  });
+
+  it("after a failed refresh, serves the last good keys without asking again until the cooldown is over", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    const clock = { now: 0 };
+    const verify = remoteVerifier(endpoint, clock);
+    const token = await rsToken(key, "k1");
+    await verify(token, NOW);
+
+    endpoint.unreachable = true;
+    const failedAt = JWKS_REFRESH_MS + 1;
+    clock.now = failedAt;
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    expect(endpoint.requests).toBe(2);
+    expect(errors).toHaveBeenCalledWith("JWKS refresh failed; keeping the previous keys", "TypeError");
+
+    clock.now = failedAt + JWKS_COOLDOWN_MS - 1;
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    // An unknown kid is refused from the last good set, without asking either.
+    await expectRefused(verify(await rsToken(key, "rotated"), NOW));
+    expect(endpoint.requests).toBe(2);
+
+    clock.now = failedAt + JWKS_COOLDOWN_MS + 1;
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    expect(endpoint.requests).toBe(3);
+  });
+
+  it("logs the failure's class name only, never the error object or its message", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const endpoint = jwksEndpoint([]);
+    endpoint.unreachable = true;
+    await expect(remoteVerifier(endpoint, { now: 0 })(await rsToken(await rsaPair("k1"), "k1"), NOW)).rejects.toBeInstanceOf(
+      KeySetUnavailableError,
+    );
+    expect(errors.mock.calls).toEqual([["JWKS fetch failed; no keys yet", "TypeError"]]);
   });
 });
 
