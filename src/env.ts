@@ -64,12 +64,21 @@ const configSchema = z
       if (!config.JWT_SECRET || new TextEncoder().encode(config.JWT_SECRET).length < 32) {
         ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "HS256 needs JWT_SECRET of at least 32 bytes" });
       }
-    } else if (!config.JWT_JWKS === !config.JWT_JWKS_URL) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["JWT_JWKS"],
-        message: `${config.JWT_ALG} needs exactly one of JWT_JWKS and JWT_JWKS_URL`,
-      });
+    } else {
+      if (!config.JWT_JWKS === !config.JWT_JWKS_URL) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["JWT_JWKS"],
+          message: `${config.JWT_ALG} needs exactly one of JWT_JWKS and JWT_JWKS_URL`,
+        });
+      }
+      // An identity provider signs tokens for many applications: without both checks, a token it
+      // issued for another one would be accepted here (RFC 8725 §3.8-3.9).
+      for (const name of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
+        if (config[name] === undefined) {
+          ctx.addIssue({ code: "custom", path: [name], message: `${config.JWT_ALG} needs ${name}` });
+        }
+      }
     }
   });
 

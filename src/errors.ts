@@ -14,6 +14,7 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   rate_limited: 429,
+  service_unavailable: 503,
   internal_error: 500,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
@@ -27,6 +28,7 @@ export const MESSAGES = {
   methodNotAllowed: "Method not allowed",
   internal: "Internal server error",
   rateLimited: "Too many requests; retry after the period in Retry-After",
+  serviceUnavailable: "Service temporarily unavailable; retry after the period in Retry-After",
   validation: "Validation failed",
   malformedJson: "Malformed JSON in request body",
   bodyNotObject: "Request body must be a JSON object",

@@ -1,48 +1,62 @@
+import { errors, importJWK, jwtVerify, SignJWT, type JWK, type JWTHeaderParameters } from "jose";
 import { jwksSchema, type AuthConfig, type Jwk } from "../env";
-import { decodeBase64Url, decodeBase64UrlText, encodeBase64Url, encodeBase64UrlText } from "../lib/base64url";
 
-// Bearer-token verification with Web Crypto (RFC 7519, RFC 8725). Written here rather than
-// taken from hono/jwt because that one does not require `exp`, has no clock-skew leeway and
-// imports the key on every call; everything the token says about the algorithm is ignored
-// in favour of the configured one.
+// Bearer-token verification (RFC 7519, RFC 8725) with jose: the algorithm is pinned by
+// configuration, `exp` is required, time claims get 60 s of leeway, and `iss`/`aud` are checked
+// when configured (always, for an external identity provider: see src/env.ts). Keys are imported
+// once per isolate, here rather than through jose's createRemoteJWKSet, because that one does not
+// cool down after a failed fetch (every request would wait for a new one while the provider is
+// down), fails a request when a refresh fails instead of keeping the last good keys, tries every
+// key when a token has no `kid`, and reads Date.now() where tests need a clock.
 
 export const LEEWAY_SECONDS = 60;
 export const MAX_TOKEN_LENGTH = 8192;
 
 export type VerifiedToken = { userId: string; orgId?: string; iat?: number };
 
+/** The token is refused: 401 invalid_token. */
 export class TokenError extends Error {}
 
+/** No key set has been loaded yet and the provider cannot be reached: 503, retry after `retryAfterSeconds`. */
+export class KeySetUnavailableError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super("The identity provider's key set is not available");
+  }
+}
+
 type Algorithm = AuthConfig["JWT_ALG"];
+type AsymmetricAlgorithm = Exclude<Algorithm, "HS256">;
 
-const IMPORT_PARAMS = {
-  HS256: { name: "HMAC", hash: "SHA-256" },
-  RS256: { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" },
-  ES256: { name: "ECDSA", namedCurve: "P-256" },
-} as const;
+const HMAC_SHA256 = { name: "HMAC", hash: "SHA-256" } as const;
 
-const VERIFY_PARAMS = {
-  HS256: { name: "HMAC" },
-  RS256: { name: "RSASSA-PKCS1-v1_5" },
-  ES256: { name: "ECDSA", hash: "SHA-256" },
-} as const;
-
-function fitsAlgorithm(jwk: Jwk, alg: Algorithm): boolean {
+function fitsAlgorithm(jwk: Jwk, alg: AsymmetricAlgorithm): boolean {
   if (jwk.alg !== undefined && jwk.alg !== alg) return false;
   if (jwk.use !== undefined && jwk.use !== "sig") return false;
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes("verify"))) return false;
   return alg === "RS256" ? jwk.kty === "RSA" : jwk.kty === "EC" && jwk.crv === "P-256";
 }
 
-/** Resolves the verification key for a token header; keys are imported once and kept. */
+/** Only the public members are imported: a private key published by mistake is used as its public half. */
+function publicMembers(jwk: Jwk): JWK {
+  const { kty, n, e, crv, x, y } = jwk;
+  return (kty === "RSA" ? { kty, n, e } : { kty, crv, x, y }) as JWK;
+}
+
+/** A short, value-free description of a failure, for logs: library messages can carry input. */
+const failureName = (error: unknown) => (error instanceof Error ? error.constructor.name : typeof error);
+
+/** Resolves the verification key for a token header's `kid`; undefined when no key fits. */
 type KeyResolver = (kid: unknown) => Promise<CryptoKey | undefined>;
 
 function secretKeyResolver(secret: string): KeyResolver {
-  const key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), IMPORT_PARAMS.HS256, false, ["verify"]);
+  const key = crypto.subtle.importKey("raw", new TextEncoder().encode(secret), HMAC_SHA256, false, ["verify"]);
   return () => key;
 }
 
 // For a remote key set: refetch every 10 minutes, and on an unknown `kid` (a rotation) at most
-// every 30 seconds; give up on a fetch after 5 seconds and keep serving the last good set.
+// every 30 seconds; give up on a fetch after 5 seconds. After a failed fetch (first or later) the
+// endpoint is not asked again for 30 seconds either; meanwhile the last good keys stay in use, or,
+// when none ever loaded, requests are answered 503 at once instead of each waiting for a fetch.
 export const JWKS_REFRESH_MS = 10 * 60_000;
 export const JWKS_COOLDOWN_MS = 30_000;
 const JWKS_TIMEOUT_MS = 5_000;
@@ -54,94 +68,116 @@ function remoteKeySource(url: string, fetcher: typeof fetch): KeySource {
     remote: true,
     load: async () => {
       const response = await fetcher(url, {
-        headers: { Accept: "application/json" },
+        headers: { Accept: "application/json, application/jwk-set+json" },
         signal: AbortSignal.timeout(JWKS_TIMEOUT_MS),
       });
-      if (!response.ok) throw new Error(`JWKS ${url} answered ${response.status}`);
+      if (!response.ok) throw new Error(`JWKS endpoint answered ${response.status}`);
       return jwksSchema.parse(await response.json()).keys;
     },
   };
 }
 
-function jwksKeyResolver(source: KeySource, alg: Exclude<Algorithm, "HS256">, clock: () => number): KeyResolver {
-  const imported = new WeakMap<Jwk, Promise<CryptoKey>>();
-  const importOnce = (jwk: Jwk) => {
-    let key = imported.get(jwk);
+function jwksKeyResolver(source: KeySource, alg: AsymmetricAlgorithm, clock: () => number): KeyResolver {
+  // One import per key, kept across refreshes of the set while the key stays in it; a failed
+  // import is forgotten, so the next token for that key tries again.
+  const imported = new Map<string, Promise<CryptoKey>>();
+  const importOnce = (jwk: Jwk): Promise<CryptoKey> => {
+    const material = publicMembers(jwk);
+    const id = JSON.stringify(material);
+    let key = imported.get(id);
     if (!key) {
-      const { alg: _alg, use: _use, key_ops: _ops, ...material } = jwk;
-      key = crypto.subtle.importKey("jwk", material as JsonWebKey, IMPORT_PARAMS[alg], false, ["verify"]);
-      imported.set(jwk, key);
+      const pending = importJWK(material, alg).then((result) => {
+        if (!(result instanceof CryptoKey) || result.type !== "public") throw new TypeError("not a public key");
+        return result;
+      });
+      pending.catch(() => {
+        if (imported.get(id) === pending) imported.delete(id);
+      });
+      imported.set(id, pending);
+      key = pending;
     }
     return key;
   };
-  let current: Promise<Jwk[]> | undefined;
-  let loadedAt = -Infinity;
-  const reload = () => {
-    loadedAt = clock();
-    const previous = current;
-    const next = source.load().then(
-      (keys) => keys.filter((jwk) => fitsAlgorithm(jwk, alg)),
-      (error: unknown) => {
-        if (!previous) throw error;
-        console.error("JWKS refresh failed; keeping the previous keys", error);
-        return previous;
-      },
-    );
-    current = next;
-    next.catch(() => {
-      if (current === next) current = undefined;
-    });
-    return next;
+  const forgetRemoved = (set: Jwk[]) => {
+    const kept = new Set(set.map((jwk) => JSON.stringify(publicMembers(jwk))));
+    for (const id of imported.keys()) if (!kept.has(id)) imported.delete(id);
   };
+
+  let keys: Jwk[] | undefined; // the last good set
+  let loadedAt = -Infinity; // when the last good set was asked for
+  let attemptedAt = -Infinity; // when the endpoint was last asked, successfully or not
+  let pending: Promise<void> | undefined;
+  const reload = (): Promise<void> => {
+    if (pending) return pending;
+    const startedAt = clock();
+    attemptedAt = startedAt;
+    pending = source
+      .load()
+      .then(
+        (loaded) => {
+          keys = loaded.filter((jwk) => fitsAlgorithm(jwk, alg));
+          loadedAt = startedAt;
+          forgetRemoved(keys);
+        },
+        (error: unknown) => {
+          console.error(
+            keys ? "JWKS refresh failed; keeping the previous keys" : "JWKS fetch failed; no keys yet",
+            failureName(error),
+          );
+        },
+      )
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  const coolingDown = () => clock() - attemptedAt <= JWKS_COOLDOWN_MS;
+  const stale = () => source.remote && clock() - loadedAt > JWKS_REFRESH_MS;
   // `kid` is untrusted input: it only ever selects from this in-memory set (RFC 8725 §3.10).
-  const pick = (keys: Jwk[], kid: unknown) =>
-    kid === undefined ? (keys.length === 1 ? keys[0] : undefined) : keys.find((k) => k.kid === kid);
+  const pick = (set: Jwk[], kid: unknown) =>
+    kid === undefined ? (set.length === 1 ? set[0] : undefined) : set.find((k) => k.kid === kid);
 
   return async (kid) => {
-    const stale = source.remote && clock() - loadedAt > JWKS_REFRESH_MS;
-    let jwk = pick(await (current && !stale ? current : reload()), kid);
-    if (!jwk && source.remote && kid !== undefined && clock() - loadedAt > JWKS_COOLDOWN_MS) {
-      jwk = pick(await reload(), kid);
+    if (pending) await pending;
+    else if (!keys || stale()) {
+      if (!source.remote || !coolingDown()) await reload();
     }
-    return jwk ? importOnce(jwk) : undefined;
+    if (!keys) {
+      const remaining = attemptedAt + JWKS_COOLDOWN_MS - clock();
+      throw new KeySetUnavailableError(Math.max(1, Math.ceil(remaining / 1000)));
+    }
+    let jwk = pick(keys, kid);
+    if (!jwk && source.remote && kid !== undefined && !coolingDown()) {
+      await reload();
+      jwk = pick(keys, kid);
+    }
+    if (!jwk) return undefined;
+    try {
+      return await importOnce(jwk);
+    } catch (error) {
+      console.error("JWKS key could not be imported; tokens it signed are refused", failureName(error));
+      throw new TokenError("key cannot be imported");
+    }
   };
 }
 
-function parseJsonObject(part: string): Record<string, unknown> {
-  const text = decodeBase64UrlText(part);
-  if (text === null) throw new TokenError("token is not base64url");
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    throw new TokenError("token is not JSON");
+// RFC 7515 §7.1: three base64url parts without padding. jose's decoder also accepts padding and
+// whitespace, so the one textual form is enforced here.
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+const ACCESS_TOKEN_TYP = /^(jwt|at\+jwt)$/i;
+
+function checkHeader(header: JWTHeaderParameters): void {
+  if (header.crit !== undefined) throw new TokenError("unsupported critical header");
+  // jose's `typ` option takes one value and requires the header; absent, JWT and at+jwt are all fine here.
+  if (header.typ !== undefined && !(typeof header.typ === "string" && ACCESS_TOKEN_TYP.test(header.typ))) {
+    throw new TokenError("unexpected token type");
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw new TokenError("token part is not an object");
-  return value as Record<string, unknown>;
 }
 
-function numericDate(payload: Record<string, unknown>, claim: string, required: boolean): number | undefined {
-  const value = payload[claim];
-  if (value === undefined && !required) return undefined;
-  // A NumericDate is a JSON number; strings, null and non-finite values are refused, not skipped.
-  if (typeof value !== "number" || !Number.isFinite(value)) throw new TokenError(`${claim} must be a NumericDate`);
-  return value;
-}
-
-function checkClaims(payload: Record<string, unknown>, config: AuthConfig, now: number): VerifiedToken {
-  const exp = numericDate(payload, "exp", true) as number;
-  if (now > exp + LEEWAY_SECONDS) throw new TokenError("token expired");
-  const nbf = numericDate(payload, "nbf", false);
-  if (nbf !== undefined && nbf > now + LEEWAY_SECONDS) throw new TokenError("token not yet valid");
-  const iat = numericDate(payload, "iat", false);
+function accessClaims(payload: Record<string, unknown>, now: number): VerifiedToken {
+  // jose has checked that iat, when present, is a number; a future one is refused here.
+  const iat = typeof payload.iat === "number" ? payload.iat : undefined;
   if (iat !== undefined && iat > now + LEEWAY_SECONDS) throw new TokenError("token issued in the future");
-
-  if (config.JWT_ISSUER !== undefined && payload.iss !== config.JWT_ISSUER) throw new TokenError("wrong issuer");
-  if (config.JWT_AUDIENCE !== undefined) {
-    const aud = payload.aud;
-    const audiences = Array.isArray(aud) ? aud : [aud];
-    if (!audiences.includes(config.JWT_AUDIENCE)) throw new TokenError("wrong audience");
-  }
   // Refresh, invite or reset tokens must never pass as access tokens (RFC 8725 §3.11).
   if (payload.type !== undefined && payload.type !== "access") throw new TokenError("not an access token");
 
@@ -152,7 +188,7 @@ function checkClaims(payload: Record<string, unknown>, config: AuthConfig, now: 
   return {
     userId: subject,
     ...(typeof payload.orgId === "string" ? { orgId: payload.orgId } : {}),
-    ...(iat === undefined ? {} : { iat }),
+    ...(iat !== undefined ? { iat } : {}),
   };
 }
 
@@ -169,37 +205,38 @@ export function createVerifier(config: AuthConfig, options: VerifierOptions = {}
   const resolveKey =
     alg === "HS256" ? secretKeyResolver(config.JWT_SECRET ?? "") : jwksKeyResolver(source, alg, options.clock ?? Date.now);
 
-  return async (token, now = Math.floor(Date.now() / 1000)) => {
-    if (token.length > MAX_TOKEN_LENGTH) throw new TokenError("token too long");
-    const parts = token.split(".");
-    if (parts.length !== 3) throw new TokenError("token is not a JWS compact serialization");
-    const [headerPart, payloadPart, signaturePart] = parts as [string, string, string];
-
-    const header = parseJsonObject(headerPart);
-    // The algorithm is pinned by configuration (RFC 8725 §3.1); `none` can never match.
-    if (header.alg !== alg) throw new TokenError("unexpected algorithm");
-    if (header.crit !== undefined) throw new TokenError("unsupported critical header");
-    if (header.typ !== undefined && !(typeof header.typ === "string" && /^(jwt|at\+jwt)$/i.test(header.typ))) {
-      throw new TokenError("unexpected token type");
-    }
-
-    const signature = decodeBase64Url(signaturePart);
-    if (!signature || signature.length === 0) throw new TokenError("token signature is not base64url");
+  const getKey = async (header: JWTHeaderParameters) => {
+    checkHeader(header);
     const key = await resolveKey(header.kid);
     if (!key) throw new TokenError("no key for token");
-    const signed = new TextEncoder().encode(`${headerPart}.${payloadPart}`);
-    const valid = await crypto.subtle.verify(VERIFY_PARAMS[alg], key, signature, signed).catch(() => false);
-    if (!valid) throw new TokenError("bad signature");
+    return key;
+  };
 
-    return checkClaims(parseJsonObject(payloadPart), config, now);
+  return async (token, now = Math.floor(Date.now() / 1000)) => {
+    if (token.length > MAX_TOKEN_LENGTH) throw new TokenError("token too long");
+    if (!COMPACT_JWS.test(token)) throw new TokenError("token is not a JWS compact serialization");
+    let payload;
+    try {
+      // The algorithm is pinned by configuration (RFC 8725 §3.1); `none` can never match.
+      ({ payload } = await jwtVerify(token, getKey, {
+        algorithms: [alg],
+        requiredClaims: ["exp"],
+        clockTolerance: LEEWAY_SECONDS,
+        currentDate: new Date(now * 1000),
+        ...(config.JWT_ISSUER !== undefined ? { issuer: config.JWT_ISSUER } : {}),
+        ...(config.JWT_AUDIENCE !== undefined ? { audience: config.JWT_AUDIENCE } : {}),
+      }));
+    } catch (error) {
+      if (error instanceof TokenError || error instanceof KeySetUnavailableError) throw error;
+      // jose refuses a token with a JOSEError, and a key unfit for the algorithm with a TypeError.
+      if (error instanceof errors.JOSEError || error instanceof TypeError) throw new TokenError("token refused");
+      throw error;
+    }
+    return accessClaims(payload, now);
   };
 }
 
 /** Issues an HS256 access token; used by the local tooling and the tests. */
 export async function signToken(claims: Record<string, unknown>, secret: string): Promise<string> {
-  const header = encodeBase64UrlText(JSON.stringify({ alg: "HS256", typ: "JWT" }));
-  const payload = encodeBase64UrlText(JSON.stringify(claims));
-  const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(secret), IMPORT_PARAMS.HS256, false, ["sign"]);
-  const signature = await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(`${header}.${payload}`));
-  return `${header}.${payload}.${encodeBase64Url(new Uint8Array(signature))}`;
+  return new SignJWT(claims).setProtectedHeader({ alg: "HS256", typ: "JWT" }).sign(new TextEncoder().encode(secret));
 }

@@ -1,5 +1,5 @@
 import { createMiddleware } from "hono/factory";
-import { createVerifier, TokenError, type Verifier } from "../auth/jwt";
+import { createVerifier, KeySetUnavailableError, TokenError, type Verifier } from "../auth/jwt";
 import { isRole } from "../auth/roles";
 import { createDb } from "../db/client";
 import { findCaller } from "../db/users";
@@ -23,6 +23,9 @@ function verifierFor(env: Bindings): Verifier {
 const missing = () => new ApiError("unauthorized", MESSAGES.unauthorized, undefined, { "WWW-Authenticate": "Bearer" });
 export const invalidToken = () =>
   new ApiError("unauthorized", MESSAGES.invalidToken, undefined, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
+// The identity provider's keys have never loaded: the token cannot be judged yet.
+const unavailable = (seconds: number) =>
+  new ApiError("service_unavailable", MESSAGES.serviceUnavailable, undefined, { "Retry-After": String(seconds) });
 
 /**
  * Verifies the bearer token, then loads the caller from the database: role, organization and
@@ -40,6 +43,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     try {
       token = await verifierFor(c.env)(credentials[0] as string);
     } catch (error) {
+      if (error instanceof KeySetUnavailableError) throw unavailable(error.retryAfterSeconds);
       if (!(error instanceof TokenError)) throw error;
       refusal = invalidToken();
     }

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { JWKS_COOLDOWN_MS } from "../auth/jwt";
 import { MESSAGES } from "../errors";
 import { errorResponse, wire } from "./common";
 
@@ -29,6 +30,9 @@ export function jsonBodyOf<T extends z.ZodType>(schema: T) {
 
 export const bearer = [{ bearerAuth: [] }];
 
+// Documented on the answers that carry headers of their own (spectral's OWASP rules ask for it).
+const allowOrigin = wire.text(200).optional().openapi({ description: "Present when CORS_ORIGINS allows the request's Origin" });
+
 /** What every operation can answer besides its own outcomes; 403 carries the route's own message. */
 export function errorResponses(forbidden: string, forbiddenWhen = "The caller's role is too low") {
   return {
@@ -39,13 +43,23 @@ export function errorResponses(forbidden: string, forbiddenWhen = "The caller's 
       ...errorResponse("Too many requests from this caller", "rate_limited", MESSAGES.rateLimited),
       headers: z.object({
         "Retry-After": wire.integer(1, 60).openapi({ description: "Seconds to wait before retrying" }),
-        "Access-Control-Allow-Origin": wire
-          .text(200)
-          .optional()
-          .openapi({ description: "Present when CORS_ORIGINS allows the request's Origin" }),
+        "Access-Control-Allow-Origin": allowOrigin,
       }),
     },
     500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
+    503: {
+      ...errorResponse(
+        "The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written",
+        "service_unavailable",
+        MESSAGES.serviceUnavailable,
+      ),
+      headers: z.object({
+        "Retry-After": wire
+          .integer(1, JWKS_COOLDOWN_MS / 1000)
+          .openapi({ description: "Seconds until the key set is fetched again" }),
+        "Access-Control-Allow-Origin": allowOrigin,
+      }),
+    },
   };
 }
 

@@ -6,6 +6,7 @@ import { call, type ApiResponse } from "../helpers/api";
 import { checked, OPERATIONS } from "../helpers/contract";
 import { callWith, faultyDb, gatedDb, interleavedDb } from "../helpers/faults";
 import { createOrg, insertUser, type OrgFixture } from "../helpers/fixtures";
+import { jwksEndpoint, unsignedIdpToken } from "../helpers/idp";
 
 // Every documented status of every operation, produced once by a real request: the table is
 // keyed by `METHOD path status` and the tests are driven by openapi.json, so a status the
@@ -36,6 +37,13 @@ async function overLimit(method: string, path: string, init: { token: string; bo
   return callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, method, path, init);
 }
 
+/** The identity provider's key set has never loaded (its JWKS endpoint is down): 503 before anything is read. */
+async function providerDown(method: string, path: string, init: { body?: unknown } = {}) {
+  vi.spyOn(console, "error").mockImplementation(() => {});
+  const endpoint = jwksEndpoint([], { down: true });
+  return callWith(endpoint.bindings, method, path, { ...init, token: unsignedIdpToken(uuidv7()) });
+}
+
 const USERS = "/organization/users";
 const user = (id: string) => `/organization/users/${id}`;
 const newUser = () => ({ email: `new-${uuidv7()}@example.com`, password: "Passw0rd-ok", firstName: "Grace", lastName: "Hopper" });
@@ -47,6 +55,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/users 403": (org) => call("GET", USERS, { token: org.users.BILLING.token }),
   "GET /organization/users 429": (org) => overLimit("GET", USERS, { token: org.users.OWNER.token }),
   "GET /organization/users 500": (org) => failing(/order by/i, "GET", USERS, { token: org.users.OWNER.token }),
+  "GET /organization/users 503": () => providerDown("GET", USERS),
 
   "POST /organization/users 201": (org) => call("POST", USERS, { token: org.users.OWNER.token, body: newUser() }),
   "POST /organization/users 400": (org) =>
@@ -61,6 +70,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /organization/users 429": (org) => overLimit("POST", USERS, { token: org.users.OWNER.token, body: {} }),
   "POST /organization/users 500": (org) =>
     failing(/insert into "users"/i, "POST", USERS, { token: org.users.OWNER.token, body: newUser() }),
+  "POST /organization/users 503": () => providerDown("POST", USERS, { body: newUser() }),
 
   "GET /organization/users/{userId} 200": (org) => call("GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 400": (org) => call("GET", user("not-a-uuid"), { token: org.users.OWNER.token }),
@@ -70,6 +80,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/users/{userId} 429": (org) => overLimit("GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 500": (org) =>
     failing(/from "users" where/i, "GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 503": (org) => providerDown("GET", user(org.users.USER.id)),
 
   "PUT /organization/users/{userId} 200": (org) =>
     call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
@@ -90,6 +101,7 @@ const SCENARIOS: Record<string, Scenario> = {
     overLimit("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: {} }),
   "PUT /organization/users/{userId} 500": (org) =>
     failing(/^update "users"/i, "PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
+  "PUT /organization/users/{userId} 503": (org) => providerDown("PUT", user(org.users.USER.id), { body: { name: "Grace" } }),
 
   "DELETE /organization/users/{userId} 200": (org) => call("DELETE", user(org.users.USER.id), { token: org.users.OWNER.token }),
   "DELETE /organization/users/{userId} 400": (org) => call("DELETE", user(org.users.OWNER.id), { token: org.users.OWNER.token }),
@@ -100,6 +112,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "DELETE /organization/users/{userId} 429": (org) => overLimit("DELETE", user(uuidv7()), { token: org.users.OWNER.token }),
   "DELETE /organization/users/{userId} 500": (org) =>
     failing(/^update "users"/i, "DELETE", user(org.users.USER.id), { token: org.users.OWNER.token }),
+  "DELETE /organization/users/{userId} 503": (org) => providerDown("DELETE", user(org.users.USER.id)),
 
   "POST /organization/users/{userId}/activate 200": (org) =>
     call("POST", `${user(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
@@ -114,6 +127,7 @@ const SCENARIOS: Record<string, Scenario> = {
     overLimit("POST", `${user(org.users.USER.id)}/activate`, { token: org.users.OWNER.token }),
   "POST /organization/users/{userId}/activate 500": (org) =>
     failing(/^update "users"/i, "POST", `${user(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/activate 503": (org) => providerDown("POST", `${user(org.deleted.id)}/activate`),
 
   "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 400": (org) => call("GET", "/organization/not-a-uuid", { token: org.users.USER.token }),
@@ -122,6 +136,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/{orgId} 429": (org) => overLimit("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 500": (org) =>
     failing(/from "organizations"/i, "GET", `/organization/${org.id}`, { token: org.users.USER.token }),
+  "GET /organization/{orgId} 503": (org) => providerDown("GET", `/organization/${org.id}`),
 
   "PUT /organization/{orgId} 200": (org) =>
     call("PUT", `/organization/${org.id}`, { token: org.users.ADMINISTRATOR.token, body: { name: "Renamed" } }),
@@ -140,6 +155,7 @@ const SCENARIOS: Record<string, Scenario> = {
       token: org.users.OWNER.token,
       body: { name: "Renamed" },
     }),
+  "PUT /organization/{orgId} 503": (org) => providerDown("PUT", `/organization/${org.id}`, { body: { name: "Renamed" } }),
 };
 
 const DOCUMENTED = OPERATIONS.flatMap((op) => op.statuses.map((status) => `${op.method} ${op.path} ${status}`));

@@ -95,7 +95,7 @@ export function failingNthDb(n: number, delayMs = 0): D1Database {
  * Like `send`, checks the response against the committed openapi.json before returning it.
  */
 export async function callWith(
-  overrides: Partial<Env & Bindings>,
+  overrides: Partial<Omit<Env, keyof Bindings> & Bindings>,
   method: string,
   path: string,
   init: { token?: string; body?: unknown; headers?: Record<string, string> } = {},

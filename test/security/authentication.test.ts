@@ -1,8 +1,9 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { signToken } from "../../src/auth/jwt";
 import { call, expectError, type ApiResponse } from "../helpers/api";
+import { callWith } from "../helpers/faults";
 import {
   createOrg,
   createTwoOrgs,
@@ -13,6 +14,7 @@ import {
   type OrgFixture,
 } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
+import { idpKey, idpToken, inlineIdp, jwksEndpoint } from "../helpers/idp";
 import { b64url, encodePart } from "../helpers/jws";
 
 // Every way a request can fail authentication, through the real worker and a real D1.
@@ -447,5 +449,83 @@ describe("every write endpoint refuses unauthenticated calls without touching th
     const org = await createOrg();
     const res = await call(write.method, write.path(org), { token: org.users.OWNER.token, body: write.body });
     expect(res.status, res.text).toBeLessThan(300);
+  });
+});
+
+describe("an external identity provider (RS256)", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  const read = (org: OrgFixture, overrides: Parameters<typeof callWith>[0], token: string) =>
+    callWith(overrides, "GET", `/organization/${org.id}`, { token });
+
+  it("accepts its token for this API and refuses one it issued for another application", async () => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const provider = inlineIdp([key.publicJwk]);
+    const owner = org.users.OWNER.id;
+
+    expect((await read(org, provider, await idpToken(key, owner))).status).toBe(200);
+    for (const claims of [{ aud: "billing" }, { aud: ["billing", "reports"] }, { iss: "https://other.example.test" }]) {
+      const token = await idpToken(key, owner, claims);
+      const res = await expectUnchanged(() => callWith(provider, "PUT", `/organization/${org.id}`, { token, body: RENAME }));
+      expectError(res, 401, "unauthorized");
+      expect(res.headers.get("WWW-Authenticate")).toBe(INVALID);
+    }
+  });
+
+  it.each(["JWT_ISSUER", "JWT_AUDIENCE"] as const)("answers 500, naming nothing, when %s is not configured", async (name) => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await read(org, { ...inlineIdp([key.publicJwk]), [name]: "" }, await idpToken(key, org.users.OWNER.id));
+    expectError(res, 500, "internal_error", "Internal server error");
+    expect(res.text).not.toMatch(/JWT_/);
+    expect(String(errors.mock.calls[0]?.[1])).toMatch(new RegExp(name));
+  });
+
+  it("refuses a token for a key that cannot be imported with 401 invalid_token, and still accepts the other keys", async () => {
+    const org = await createOrg();
+    const good = await idpKey("good");
+    const broken = { kty: "RSA", kid: "bad", n: "not*base64url", e: "AQAB" };
+    const provider = inlineIdp([broken, good.publicJwk]);
+    vi.spyOn(console, "error").mockImplementation(() => {});
+
+    const res = await read(org, provider, await idpToken({ ...good, kid: "bad" }, org.users.OWNER.id));
+    expectError(res, 401, "unauthorized");
+    expect(res.headers.get("WWW-Authenticate")).toBe(INVALID);
+    expect((await read(org, provider, await idpToken(good, org.users.OWNER.id))).status).toBe(200);
+  });
+
+  it("answers 503 with Retry-After, without a fetch per request, while its key set has never loaded", async () => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const endpoint = jwksEndpoint([key.publicJwk], { down: true });
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const token = await idpToken(key, org.users.OWNER.id);
+
+    for (let i = 0; i < 3; i++) {
+      const res = await expectUnchanged(() =>
+        callWith(endpoint.bindings, "PUT", `/organization/${org.id}`, { token, body: RENAME }),
+      );
+      expectError(res, 503, "service_unavailable", "Service temporarily unavailable; retry after the period in Retry-After");
+      const retryAfter = Number(res.headers.get("Retry-After"));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(30);
+      expect(res.headers.get("WWW-Authenticate")).toBeNull();
+    }
+    expect(endpoint.requests, "one fetch, then the cooldown").toBe(1);
+    expect(errors.mock.calls).toEqual([["JWKS fetch failed; no keys yet", "Error"]]);
+  });
+
+  it("fetches its key set once for many requests when the endpoint is up (control)", async () => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    for (let i = 0; i < 3; i++) {
+      expect((await read(org, endpoint.bindings, await idpToken(key, org.users.OWNER.id))).status).toBe(200);
+    }
+    expect(endpoint.requests).toBe(1);
   });
 });

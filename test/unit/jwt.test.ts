@@ -1,6 +1,13 @@
 import { env } from "cloudflare:workers";
-import { describe, expect, it, vi } from "vitest";
-import { createVerifier, JWKS_COOLDOWN_MS, JWKS_REFRESH_MS, LEEWAY_SECONDS, TokenError } from "../../src/auth/jwt";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import {
+  createVerifier,
+  JWKS_COOLDOWN_MS,
+  JWKS_REFRESH_MS,
+  KeySetUnavailableError,
+  LEEWAY_SECONDS,
+  TokenError,
+} from "../../src/auth/jwt";
 import { parseAuthConfig, type Bindings } from "../../src/env";
 import { b64url, encodePart } from "../helpers/jws";
 
@@ -30,9 +37,15 @@ async function hs256(payload: Json, header: Json = { alg: "HS256", typ: "JWT" },
   return sign(header, payload, await hmacKey(secret), "HMAC");
 }
 
-const claims = (overrides: Json = {}): Json => ({ sub: USER, iat: NOW - 10, exp: NOW + 3600, ...overrides });
-/** What the verifier returns for `claims()`: the subject and the issue time. */
-const verified = (overrides: Json = {}) => ({ userId: USER, iat: NOW - 10, ...overrides });
+const IAT = NOW - 10;
+const claims = (overrides: Json = {}): Json => ({ sub: USER, iat: IAT, exp: NOW + 3600, ...overrides });
+/** What the verifier returns for a token made from `claims()`. */
+const verified = (overrides: Json = {}) => ({ userId: USER, iat: IAT, ...overrides });
+
+// An external identity provider's tokens: its issuer, and this API as their audience.
+const ISS = "https://id.example.test";
+const AUD = "org-api";
+const idp = (overrides: Json = {}): Json => claims({ iss: ISS, aud: AUD, ...overrides });
 
 const config = (vars: Vars) => parseAuthConfig({ DB: env.DB, ...vars });
 const hsVerifier = (vars: Vars = {}) => createVerifier(config({ JWT_ALG: "HS256", JWT_SECRET: SECRET, ...vars }));
@@ -79,8 +92,6 @@ describe("HS256", () => {
 });
 
 describe("issuer and audience", () => {
-  const ISS = "https://id.example.test";
-  const AUD = "org-api";
   const strict = () => hsVerifier({ JWT_ISSUER: ISS, JWT_AUDIENCE: AUD });
 
   it("accepts the configured issuer and audience", async () => {
@@ -113,15 +124,16 @@ describe("time claims with a 60 s leeway", () => {
   });
 
   it.each<[string, Json, boolean]>([
-    ["exp = now - 60", { exp: NOW - 60 }, true],
-    ["exp = now - 61", { exp: NOW - 61 }, false],
+    // RFC 7519 §4.1.4: the current time must be before exp (plus the leeway), as jose checks it.
+    ["exp = now - 59", { exp: NOW - 59 }, true],
+    ["exp = now - 60", { exp: NOW - 60 }, false],
     ["nbf = now + 60", { nbf: NOW + 60 }, true],
     ["nbf = now + 61", { nbf: NOW + 61 }, false],
     ["iat = now + 60", { iat: NOW + 60 }, true],
     ["iat = now + 61", { iat: NOW + 61 }, false],
   ])("%s accepted: %s", async (_name, overrides, accepted) => {
     const result = hsVerifier()(await hs256(claims(overrides)), NOW);
-    if (accepted) await expect(result).resolves.toEqual(verified("iat" in overrides ? { iat: overrides.iat } : {}));
+    if (accepted) await expect(result).resolves.toEqual(verified({ iat: claims(overrides).iat }));
     else await expectRefused(result);
   });
 
@@ -166,24 +178,24 @@ const RS256 = "RSASSA-PKCS1-v1_5";
 const ES256: SubtleCryptoSignAlgorithm = { name: "ECDSA", hash: "SHA-256" };
 
 const jwksVerifier = (alg: "RS256" | "ES256", keys: JsonWebKey[]) =>
-  createVerifier(config({ JWT_ALG: alg, JWT_JWKS: JSON.stringify({ keys }) }));
+  createVerifier(config({ JWT_ALG: alg, JWT_JWKS: JSON.stringify({ keys }), JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }));
 
 describe("RS256 through a JWKS", () => {
   it("accepts a token signed by the key its kid names", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp(), key.privateKey, RS256);
     await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("accepts a token without kid when the set holds a single usable key", async () => {
     const key = await rsaPair();
-    const token = await sign({ alg: "RS256", typ: "JWT" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT" }, idp(), key.privateKey, RS256);
     await expect(jwksVerifier("RS256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("refuses a kid that is not in the set", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k9" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k9" }, idp(), key.privateKey, RS256);
     await expectRefused(jwksVerifier("RS256", [key.publicJwk])(token, NOW));
   });
 
@@ -191,7 +203,7 @@ describe("RS256 through a JWKS", () => {
     const [first, second] = [await rsaPair("k1"), await rsaPair("k2")];
     const verify = jwksVerifier("RS256", [first.publicJwk, second.publicJwk]);
     const signedBy = (key: KeyPair, kid?: string) =>
-      sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, claims(), key.privateKey, RS256);
+      sign({ alg: "RS256", typ: "JWT", ...(kid ? { kid } : {}) }, idp(), key.privateKey, RS256);
 
     await expect(verify(await signedBy(first, "k1"), NOW)).resolves.toEqual(verified());
     await expect(verify(await signedBy(second, "k2"), NOW)).resolves.toEqual(verified());
@@ -202,20 +214,20 @@ describe("RS256 through a JWKS", () => {
     const [first, second] = [await rsaPair("k1"), await rsaPair("k2")];
     const verify = jwksVerifier("RS256", [first.publicJwk, second.publicJwk]);
     // No guessing: neither key is tried, not even the first one.
-    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, claims(), first.privateKey, RS256), NOW));
-    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, claims(), second.privateKey, RS256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, idp(), first.privateKey, RS256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT" }, idp(), second.privateKey, RS256), NOW));
   });
 
   it("does not use a JWK whose alg differs from the configured one", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp(), key.privateKey, RS256);
     await expect(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS256" }])(token, NOW)).resolves.toEqual(verified());
     await expectRefused(jwksVerifier("RS256", [{ ...key.publicJwk, alg: "RS512" }])(token, NOW));
   });
 
   it("does not use a JWK meant for encryption", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims(), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp(), key.privateKey, RS256);
     await expectRefused(jwksVerifier("RS256", [{ ...key.publicJwk, use: "enc" }])(token, NOW));
   });
 
@@ -226,21 +238,21 @@ describe("RS256 through a JWKS", () => {
     const key = await rsaPair("k1");
     const verify = jwksVerifier("RS256", [key.publicJwk]);
     const secret = material(key.publicJwk);
-    await expectRefused(verify(await hs256(claims(), { alg: "HS256", typ: "JWT", kid: "k1" }, secret), NOW));
+    await expectRefused(verify(await hs256(idp(), { alg: "HS256", typ: "JWT", kid: "k1" }, secret), NOW));
     // Nor does an RS256 header over an HMAC signature pass.
-    await expectRefused(verify(await hs256(claims(), { alg: "RS256", typ: "JWT", kid: "k1" }, secret), NOW));
+    await expectRefused(verify(await hs256(idp(), { alg: "RS256", typ: "JWT", kid: "k1" }, secret), NOW));
   });
 
   it("refuses an ES256 token when RS256 is configured, even if its key is in the set", async () => {
     const [rsa, ec] = [await rsaPair("rsa"), await ecPair("ec")];
     const verify = jwksVerifier("RS256", [rsa.publicJwk, ec.publicJwk]);
-    await expectRefused(verify(await sign({ alg: "ES256", typ: "JWT", kid: "ec" }, claims(), ec.privateKey, ES256), NOW));
-    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "ec" }, claims(), ec.privateKey, ES256), NOW));
+    await expectRefused(verify(await sign({ alg: "ES256", typ: "JWT", kid: "ec" }, idp(), ec.privateKey, ES256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "ec" }, idp(), ec.privateKey, ES256), NOW));
   });
 
   it("still checks the claims of a well-signed RS256 token", async () => {
     const key = await rsaPair("k1");
-    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, claims({ exp: NOW - 61 }), key.privateKey, RS256);
+    const token = await sign({ alg: "RS256", typ: "JWT", kid: "k1" }, idp({ exp: NOW - 61 }), key.privateKey, RS256);
     await expectRefused(jwksVerifier("RS256", [key.publicJwk])(token, NOW));
   });
 });
@@ -248,26 +260,67 @@ describe("RS256 through a JWKS", () => {
 describe("ES256 through a JWKS", () => {
   it("accepts a token signed by the configured P-256 key", async () => {
     const key = await ecPair("e1");
-    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, claims(), key.privateKey, ES256);
+    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, idp(), key.privateKey, ES256);
     await expect(jwksVerifier("ES256", [key.publicJwk])(token, NOW)).resolves.toEqual(verified());
   });
 
   it("refuses a token signed by another P-256 key", async () => {
     const [trusted, attacker] = [await ecPair("e1"), await ecPair("e1")];
-    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, claims(), attacker.privateKey, ES256);
+    const token = await sign({ alg: "ES256", typ: "JWT", kid: "e1" }, idp(), attacker.privateKey, ES256);
     await expectRefused(jwksVerifier("ES256", [trusted.publicJwk])(token, NOW));
   });
 
   it("refuses an RS256 token when ES256 is configured", async () => {
     const [ec, rsa] = [await ecPair("e1"), await rsaPair("r1")];
     const verify = jwksVerifier("ES256", [ec.publicJwk, rsa.publicJwk]);
-    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "r1" }, claims(), rsa.privateKey, RS256), NOW));
+    await expectRefused(verify(await sign({ alg: "RS256", typ: "JWT", kid: "r1" }, idp(), rsa.privateKey, RS256), NOW));
   });
 
   it("refuses alg none", async () => {
     const key = await ecPair("e1");
-    const token = `${encodePart({ alg: "none", typ: "JWT" })}.${encodePart(claims())}.`;
+    const token = `${encodePart({ alg: "none", typ: "JWT" })}.${encodePart(idp())}.`;
     await expectRefused(jwksVerifier("ES256", [key.publicJwk])(token, NOW));
+  });
+});
+
+describe("an external identity provider is strict", () => {
+  it("refuses a token the same provider issued for another application or that another issuer signed", async () => {
+    const key = await rsaPair("k1");
+    const verify = jwksVerifier("RS256", [key.publicJwk]);
+    const signed = (payload: Json) => sign({ alg: "RS256", typ: "JWT", kid: "k1" }, payload, key.privateKey, RS256);
+    await expect(verify(await signed(idp()), NOW)).resolves.toEqual(verified());
+    await expectRefused(verify(await signed(idp({ aud: "billing" })), NOW));
+    await expectRefused(verify(await signed(idp({ aud: undefined })), NOW));
+    await expectRefused(verify(await signed(idp({ iss: "https://other.example.test" })), NOW));
+  });
+});
+
+describe("a JWKS key that cannot be imported", () => {
+  // A modulus that is not base64url: Web Crypto refuses to import the key.
+  const broken: JsonWebKey & { kid: string } = { kty: "RSA", kid: "bad", n: "not*base64url", e: "AQAB" };
+  const jwkImports = (spy: { mock: { calls: unknown[][] } }, n: string | undefined) =>
+    spy.mock.calls.filter(([format, data]) => format === "jwk" && (data as JsonWebKey).n === n).length;
+
+  it("refuses the tokens of that key, accepts the others, and tries the import again on a later token", async () => {
+    const good = await rsaPair("good");
+    const verify = jwksVerifier("RS256", [broken, good.publicJwk]);
+    const tokenFor = (kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), good.privateKey, RS256);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    // Counts the real imports (the calls go through to Web Crypto unchanged).
+    const imports = vi.spyOn(crypto.subtle, "importKey");
+    try {
+      await expectRefused(verify(await tokenFor("bad"), NOW));
+      await expect(verify(await tokenFor("good"), NOW)).resolves.toEqual(verified());
+      await expectRefused(verify(await tokenFor("bad"), NOW));
+      await expect(verify(await tokenFor("good"), NOW)).resolves.toEqual(verified());
+
+      expect(jwkImports(imports, broken.n), "the failed import is not remembered").toBe(2);
+      expect(jwkImports(imports, good.publicJwk.n), "the good key is imported once").toBe(1);
+      expect(errors).toHaveBeenCalledWith(expect.stringMatching(/could not be imported/), expect.any(String));
+    } finally {
+      imports.mockRestore();
+      errors.mockRestore();
+    }
   });
 });
 
@@ -276,9 +329,11 @@ function jwksEndpoint(initial: JsonWebKey[]) {
   const endpoint = {
     keys: initial,
     failing: false,
+    unreachable: false,
     requests: 0,
     fetch: (async () => {
       endpoint.requests++;
+      if (endpoint.unreachable) throw new TypeError("Network connection lost.");
       if (endpoint.failing) return new Response("unavailable", { status: 503 });
       return Response.json({ keys: endpoint.keys });
     }) as typeof fetch,
@@ -289,8 +344,11 @@ function jwksEndpoint(initial: JsonWebKey[]) {
 describe("RS256 through a JWKS URL", () => {
   const URL = "https://idp.example/.well-known/jwks.json";
   const remoteVerifier = (endpoint: ReturnType<typeof jwksEndpoint>, clock: { now: number }) =>
-    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL }), { fetch: endpoint.fetch, clock: () => clock.now });
-  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, claims(), key.privateKey, RS256);
+    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }), {
+      fetch: endpoint.fetch,
+      clock: () => clock.now,
+    });
+  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), key.privateKey, RS256);
 
   it("fetches the key set once and reuses it for later tokens", async () => {
     const key = await rsaPair("k1");
@@ -337,13 +395,117 @@ describe("RS256 through a JWKS URL", () => {
     expect(endpoint.requests).toBe(2);
   });
 
-  it("fails (a server error, not a token error) when the key set was never available", async () => {
+  it("fails as unavailable (not a token error) with the cooldown to wait when the key set was never available", async () => {
     const endpoint = jwksEndpoint([]);
     endpoint.failing = true;
     const verify = remoteVerifier(endpoint, { now: 0 });
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const result = verify(await rsToken(await rsaPair("k1"), "k1"), NOW);
-    await expect(result).rejects.toThrow(/JWKS/);
+    await expect(result).rejects.toBeInstanceOf(KeySetUnavailableError);
+    await expect(result).rejects.toMatchObject({ retryAfterSeconds: JWKS_COOLDOWN_MS / 1000 });
     await expect(result).rejects.not.toBeInstanceOf(TokenError);
+    errors.mockRestore();
+  });
+});
+
+describe("a JWKS URL that cannot be fetched", () => {
+  const URL = "https://idp.example/.well-known/jwks.json";
+  const remoteVerifier = (endpoint: ReturnType<typeof jwksEndpoint>, clock: { now: number }) =>
+    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }), {
+      fetch: endpoint.fetch,
+      clock: () => clock.now,
+    });
+  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), key.privateKey, RS256);
+  const expectUnavailable = async (promise: Promise<unknown>, retryAfterSeconds: number) => {
+    await expect(promise).rejects.toBeInstanceOf(KeySetUnavailableError);
+    await expect(promise).rejects.toMatchObject({ retryAfterSeconds });
+  };
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  it.each<[string, "failing" | "unreachable"]>([
+    ["answers an error status", "failing"],
+    ["cannot be reached", "unreachable"],
+  ])("when it %s first: unavailable at once during the cooldown, asked again after it", async (_name, fault) => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    endpoint[fault] = true;
+    const clock = { now: 0 };
+    const verify = remoteVerifier(endpoint, clock);
+    const token = await rsToken(key, "k1");
+
+    await expectUnavailable(verify(token, NOW), 30);
+    expect(endpoint.requests).toBe(1);
+    clock.now = 1_500;
+    await expectUnavailable(verify(token, NOW), 29);
+    clock.now = JWKS_COOLDOWN_MS - 1;
+    await expectUnavailable(verify(token, NOW), 1);
+    expect(endpoint.requests, "no request waits for a new fetch during the cooldown").toBe(1);
+
+    endpoint[fault] = false;
+    clock.now = JWKS_COOLDOWN_MS + 1;
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    expect(endpoint.requests).toBe(2);
+  });
+
+  it("shares one fetch among tokens that arrive while it is in flight", async () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    const verify = remoteVerifier(endpoint, { now: 0 });
+    const token = await rsToken(key, "k1");
+    await expect(Promise.all([verify(token, NOW), verify(token, NOW), verify(token, NOW)])).resolves.toEqual([
+      verified(),
+      verified(),
+      verified(),
+    ]);
+    expect(endpoint.requests).toBe(1);
+
+    const down = jwksEndpoint([]);
+    down.failing = true;
+    const verifyDown = remoteVerifier(down, { now: 0 });
+    const results = await Promise.allSettled([verifyDown(token, NOW), verifyDown(token, NOW)]);
+    expect(results.map((r) => r.status === "rejected" && r.reason instanceof KeySetUnavailableError)).toEqual([true, true]);
+    expect(down.requests).toBe(1);
+  });
+
+  it("after a failed refresh, serves the last good keys without asking again until the cooldown is over", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    const clock = { now: 0 };
+    const verify = remoteVerifier(endpoint, clock);
+    const token = await rsToken(key, "k1");
+    await verify(token, NOW);
+
+    endpoint.unreachable = true;
+    const failedAt = JWKS_REFRESH_MS + 1;
+    clock.now = failedAt;
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    expect(endpoint.requests).toBe(2);
+    expect(errors).toHaveBeenCalledWith("JWKS refresh failed; keeping the previous keys", "TypeError");
+
+    clock.now = failedAt + JWKS_COOLDOWN_MS - 1;
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    // An unknown kid is refused from the last good set, without asking either.
+    await expectRefused(verify(await rsToken(key, "rotated"), NOW));
+    expect(endpoint.requests).toBe(2);
+
+    clock.now = failedAt + JWKS_COOLDOWN_MS + 1;
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    expect(endpoint.requests).toBe(3);
+  });
+
+  it("logs the failure's class name only, never the error object or its message", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const endpoint = jwksEndpoint([]);
+    endpoint.unreachable = true;
+    await expect(remoteVerifier(endpoint, { now: 0 })(await rsToken(await rsaPair("k1"), "k1"), NOW)).rejects.toBeInstanceOf(
+      KeySetUnavailableError,
+    );
+    expect(errors.mock.calls).toEqual([["JWKS fetch failed; no keys yet", "TypeError"]]);
   });
 });
 
@@ -372,6 +534,27 @@ describe("parseAuthConfig", () => {
       /JWT_JWKS/,
     ],
   ])("refuses %s", (_name, vars, field) => {
+    expect(() => config(vars)).toThrow(field);
+  });
+
+  const JWKS = '{"keys":[{"kty":"RSA","kid":"k1"}]}';
+  const JWKS_URL = "https://idp.example/jwks.json";
+
+  it.each<[string, Vars]>([
+    ["RS256 with an inline JWKS", { JWT_ALG: "RS256", JWT_JWKS: JWKS }],
+    ["ES256 with a JWKS URL", { JWT_ALG: "ES256", JWT_JWKS_URL: JWKS_URL }],
+  ])("accepts %s with an issuer and an audience", (_name, vars) => {
+    expect(config({ ...vars, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD })).toMatchObject({ JWT_ISSUER: ISS, JWT_AUDIENCE: AUD });
+  });
+
+  it.each<[string, Vars, RegExp]>([
+    ["RS256 (inline JWKS) without JWT_ISSUER", { JWT_ALG: "RS256", JWT_JWKS: JWKS, JWT_AUDIENCE: AUD }, /JWT_ISSUER/],
+    ["RS256 (inline JWKS) without JWT_AUDIENCE", { JWT_ALG: "RS256", JWT_JWKS: JWKS, JWT_ISSUER: ISS }, /JWT_AUDIENCE/],
+    ["RS256 (JWKS URL) without JWT_ISSUER", { JWT_ALG: "RS256", JWT_JWKS_URL: JWKS_URL, JWT_AUDIENCE: AUD }, /JWT_ISSUER/],
+    ["ES256 (JWKS URL) without JWT_AUDIENCE", { JWT_ALG: "ES256", JWT_JWKS_URL: JWKS_URL, JWT_ISSUER: ISS }, /JWT_AUDIENCE/],
+    ["ES256 (inline JWKS) without either", { JWT_ALG: "ES256", JWT_JWKS: JWKS }, /JWT_ISSUER.*JWT_AUDIENCE/],
+    ["RS256 with a blank JWT_AUDIENCE", { JWT_ALG: "RS256", JWT_JWKS: JWKS, JWT_ISSUER: ISS, JWT_AUDIENCE: " " }, /JWT_AUDIENCE/],
+  ])("refuses %s (RFC 8725 §3.8-3.9)", (_name, vars, field) => {
     expect(() => config(vars)).toThrow(field);
   });
 
