@@ -39,6 +39,9 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
     test: {
       setupFiles: ["./test/helpers/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
+      // The worker writes one JSON log line per request (src/log.ts); tests that care read them
+      // through a spy, and the suite's output stays readable.
+      onConsoleLog: (line) => (line.startsWith('{"level":') ? false : undefined),
       // CI also writes a machine-readable report, which .ci/run summarises.
       reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results/vitest.json" }]] : ["default"],
     },

@@ -3,15 +3,20 @@ import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
 import { corsPolicy } from "./middleware/cors";
 import { allowOnly } from "./middleware/method-not-allowed";
+import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
 import { validationHook } from "./middleware/validate";
 import { mountDocs } from "./openapi";
+import { health } from "./routes/health";
 import { organization } from "./routes/organization";
 import { users } from "./routes/users";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+// First, so every answer (errors, 404s and the docs included) carries X-Request-Id and is logged.
+app.use(requestLog);
 
 // Every JSON answer, errors included, declares its charset (hono's c.json does not).
 app.use(async (c, next) => {
@@ -25,6 +30,7 @@ app.use(corsPolicy);
 // Users first: `/organization/users` must not be taken for `/organization/{orgId}`.
 app.route("/", users);
 app.route("/", organization);
+app.route("/", health);
 mountDocs(app);
 allowOnly(app, "/openapi.json", ["GET"]);
 allowOnly(app, "/docs", ["GET"]);

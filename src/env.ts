@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Role } from "./auth/roles";
 import type { CallerRef } from "./db/caller";
 import type { OrganizationRow } from "./db/schema";
+import type { ErrorSummary } from "./log";
 
 export type Bindings = {
   DB: D1Database;
@@ -19,8 +20,21 @@ export type Bindings = {
 /** The authenticated caller, loaded from the database on every request; `issuedAt` is the token's `iat`. */
 export type Caller = CallerRef & { role: Role };
 
-/** `organization` is the caller's own, read by `authenticate` in the same statement as the caller. */
-export type AppEnv = { Bindings: Bindings; Variables: { caller: Caller; organization: OrganizationRow } };
+/**
+ * `organization` is the caller's own, read by `authenticate` in the same statement as the caller.
+ * `requestId` is set first for every request; `errorCode` and `failure` record how it failed, for
+ * its log line (src/middleware/request-log.ts).
+ */
+export type AppEnv = {
+  Bindings: Bindings;
+  Variables: {
+    requestId: string;
+    caller: Caller;
+    organization: OrganizationRow;
+    errorCode?: string;
+    failure?: ErrorSummary;
+  };
+};
 
 const jwkSchema = z.looseObject({
   kty: z.string(),

@@ -1,6 +1,8 @@
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { AppEnv } from "./env";
+import { summarizeError } from "./log";
 
 export const ERROR_STATUS = {
   bad_request: 400,
@@ -82,13 +84,23 @@ export class ApiError extends Error {
   }
 }
 
-export function errorBody(code: ErrorCode, message: string, details?: FieldProblem[]) {
-  return { success: false as const, data: null, message, code, ...(details ? { details: details.slice(0, MAX_DETAILS) } : {}) };
+export function errorBody(code: ErrorCode, message: string, requestId: string, details?: FieldProblem[]) {
+  return {
+    success: false as const,
+    data: null,
+    message,
+    code,
+    requestId,
+    ...(details ? { details: details.slice(0, MAX_DETAILS) } : {}),
+  };
 }
 
-function render(c: Context, error: ApiError): Response {
+function render(c: Context<AppEnv>, error: ApiError): Response {
   for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
-  return c.json(errorBody(error.code, error.message, error.details), error.status);
+  c.set("errorCode", error.code);
+  // Set by the request log middleware, which runs first; a fresh id should it ever have not.
+  const requestId = c.get("requestId") ?? crypto.randomUUID();
+  return c.json(errorBody(error.code, error.message, requestId, error.details), error.status);
 }
 
 // Hono's own failures (body parsing, body limit) arrive as HTTPException with plain text;
@@ -108,14 +120,15 @@ function fromHttpException(error: HTTPException): ApiError {
   }
 }
 
-export function onError(error: Error, c: Context): Response {
+export function onError(error: Error, c: Context<AppEnv>): Response {
   if (error instanceof ApiError) return render(c, error);
   if (error instanceof HTTPException) return render(c, fromHttpException(error));
-  // Log the cause for operators; the client sees a fixed sentence, never driver text.
-  console.error("unhandled error", error);
+  // The request's log line carries the cause for operators, without its bound values; the client
+  // sees a fixed sentence, never driver text.
+  c.set("failure", summarizeError(error));
   return render(c, new ApiError("internal_error", MESSAGES.internal));
 }
 
-export function onNotFound(c: Context): Response {
+export function onNotFound(c: Context<AppEnv>): Response {
   return render(c, new ApiError("not_found", MESSAGES.notFound));
 }

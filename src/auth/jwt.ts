@@ -1,5 +1,6 @@
 import { errors, importJWK, jwtVerify, SignJWT, type JWK, type JWTHeaderParameters } from "jose";
 import { jwksSchema, type AuthConfig, type Jwk } from "../env";
+import { errorClass, log } from "../log";
 
 // Bearer-token verification (RFC 7519, RFC 8725) with jose: the algorithm is pinned by
 // configuration, `exp` is required, time claims get 60 s of leeway, and `iss`/`aud` are checked
@@ -41,9 +42,6 @@ function publicMembers(jwk: Jwk): JWK {
   const { kty, n, e, crv, x, y } = jwk;
   return (kty === "RSA" ? { kty, n, e } : { kty, crv, x, y }) as JWK;
 }
-
-/** A short, value-free description of a failure, for logs: library messages can carry input. */
-const failureName = (error: unknown) => (error instanceof Error ? error.constructor.name : typeof error);
 
 /** Resolves the verification key for a token header's `kid`; undefined when no key fits. */
 type KeyResolver = (kid: unknown) => Promise<CryptoKey | undefined>;
@@ -120,10 +118,11 @@ function jwksKeyResolver(source: KeySource, alg: AsymmetricAlgorithm, clock: () 
           forgetRemoved(keys);
         },
         (error: unknown) => {
-          console.error(
-            keys ? "JWKS refresh failed; keeping the previous keys" : "JWKS fetch failed; no keys yet",
-            failureName(error),
-          );
+          log({
+            level: "error",
+            event: keys ? "jwks_refresh_failed_keeping_previous_keys" : "jwks_fetch_failed_no_keys_yet",
+            error: { class: errorClass(error) },
+          });
         },
       )
       .finally(() => {
@@ -155,7 +154,7 @@ function jwksKeyResolver(source: KeySource, alg: AsymmetricAlgorithm, clock: () 
     try {
       return await importOnce(jwk);
     } catch (error) {
-      console.error("JWKS key could not be imported; tokens it signed are refused", failureName(error));
+      log({ level: "error", event: "jwks_key_import_failed", error: { class: errorClass(error) } });
       throw new TokenError("key cannot be imported");
     }
   };

@@ -22,6 +22,19 @@ export function roleName(role: Role): RoleName {
   return NAMES.get(role) as RoleName;
 }
 
+// How Flashback names each role on the wire (`orgRoleDescription`): its client's `OrgRoles` enum and
+// its role pages call 254 ADMINISTRATORS, so `OrgRoles[user.orgRole] === user.orgRoleDescription`.
+const DESCRIPTIONS = new Map<Role, string>(
+  [...NAMES].map(([value, name]) => [value as Role, name === "ADMINISTRATOR" ? "ADMINISTRATORS" : name]),
+);
+
+export const ROLE_DESCRIPTIONS = ROLE_VALUES.map((role) => DESCRIPTIONS.get(role) as string);
+
+/** The role's `orgRoleDescription`, as Flashback's client names it. */
+export function roleDescription(role: Role): string {
+  return DESCRIPTIONS.get(role) as string;
+}
+
 /** Every defined role at or below `role`, ascending (Flashback's `orgRoles`). */
 export function rolesUpTo(role: Role): Role[] {
   return ROLE_VALUES.filter((value) => value <= role);

@@ -37,7 +37,7 @@ export interface paths {
         };
         /**
          * Get a user
-         * @description WORKSPACES or higher. Answered bare (not enveloped), as Flashback's client expects.
+         * @description WORKSPACES or higher. Answered bare (the user object itself, not enveloped and without `success`), as Flashback documents it and its client reads it.
          */
         get: operations["getUser"];
         /**
@@ -100,6 +100,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Whether the service and its database answer
+         * @description No authentication; limited per client address like every unauthenticated request.
+         */
+        get: operations["getHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -140,8 +160,11 @@ export interface components {
             validated: boolean;
             /** Format: date-time */
             deletedAt: string | null;
-            /** @enum {string} */
-            orgRoleDescription: "USER" | "BILLING" | "WORKSPACES" | "ADMINISTRATOR" | "OWNER";
+            /**
+             * @description The role's name as Flashback's client enum has it (254 is ADMINISTRATORS)
+             * @enum {string}
+             */
+            orgRoleDescription: "USER" | "BILLING" | "WORKSPACES" | "ADMINISTRATORS" | "OWNER";
             orgRoles: (0 | 1 | 2 | 254 | 255)[];
         };
         Error: {
@@ -151,6 +174,8 @@ export interface components {
             message: string;
             /** @enum {string} */
             code: "bad_request" | "validation_failed" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "service_unavailable" | "internal_error";
+            /** @description The request's id, also sent as X-Request-Id; quote it when reporting a problem */
+            requestId: string;
             details?: {
                 path: string;
                 message: string;
@@ -186,49 +211,6 @@ export interface components {
              * @enum {string}
              */
             authMethod?: "LOCAL" | "GOOGLE" | "GITHUB" | "MICROSOFT";
-        };
-        /**
-         * @example {
-         *       "success": true,
-         *       "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
-         *       "email": "ada@acme.example",
-         *       "name": "Ada",
-         *       "lastName": "Lovelace",
-         *       "orgId": "0196f1b2-0000-7000-8000-000000000001",
-         *       "orgRole": 2,
-         *       "validated": true,
-         *       "deletedAt": null,
-         *       "orgRoleDescription": "WORKSPACES",
-         *       "orgRoles": [
-         *         0,
-         *         1,
-         *         2
-         *       ]
-         *     }
-         */
-        BareOrgUser: {
-            /** @enum {boolean} */
-            success: true;
-            /** Format: uuid */
-            id: string;
-            /** Format: email */
-            email: string;
-            /** @description First name */
-            name: string;
-            lastName: string;
-            /** Format: uuid */
-            orgId: string;
-            /**
-             * Format: int32
-             * @enum {integer}
-             */
-            orgRole: 0 | 1 | 2 | 254 | 255;
-            validated: boolean;
-            /** Format: date-time */
-            deletedAt: string | null;
-            /** @enum {string} */
-            orgRoleDescription: "USER" | "BILLING" | "WORKSPACES" | "ADMINISTRATOR" | "OWNER";
-            orgRoles: (0 | 1 | 2 | 254 | 255)[];
         };
         /**
          * @example {
@@ -335,6 +317,12 @@ export interface operations {
             /** @description A page of users */
             200: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description RFC 8288: the next page, `<URL>; rel="next"`, on every page that has one */
+                    Link?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -380,6 +368,10 @@ export interface operations {
             /** @description Invalid input */
             400: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -388,7 +380,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Validation failed: email: Invalid email address",
-                     *       "code": "validation_failed"
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -397,6 +390,12 @@ export interface operations {
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -405,7 +404,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Authentication required",
-                     *       "code": "unauthorized"
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -414,6 +414,10 @@ export interface operations {
             /** @description The caller's role is too low */
             403: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -422,7 +426,32 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Insufficient permissions to view users",
-                     *       "code": "forbidden"
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -431,10 +460,12 @@ export interface operations {
             /** @description Too many requests from this caller */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -443,7 +474,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
-                     *       "code": "rate_limited"
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -452,25 +484,8 @@ export interface operations {
             /** @description Unexpected failure; nothing was written */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "success": false,
-                     *       "data": null,
-                     *       "message": "Internal server error",
-                     *       "code": "internal_error"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
-            503: {
-                headers: {
-                    /** @description Seconds until the key set is fetched again */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
@@ -480,8 +495,33 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
-                     *       "code": "service_unavailable"
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -505,6 +545,12 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The new user's path */
+                    Location: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -542,6 +588,10 @@ export interface operations {
             /** @description Invalid input */
             400: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -550,7 +600,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Validation failed: email: Invalid email address",
-                     *       "code": "validation_failed"
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -559,6 +610,12 @@ export interface operations {
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -567,7 +624,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Authentication required",
-                     *       "code": "unauthorized"
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -576,6 +634,10 @@ export interface operations {
             /** @description The caller's role is too low */
             403: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -584,7 +646,32 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Insufficient permissions to create users",
-                     *       "code": "forbidden"
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -593,6 +680,10 @@ export interface operations {
             /** @description Email already taken */
             409: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -601,7 +692,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "A user with this email already exists",
-                     *       "code": "conflict"
+                     *       "code": "conflict",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -610,6 +702,10 @@ export interface operations {
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -618,7 +714,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Request body exceeds 65536 bytes",
-                     *       "code": "payload_too_large"
+                     *       "code": "payload_too_large",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -627,6 +724,10 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -635,7 +736,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Content-Type must be application/json",
-                     *       "code": "unsupported_media_type"
+                     *       "code": "unsupported_media_type",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -644,10 +746,12 @@ export interface operations {
             /** @description Too many requests from this caller */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -656,7 +760,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
-                     *       "code": "rate_limited"
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -665,25 +770,8 @@ export interface operations {
             /** @description Unexpected failure; nothing was written */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "success": false,
-                     *       "data": null,
-                     *       "message": "Internal server error",
-                     *       "code": "internal_error"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
-            503: {
-                headers: {
-                    /** @description Seconds until the key set is fetched again */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
@@ -693,8 +781,33 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
-                     *       "code": "service_unavailable"
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -718,12 +831,15 @@ export interface operations {
             /** @description The user */
             200: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     /**
                      * @example {
-                     *       "success": true,
                      *       "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
                      *       "email": "ada@acme.example",
                      *       "name": "Ada",
@@ -740,12 +856,16 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/json": components["schemas"]["BareOrgUser"];
+                    "application/json": components["schemas"]["OrgUser"];
                 };
             };
             /** @description Invalid input */
             400: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -754,7 +874,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Validation failed: email: Invalid email address",
-                     *       "code": "validation_failed"
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -763,6 +884,12 @@ export interface operations {
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -771,7 +898,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Authentication required",
-                     *       "code": "unauthorized"
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -780,6 +908,10 @@ export interface operations {
             /** @description The caller's role is too low */
             403: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -788,7 +920,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Insufficient permissions to view users",
-                     *       "code": "forbidden"
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -797,6 +930,10 @@ export interface operations {
             /** @description No such user in the caller's organization */
             404: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -805,7 +942,32 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "User not found",
-                     *       "code": "not_found"
+                     *       "code": "not_found",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -814,10 +976,12 @@ export interface operations {
             /** @description Too many requests from this caller */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -826,7 +990,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
-                     *       "code": "rate_limited"
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -835,25 +1000,8 @@ export interface operations {
             /** @description Unexpected failure; nothing was written */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "success": false,
-                     *       "data": null,
-                     *       "message": "Internal server error",
-                     *       "code": "internal_error"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
-            503: {
-                headers: {
-                    /** @description Seconds until the key set is fetched again */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
@@ -863,8 +1011,33 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
-                     *       "code": "service_unavailable"
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -890,6 +1063,10 @@ export interface operations {
             /** @description Updated */
             200: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -927,6 +1104,10 @@ export interface operations {
             /** @description Invalid input */
             400: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -935,7 +1116,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Validation failed: email: Invalid email address",
-                     *       "code": "validation_failed"
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -944,6 +1126,12 @@ export interface operations {
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -952,7 +1140,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Authentication required",
-                     *       "code": "unauthorized"
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -961,6 +1150,10 @@ export interface operations {
             /** @description The caller's role is too low */
             403: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -969,7 +1162,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Insufficient permissions to update users",
-                     *       "code": "forbidden"
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -978,6 +1172,10 @@ export interface operations {
             /** @description No such live user in the caller's organization */
             404: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -986,7 +1184,32 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "User not found",
-                     *       "code": "not_found"
+                     *       "code": "not_found",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -995,6 +1218,10 @@ export interface operations {
             /** @description Would leave the organization without an owner */
             409: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1003,7 +1230,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "An organization must keep at least one owner",
-                     *       "code": "last_owner"
+                     *       "code": "last_owner",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1012,6 +1240,10 @@ export interface operations {
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1020,7 +1252,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Request body exceeds 65536 bytes",
-                     *       "code": "payload_too_large"
+                     *       "code": "payload_too_large",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1029,6 +1262,10 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1037,7 +1274,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Content-Type must be application/json",
-                     *       "code": "unsupported_media_type"
+                     *       "code": "unsupported_media_type",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1046,10 +1284,12 @@ export interface operations {
             /** @description Too many requests from this caller */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1058,7 +1298,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
-                     *       "code": "rate_limited"
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1067,25 +1308,8 @@ export interface operations {
             /** @description Unexpected failure; nothing was written */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "success": false,
-                     *       "data": null,
-                     *       "message": "Internal server error",
-                     *       "code": "internal_error"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
-            503: {
-                headers: {
-                    /** @description Seconds until the key set is fetched again */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
@@ -1095,8 +1319,33 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
-                     *       "code": "service_unavailable"
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1118,6 +1367,10 @@ export interface operations {
             /** @description Deleted */
             200: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1140,6 +1393,10 @@ export interface operations {
             /** @description Invalid input */
             400: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1148,7 +1405,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Validation failed: email: Invalid email address",
-                     *       "code": "validation_failed"
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1157,6 +1415,12 @@ export interface operations {
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1165,7 +1429,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Authentication required",
-                     *       "code": "unauthorized"
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1174,6 +1439,10 @@ export interface operations {
             /** @description The caller's role is too low */
             403: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1182,7 +1451,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Insufficient permissions to delete users",
-                     *       "code": "forbidden"
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1191,6 +1461,10 @@ export interface operations {
             /** @description No such live user in the caller's organization */
             404: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1199,7 +1473,32 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "User not found",
-                     *       "code": "not_found"
+                     *       "code": "not_found",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1208,6 +1507,10 @@ export interface operations {
             /** @description The last owner cannot be deleted */
             409: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1216,7 +1519,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "An organization must keep at least one owner",
-                     *       "code": "last_owner"
+                     *       "code": "last_owner",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1225,10 +1529,12 @@ export interface operations {
             /** @description Too many requests from this caller */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1237,7 +1543,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
-                     *       "code": "rate_limited"
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1246,25 +1553,8 @@ export interface operations {
             /** @description Unexpected failure; nothing was written */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "success": false,
-                     *       "data": null,
-                     *       "message": "Internal server error",
-                     *       "code": "internal_error"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
-            503: {
-                headers: {
-                    /** @description Seconds until the key set is fetched again */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
@@ -1274,8 +1564,33 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
-                     *       "code": "service_unavailable"
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1297,6 +1612,10 @@ export interface operations {
             /** @description Reactivated */
             200: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1334,6 +1653,10 @@ export interface operations {
             /** @description Invalid input */
             400: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1342,7 +1665,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Validation failed: email: Invalid email address",
-                     *       "code": "validation_failed"
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1351,6 +1675,12 @@ export interface operations {
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1359,7 +1689,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Authentication required",
-                     *       "code": "unauthorized"
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1368,6 +1699,10 @@ export interface operations {
             /** @description The caller's role is too low */
             403: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1376,7 +1711,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Insufficient permissions to activate users",
-                     *       "code": "forbidden"
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1385,6 +1721,10 @@ export interface operations {
             /** @description No such user in the caller's organization */
             404: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1393,7 +1733,32 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "User not found",
-                     *       "code": "not_found"
+                     *       "code": "not_found",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1402,10 +1767,12 @@ export interface operations {
             /** @description Too many requests from this caller */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1414,7 +1781,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
-                     *       "code": "rate_limited"
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1423,25 +1791,8 @@ export interface operations {
             /** @description Unexpected failure; nothing was written */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "success": false,
-                     *       "data": null,
-                     *       "message": "Internal server error",
-                     *       "code": "internal_error"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
-            503: {
-                headers: {
-                    /** @description Seconds until the key set is fetched again */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
@@ -1451,8 +1802,33 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
-                     *       "code": "service_unavailable"
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1474,6 +1850,10 @@ export interface operations {
             /** @description The organization */
             200: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1509,6 +1889,10 @@ export interface operations {
             /** @description Invalid input */
             400: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1517,7 +1901,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Validation failed: email: Invalid email address",
-                     *       "code": "validation_failed"
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1526,6 +1911,12 @@ export interface operations {
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1534,7 +1925,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Authentication required",
-                     *       "code": "unauthorized"
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1543,6 +1935,10 @@ export interface operations {
             /** @description Not the caller's organization */
             403: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1551,7 +1947,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Access denied: you can only view your own organization",
-                     *       "code": "forbidden"
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1560,6 +1957,10 @@ export interface operations {
             /** @description The organization was deleted */
             404: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1568,7 +1969,32 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Organization not found",
-                     *       "code": "not_found"
+                     *       "code": "not_found",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1577,10 +2003,12 @@ export interface operations {
             /** @description Too many requests from this caller */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1589,7 +2017,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
-                     *       "code": "rate_limited"
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1598,25 +2027,8 @@ export interface operations {
             /** @description Unexpected failure; nothing was written */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "success": false,
-                     *       "data": null,
-                     *       "message": "Internal server error",
-                     *       "code": "internal_error"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
-            503: {
-                headers: {
-                    /** @description Seconds until the key set is fetched again */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
@@ -1626,8 +2038,33 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
-                     *       "code": "service_unavailable"
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1653,6 +2090,10 @@ export interface operations {
             /** @description The organization after the update */
             200: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1691,6 +2132,10 @@ export interface operations {
             /** @description Invalid input */
             400: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1699,7 +2144,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Validation failed: email: Invalid email address",
-                     *       "code": "validation_failed"
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1708,6 +2154,12 @@ export interface operations {
             /** @description Missing, invalid or expired token */
             401: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1716,7 +2168,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Authentication required",
-                     *       "code": "unauthorized"
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1725,6 +2178,10 @@ export interface operations {
             /** @description The caller's role is too low, or it is not the caller's organization */
             403: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1733,7 +2190,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization",
-                     *       "code": "forbidden"
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1742,6 +2200,10 @@ export interface operations {
             /** @description The organization was deleted */
             404: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1750,7 +2212,32 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Organization not found",
-                     *       "code": "not_found"
+                     *       "code": "not_found",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1759,6 +2246,10 @@ export interface operations {
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1767,7 +2258,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Request body exceeds 65536 bytes",
-                     *       "code": "payload_too_large"
+                     *       "code": "payload_too_large",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1776,6 +2268,10 @@ export interface operations {
             /** @description Body is not JSON */
             415: {
                 headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1784,7 +2280,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Content-Type must be application/json",
-                     *       "code": "unsupported_media_type"
+                     *       "code": "unsupported_media_type",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1793,10 +2290,12 @@ export interface operations {
             /** @description Too many requests from this caller */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1805,7 +2304,8 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
-                     *       "code": "rate_limited"
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
@@ -1814,25 +2314,8 @@ export interface operations {
             /** @description Unexpected failure; nothing was written */
             500: {
                 headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "success": false,
-                     *       "data": null,
-                     *       "message": "Internal server error",
-                     *       "code": "internal_error"
-                     *     }
-                     */
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
-            503: {
-                headers: {
-                    /** @description Seconds until the key set is fetched again */
-                    "Retry-After": number;
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
                     [name: string]: unknown;
@@ -1842,8 +2325,166 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
-                     *       "code": "service_unavailable"
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The service and its database answer */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "database": "ok"
+                     *       }
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        data: {
+                            /** @enum {string} */
+                            database: "ok";
+                        };
+                    };
+                };
+            };
+            /** @description A query parameter was sent */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Validation failed: foo: Unknown field",
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The database did not answer */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before asking again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];

@@ -34,3 +34,16 @@ export function prepared<T>(build: (db: Db) => T): (db: Db) => T {
     return statement;
   };
 }
+
+/** Whether D1 answers a trivial query within `timeoutMs`; rejects with the reason when it does not. */
+export async function pingDatabase(binding: D1Database, timeoutMs: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    await Promise.race([binding.prepare("SELECT 1").first(), timeout]);
+  } finally {
+    clearTimeout(timer as Parameters<typeof clearTimeout>[0]);
+  }
+}

@@ -6,8 +6,13 @@ import { ApiError, MESSAGES } from "../errors";
  * path's routes, so only methods they do not handle reach it; it needs no authentication.
  */
 export function allowOnly(app: Hono<any, any, any>, path: string, methods: string[]) {
-  const allowed = methods.includes("GET") ? [...methods, "HEAD"] : methods;
+  const allow = allowHeader(methods);
   app.all(path.replace(/\{(\w+)\}/g, ":$1"), () => {
-    throw new ApiError("method_not_allowed", MESSAGES.methodNotAllowed, undefined, { Allow: allowed.join(", ") });
+    throw new ApiError("method_not_allowed", MESSAGES.methodNotAllowed, undefined, { Allow: allow });
   });
+}
+
+/** The Allow header of a path offering `methods`: HEAD is served wherever GET is. */
+export function allowHeader(methods: string[]): string {
+  return (methods.includes("GET") ? [...methods, "HEAD"] : methods).join(", ");
 }

@@ -5,6 +5,7 @@ import type { AppEnv } from "../env";
 import { ApiError } from "../errors";
 import { requiredRole } from "../openapi";
 import { authenticate, invalidToken } from "./authenticate";
+import { refuseEmptyParameterNames } from "./validate";
 
 /** Refuses callers below `minimum` with the route's own message. Runs after `authenticate`. */
 export function requireRole(minimum: Role, message: string) {
@@ -16,7 +17,8 @@ export function requireRole(minimum: Role, message: string) {
 
 /**
  * An operation's minimum role, stated once: the route's middleware (authentication, then the role
- * as authenticated), its `x-required-role` in the document, and the rank its write re-checks.
+ * as authenticated, then the query's parameter names), its `x-required-role` in the document, and
+ * the rank its write re-checks.
  */
 export function operationRole(name: RoleName, forbidden: string) {
   const minimum = ROLE[name];
@@ -24,7 +26,7 @@ export function operationRole(name: RoleName, forbidden: string) {
     minimum,
     forbidden,
     documented: requiredRole(name),
-    middleware: [authenticate, requireRole(minimum, forbidden)],
+    middleware: [authenticate, requireRole(minimum, forbidden), refuseEmptyParameterNames],
   };
 }
 

@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
 import type { z } from "zod";
 import { ApiError, MESSAGES, type FieldProblem } from "../errors";
 
@@ -27,7 +28,12 @@ export function validationHook(result: HookResult, _c: Context): void {
   if (result.success) return;
   const details = problems(result.error);
   if (result.target === "param") throw new ApiError("bad_request", MESSAGES.malformedId, details);
-  if (result.target === "json" && details.some((d) => d.path === "")) {
+  // `{}` on a partial update (see partialUpdate): the contract's own message. zod also runs that
+  // check after refusing an unknown field, whose problem then comes first.
+  if (result.error.issues.every((issue) => issue.message === MESSAGES.noFields)) {
+    throw new ApiError("bad_request", MESSAGES.noFields);
+  }
+  if (result.target === "json" && result.error.issues.some((issue) => issue.path.length === 0 && issue.code === "invalid_type")) {
     throw new ApiError("bad_request", MESSAGES.bodyNotObject, details);
   }
   if (result.error.issues.some((issue) => issue.message === MESSAGES.invalidRole)) {
@@ -40,3 +46,18 @@ export function validationHook(result: HookResult, _c: Context): void {
     details,
   );
 }
+
+/**
+ * Refuses a query parameter with an empty name (`?=x`): the query validator never sees it (it is
+ * dropped while the query is parsed), yet unknown parameters are refused everywhere else. Runs
+ * where the route's own query validation would, after authentication and the role.
+ */
+export const refuseEmptyParameterNames = createMiddleware(async (c, next) => {
+  const query = new URL(c.req.url).search.slice(1);
+  if (query.split("&").some((part) => part !== "" && part.split("=")[0] === "")) {
+    throw new ApiError("validation_failed", `${MESSAGES.validation}: a query parameter has an empty name`, [
+      { path: "", message: "Unknown field" },
+    ]);
+  }
+  await next();
+});

@@ -8,7 +8,7 @@ import { allowOnly } from "../middleware/method-not-allowed";
 import { callerRefusal, operationRole } from "../middleware/require-role";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, noQuery } from "../schemas/common";
-import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, successResponse } from "../schemas/envelope";
+import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, methodNotAllowed, successResponse } from "../schemas/envelope";
 import {
   ORGANIZATION_EXAMPLE,
   OrganizationSchema,
@@ -20,6 +20,7 @@ import {
 export const organization = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
 const PATH = "/organization/{orgId}";
+const METHODS = ["GET", "PUT"];
 const GET_ORGANIZATION = operationRole("USER", MESSAGES.viewOrgDenied);
 const UPDATE_ORGANIZATION = operationRole("ADMINISTRATOR", MESSAGES.modifyOrgRole);
 
@@ -37,6 +38,7 @@ const getOrganizationRoute = createRoute({
   responses: {
     200: successResponse("The organization", OrganizationSchema, ORGANIZATION_EXAMPLE),
     ...errorResponses(MESSAGES.viewOrgDenied, "Not the caller's organization"),
+    405: methodNotAllowed(METHODS),
     404: errorResponse("The organization was deleted", "not_found", MESSAGES.orgNotFound),
   },
 });
@@ -66,6 +68,7 @@ const updateOrganizationRoute = createRoute({
   responses: {
     200: successResponse("The organization after the update", OrganizationSchema, ORGANIZATION_EXAMPLE, MESSAGES.orgUpdated),
     ...errorResponses(MESSAGES.modifyOrgRole, "The caller's role is too low, or it is not the caller's organization"),
+    405: methodNotAllowed(METHODS),
     404: errorResponse("The organization was deleted", "not_found", MESSAGES.orgNotFound),
     ...bodyErrorResponses,
   },
@@ -75,7 +78,6 @@ organization.openapi(updateOrganizationRoute, async (c) => {
   const caller = c.get("caller");
   const { orgId } = c.req.valid("param");
   const body = c.req.valid("json");
-  if (Object.keys(body).length === 0) throw new ApiError("bad_request", MESSAGES.noFields);
   if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.modifyOrgDenied);
   const { is_business: isBusiness, ...rest } = body;
   const { row, caller: seen } = await updateOrganization(createDb(c.env.DB), caller, UPDATE_ORGANIZATION, {
@@ -86,4 +88,4 @@ organization.openapi(updateOrganizationRoute, async (c) => {
   return c.json({ success: true as const, data: toOrganization(row), message: MESSAGES.orgUpdated }, 200);
 });
 
-allowOnly(organization, PATH, ["GET", "PUT"]);
+allowOnly(organization, PATH, METHODS);

@@ -12,10 +12,17 @@ import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { callerRefusal, operationRole, type OperationRole } from "../middleware/require-role";
 import { validationHook } from "../middleware/validate";
-import { errorResponse, idParams, noQuery } from "../schemas/common";
-import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, jsonContent, successResponse } from "../schemas/envelope";
+import { errorResponse, idParams, noQuery, wire } from "../schemas/common";
 import {
-  BareUserSchema,
+  bearer,
+  bodyErrorResponses,
+  errorResponses,
+  jsonBodyOf,
+  jsonContent,
+  methodNotAllowed,
+  successResponse,
+} from "../schemas/envelope";
+import {
   CreateUserBody,
   GetUserQuery,
   ListUsersQuery,
@@ -24,6 +31,7 @@ import {
   UpdateUserBody,
   USER_EXAMPLE,
   UserPageSchema,
+  DEFAULT_PAGE_SIZE,
 } from "../schemas/users";
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
@@ -35,7 +43,9 @@ const UPDATE_USER = operationRole("WORKSPACES", MESSAGES.updateUsersRole);
 const DELETE_USER = operationRole("WORKSPACES", MESSAGES.deleteUsersRole);
 const ACTIVATE_USER = operationRole("WORKSPACES", MESSAGES.activateUsersRole);
 const COLLECTION = "/organization/users";
+const COLLECTION_METHODS = ["GET", "POST"];
 const ITEM = "/organization/users/{userId}";
+const ITEM_METHODS = ["GET", "PUT", "DELETE"];
 
 function notFound() {
   return new ApiError("not_found", MESSAGES.userNotFound);
@@ -65,6 +75,13 @@ function explainRefusal(
   return rule;
 }
 
+/** The list's own URL with `cursor` moved to the next page, every other parameter kept. */
+function nextPageUrl(current: string, cursor: string): string {
+  const url = new URL(current);
+  url.searchParams.set("cursor", cursor);
+  return url.toString();
+}
+
 const lastOwner = () => new ApiError("last_owner", MESSAGES.lastOwner);
 
 const listRoute = createRoute({
@@ -79,13 +96,19 @@ const listRoute = createRoute({
   middleware: LIST_USERS.middleware,
   request: { query: ListUsersQuery },
   responses: {
-    200: jsonContent(UserPageSchema, "A page of users", {
-      success: true,
-      data: [USER_EXAMPLE],
-      total: 1,
-      nextCursor: null,
-    }),
+    200: jsonContent(
+      UserPageSchema,
+      "A page of users",
+      { success: true, data: [USER_EXAMPLE], total: 1, nextCursor: null },
+      {
+        Link: wire.text(2048).optional().openapi({
+          description: 'RFC 8288: the next page, `<URL>; rel="next"`, on every page that has one',
+          example: '<https://api.example/organization/users?cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwLjAwMFoiXQ>; rel="next"',
+        }),
+      },
+    ),
     ...errorResponses(MESSAGES.viewUsersRole),
+    405: methodNotAllowed(COLLECTION_METHODS),
   },
 });
 
@@ -99,14 +122,16 @@ users.openapi(listRoute, async (c) => {
     createDb(c.env.DB),
     caller.orgId,
     { includeDeleted: query.includeDeleted ?? false, role: query.role, q: query.q },
-    { limit: query.limit ?? 100, after },
+    { limit: query.limit ?? DEFAULT_PAGE_SIZE, after },
   );
+  const nextCursor = page.next && encodeCursor(page.next);
+  if (nextCursor) c.header("Link", `<${nextPageUrl(c.req.url, nextCursor)}>; rel="next"`);
   return c.json(
     {
       success: true as const,
       data: page.items.map(toOrgUser),
       total: page.total,
-      nextCursor: page.next && encodeCursor(page.next),
+      nextCursor,
     },
     200,
   );
@@ -124,8 +149,22 @@ const createUserRoute = createRoute({
   middleware: [...CREATE_USER.middleware, jsonBody],
   request: { query: noQuery, body: jsonBodyOf(CreateUserBody) },
   responses: {
-    201: successResponse("Created", OrgUserSchema, { ...USER_EXAMPLE, validated: false }, MESSAGES.userCreatedInvited),
+    201: {
+      ...successResponse("Created", OrgUserSchema, { ...USER_EXAMPLE, validated: false }, MESSAGES.userCreatedInvited, {
+        Location: wire
+          .text(100)
+          .openapi({ description: "The new user's path", example: `/organization/users/${USER_EXAMPLE.id}` }),
+      }),
+      // For clients and tools that chain operations: the new id is every user operation's `userId`.
+      links: Object.fromEntries(
+        ["getUser", "updateUser", "deleteUser", "activateUser"].map((operationId) => [
+          operationId,
+          { operationId, parameters: { userId: "$response.body#/data/id" } },
+        ]),
+      ),
+    },
     ...errorResponses(MESSAGES.createUsersRole),
+    405: methodNotAllowed(COLLECTION_METHODS),
     409: errorResponse("Email already taken", "conflict", MESSAGES.emailTaken),
     ...bodyErrorResponses,
   },
@@ -169,7 +208,7 @@ users.openapi(createUserRoute, async (c) => {
   return c.json({ success: true as const, data: toOrgUser(row), message }, 201);
 });
 
-allowOnly(users, COLLECTION, ["GET", "POST"]);
+allowOnly(users, COLLECTION, COLLECTION_METHODS);
 
 const getUserRoute = createRoute({
   method: "get",
@@ -177,14 +216,16 @@ const getUserRoute = createRoute({
   path: ITEM,
   tags: ["Users"],
   summary: "Get a user",
-  description: "WORKSPACES or higher. Answered bare (not enveloped), as Flashback's client expects.",
+  description:
+    "WORKSPACES or higher. Answered bare (the user object itself, not enveloped and without `success`), as Flashback documents it and its client reads it.",
   security: bearer,
   ...GET_USER.documented,
   middleware: GET_USER.middleware,
   request: { params: idParams, query: GetUserQuery },
   responses: {
-    200: jsonContent(BareUserSchema, "The user", { success: true, ...USER_EXAMPLE }),
+    200: jsonContent(OrgUserSchema, "The user", USER_EXAMPLE),
     ...errorResponses(MESSAGES.viewUsersRole),
+    405: methodNotAllowed(ITEM_METHODS),
     404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
   },
 });
@@ -195,7 +236,7 @@ users.openapi(getUserRoute, async (c) => {
   const { includeDeleted } = c.req.valid("query");
   const row = await usersDb.findUser(createDb(c.env.DB), caller.orgId, userId, { includeDeleted: includeDeleted ?? false });
   if (!row) throw notFound();
-  return c.json({ success: true as const, ...toOrgUser(row) }, 200);
+  return c.json(toOrgUser(row), 200);
 });
 
 const updateUserRoute = createRoute({
@@ -212,6 +253,7 @@ const updateUserRoute = createRoute({
   responses: {
     200: successResponse("Updated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userUpdated),
     ...errorResponses(MESSAGES.updateUsersRole),
+    405: methodNotAllowed(ITEM_METHODS),
     404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
     409: errorResponse("Would leave the organization without an owner", "last_owner", MESSAGES.lastOwner),
     ...bodyErrorResponses,
@@ -222,9 +264,6 @@ users.openapi(updateUserRoute, async (c) => {
   const caller = c.get("caller");
   const { userId } = c.req.valid("param");
   const body = c.req.valid("json");
-  if (body.name === undefined && body.lastName === undefined && body.orgRole === undefined) {
-    throw new ApiError("bad_request", MESSAGES.noFields);
-  }
   // A role above the caller's is refused by the write itself, and explained after existence, so a
   // foreign id is a 404 whatever the body asks for.
   const outcome = await usersDb.updateUser(createDb(c.env.DB), caller, UPDATE_USER.minimum, userId, {
@@ -251,6 +290,7 @@ const deleteUserRoute = createRoute({
   responses: {
     200: successResponse("Deleted", z.null(), null, MESSAGES.userDeleted),
     ...errorResponses(MESSAGES.deleteUsersRole),
+    405: methodNotAllowed(ITEM_METHODS),
     404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
     409: errorResponse("The last owner cannot be deleted", "last_owner", MESSAGES.lastOwner),
   },
@@ -265,9 +305,10 @@ users.openapi(deleteUserRoute, async (c) => {
   return c.json({ success: true as const, data: null, message: MESSAGES.userDeleted }, 200);
 });
 
-allowOnly(users, ITEM, ["GET", "PUT", "DELETE"]);
+allowOnly(users, ITEM, ITEM_METHODS);
 
 const ACTIVATE = "/organization/users/{userId}/activate";
+const ACTIVATE_METHODS = ["POST"];
 
 const activateUserRoute = createRoute({
   method: "post",
@@ -283,6 +324,7 @@ const activateUserRoute = createRoute({
   responses: {
     200: successResponse("Reactivated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userActivated),
     ...errorResponses(MESSAGES.activateUsersRole),
+    405: methodNotAllowed(ACTIVATE_METHODS),
     404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
   },
 });
@@ -298,4 +340,4 @@ users.openapi(activateUserRoute, async (c) => {
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userActivated }, 200);
 });
 
-allowOnly(users, ACTIVATE, ["POST"]);
+allowOnly(users, ACTIVATE, ACTIVATE_METHODS);

@@ -2,7 +2,8 @@ import { z } from "@hono/zod-openapi";
 import { ERROR_STATUS, MAX_DETAILS, MESSAGES } from "../errors";
 import { isRole, ROLE_VALUES, type Role } from "../auth/roles";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[47][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+// Any well-formed UUID, whatever its version: an id that cannot exist is simply not found.
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 // C0 controls (NUL included), DEL and unpaired UTF-16 surrogates cannot round-trip through
 // storage unchanged, so text fields refuse them rather than store something else.
 const UNSTORABLE = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
@@ -76,6 +77,14 @@ export const role = z
     description: "0 USER, 1 BILLING, 2 WORKSPACES, 254 ADMINISTRATOR, 255 OWNER",
   });
 
+/**
+ * A partial-update body: at least one field, so `{}` is refused as the document says
+ * (`minProperties: 1`) with 400 "No valid fields to update" (see the validation hook).
+ */
+export function partialUpdate<T extends z.ZodObject>(schema: T): T {
+  return schema.refine((body) => Object.keys(body).length > 0, MESSAGES.noFields).openapi({ minProperties: 1 }) as T;
+}
+
 export const booleanQuery = z.enum(["true", "false"]).transform((value) => value === "true");
 
 export const ErrorSchema = z
@@ -84,6 +93,9 @@ export const ErrorSchema = z
     data: z.null(),
     message: wire.text(500),
     code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]),
+    requestId: wire
+      .text(64)
+      .openapi({ description: "The request's id, also sent as X-Request-Id; quote it when reporting a problem" }),
     details: z
       .array(z.strictObject({ path: wire.text(300), message: wire.text(500) }))
       .max(MAX_DETAILS)
@@ -91,11 +103,41 @@ export const ErrorSchema = z
   })
   .openapi("Error");
 
-/** A documented error status: the envelope schema with an example of this status's body. */
-export function errorResponse(description: string, code: keyof typeof ERROR_STATUS, message: string) {
+export const REQUEST_ID_EXAMPLE = "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f";
+
+/**
+ * The headers of a documented answer: `X-Request-Id` on every one, `Access-Control-Allow-Origin`
+ * when CORS allows the caller's origin, and the answer's own (`extra`).
+ */
+export function responseHeaders(extra: Record<string, z.ZodType> = {}) {
+  return z.object({
+    "X-Request-Id": wire
+      .text(64)
+      .openapi({ description: "The request's id: Cloudflare's CF-Ray when present, else a random UUID" }),
+    "Access-Control-Allow-Origin": wire
+      .text(200)
+      .optional()
+      .openapi({ description: "Present when CORS_ORIGINS allows the request's Origin" }),
+    ...extra,
+  });
+}
+
+/** A documented error status: the envelope schema with an example of this status's body, and its headers. */
+export function errorResponse(
+  description: string,
+  code: keyof typeof ERROR_STATUS,
+  message: string,
+  headers: Record<string, z.ZodType> = {},
+) {
   return {
     description,
-    content: { "application/json": { schema: ErrorSchema, example: { success: false, data: null, message, code } } },
+    headers: responseHeaders(headers),
+    content: {
+      "application/json": {
+        schema: ErrorSchema,
+        example: { success: false, data: null, message, code, requestId: REQUEST_ID_EXAMPLE },
+      },
+    },
   };
 }
 

@@ -1,7 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { JWKS_COOLDOWN_MS } from "../auth/jwt";
 import { MESSAGES } from "../errors";
-import { errorResponse, wire } from "./common";
+import { allowHeader } from "../middleware/method-not-allowed";
+import { errorResponse, responseHeaders, wire } from "./common";
 
 export function envelope<T extends z.ZodType>(data: T, message?: string) {
   return z.strictObject({
@@ -11,17 +12,29 @@ export function envelope<T extends z.ZodType>(data: T, message?: string) {
   });
 }
 
-export function jsonContent<T extends z.ZodType>(schema: T, description: string, example: unknown) {
-  return { description, content: { "application/json": { schema, example } } };
+export function jsonContent<T extends z.ZodType>(
+  schema: T,
+  description: string,
+  example: unknown,
+  headers: Record<string, z.ZodType> = {},
+) {
+  return { description, headers: responseHeaders(headers), content: { "application/json": { schema, example } } };
 }
 
 /** A documented success: the envelope around `data`, with an example body. */
-export function successResponse<T extends z.ZodType>(description: string, data: T, dataExample: unknown, message?: string) {
-  return jsonContent(envelope(data, message), description, {
-    success: true,
-    data: dataExample,
-    ...(message ? { message } : {}),
-  });
+export function successResponse<T extends z.ZodType>(
+  description: string,
+  data: T,
+  dataExample: unknown,
+  message?: string,
+  headers: Record<string, z.ZodType> = {},
+) {
+  return jsonContent(
+    envelope(data, message),
+    description,
+    { success: true, data: dataExample, ...(message ? { message } : {}) },
+    headers,
+  );
 }
 
 export function jsonBodyOf<T extends z.ZodType>(schema: T) {
@@ -30,36 +43,45 @@ export function jsonBodyOf<T extends z.ZodType>(schema: T) {
 
 export const bearer = [{ bearerAuth: [] }];
 
-// Documented on the answers that carry headers of their own (spectral's OWASP rules ask for it).
-const allowOrigin = wire.text(200).optional().openapi({ description: "Present when CORS_ORIGINS allows the request's Origin" });
+const retryAfter = (max: number, description: string) => ({ "Retry-After": wire.integer(1, max).openapi({ description }) });
 
-/** What every operation can answer besides its own outcomes; 403 carries the route's own message. */
+/** The answer to a method the path does not offer (`methods` are those it does), documented on each of its operations. */
+export function methodNotAllowed(methods: string[]) {
+  return errorResponse(
+    "The path does not offer the request's method (any method but those documented for it)",
+    "method_not_allowed",
+    MESSAGES.methodNotAllowed,
+    { Allow: wire.text(100).openapi({ description: "The methods the path offers", example: allowHeader(methods) }) },
+  );
+}
+
+/** The 429 of an operation limited per caller or per client address. */
+export const rateLimited = errorResponse(
+  "Too many requests from this caller",
+  "rate_limited",
+  MESSAGES.rateLimited,
+  retryAfter(60, "Seconds to wait before retrying"),
+);
+
+/** What every authenticated operation can answer besides its own outcomes; 403 carries the route's own message. */
 export function errorResponses(forbidden: string, forbiddenWhen = "The caller's role is too low") {
   return {
     400: errorResponse("Invalid input", "validation_failed", "Validation failed: email: Invalid email address"),
-    401: errorResponse("Missing, invalid or expired token", "unauthorized", MESSAGES.unauthorized),
+    401: errorResponse("Missing, invalid or expired token", "unauthorized", MESSAGES.unauthorized, {
+      "WWW-Authenticate": wire.text(100).openapi({
+        description: 'The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent',
+        example: 'Bearer error="invalid_token"',
+      }),
+    }),
     403: errorResponse(forbiddenWhen, "forbidden", forbidden),
-    429: {
-      ...errorResponse("Too many requests from this caller", "rate_limited", MESSAGES.rateLimited),
-      headers: z.object({
-        "Retry-After": wire.integer(1, 60).openapi({ description: "Seconds to wait before retrying" }),
-        "Access-Control-Allow-Origin": allowOrigin,
-      }),
-    },
+    429: rateLimited,
     500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
-    503: {
-      ...errorResponse(
-        "The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written",
-        "service_unavailable",
-        MESSAGES.serviceUnavailable,
-      ),
-      headers: z.object({
-        "Retry-After": wire
-          .integer(1, JWKS_COOLDOWN_MS / 1000)
-          .openapi({ description: "Seconds until the key set is fetched again" }),
-        "Access-Control-Allow-Origin": allowOrigin,
-      }),
-    },
+    503: errorResponse(
+      "The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written",
+      "service_unavailable",
+      MESSAGES.serviceUnavailable,
+      retryAfter(JWKS_COOLDOWN_MS / 1000, "Seconds until the key set is fetched again"),
+    ),
   };
 }
 

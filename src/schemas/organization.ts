@@ -1,6 +1,6 @@
 import { z } from "@hono/zod-openapi";
 import type { OrganizationRow } from "../db/schema";
-import { clearableText, text, uuid, wire } from "./common";
+import { clearableText, partialUpdate, text, uuid, wire } from "./common";
 
 const optionalText = wire.text(200).nullable();
 
@@ -60,8 +60,8 @@ const website = clearableText(200)
   .refine((value) => value === null || HTTP_URI.test(value), "Must be an http(s) URL")
   .openapi({ type: ["string", "null"], format: "uri", maxLength: 200 });
 
-export const UpdateOrganizationBody = z
-  .strictObject({
+export const UpdateOrganizationBody = partialUpdate(
+  z.strictObject({
     name: text(1, 200).optional(),
     address1: clearableText(200).optional(),
     address2: clearableText(200).optional(),
@@ -73,8 +73,8 @@ export const UpdateOrganizationBody = z
     website: website.optional(),
     is_business: z.boolean().optional(),
     mfaEnforced: z.boolean().optional(),
-  })
-  .openapi("UpdateOrganization", { example: { city: "Lisbon", website: "https://acme.example", mfaEnforced: true } });
+  }),
+).openapi("UpdateOrganization", { example: { city: "Lisbon", website: "https://acme.example", mfaEnforced: true } });
 
 export const OrgIdParams = z.object({ orgId: uuid.openapi({ param: { name: "orgId", in: "path" } }) });
 

@@ -1,10 +1,14 @@
 import { z } from "@hono/zod-openapi";
 import { MESSAGES } from "../errors";
-import { isRole, ROLE, roleName, rolesUpTo } from "../auth/roles";
+import { isRole, ROLE, ROLE_DESCRIPTIONS, roleDescription, rolesUpTo } from "../auth/roles";
 import type { UserRow } from "../db/schema";
-import { booleanQuery, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./common";
+import { booleanQuery, partialUpdate, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./common";
 
 const CURSOR_PATTERN = "^[A-Za-z0-9_-]+$";
+
+// The whole organization for Flashback's client, which sends no parameters and does not page; bigger
+// ones are paged by `nextCursor` and the Link header.
+export const DEFAULT_PAGE_SIZE = 1000;
 
 export const USER_EXAMPLE = {
   id: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
@@ -29,36 +33,36 @@ export const OrgUserSchema = z
     orgRole: roleValue,
     validated: z.boolean(),
     deletedAt: wire.timestamp.nullable(),
-    orgRoleDescription: z.enum(Object.keys(ROLE) as [keyof typeof ROLE, ...(keyof typeof ROLE)[]]),
+    orgRoleDescription: z
+      .enum(ROLE_DESCRIPTIONS as [string, ...string[]])
+      .openapi({ description: "The role's name as Flashback's client enum has it (254 is ADMINISTRATORS)" }),
     orgRoles: z.array(roleValue).max(5),
   })
   .openapi("OrgUser", { example: USER_EXAMPLE });
+
+// An upper-case letter, a lower-case letter and a digit, of any script ("Пароль12": the contract asks
+// for letters, not ASCII letters). One pattern is both the check and the document's `pattern`
+// (JSON Schema patterns are ECMA-262 with Unicode semantics, so \p{...} reads the same there).
+export const PASSWORD_PATTERN = "^(?=[\\s\\S]*\\p{Lu})(?=[\\s\\S]*\\p{Ll})(?=[\\s\\S]*\\p{Nd})";
 
 const password = z
   .string()
   .min(8, "Must be at least 8 characters")
   .max(256, "Must be at most 256 characters")
-  // Letters and digits of any script ("Пароль12"): the contract asks for letters, not ASCII letters.
-  .refine((value) => /\p{Lu}/u.test(value) && /\p{Ll}/u.test(value) && /\p{Nd}/u.test(value), {
-    message: "Must contain an upper-case letter, a lower-case letter and a digit",
-  })
+  .regex(new RegExp(PASSWORD_PATTERN, "u"), "Must contain an upper-case letter, a lower-case letter and a digit")
   .openapi({ format: "password" });
 
-// z.email() does not bound the parts of an address: at most 64 characters before the @ (RFC 5321)
-// and DNS labels of at most 63 that do not end in a hyphen (RFC 1035), as `format: email` requires.
-const email = z
-  .email()
-  .max(254)
-  .refine((value) => {
-    const at = value.lastIndexOf("@");
-    return (
-      at <= 64 &&
-      value
-        .slice(at + 1)
-        .split(".")
-        .every((label) => label.length <= 63 && !label.endsWith("-"))
-    );
-  }, "Invalid email address");
+const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
+const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+
+// The addresses accepted, exactly (the check and the document's `pattern`): a dot-atom local part of
+// at most 64 characters (RFC 5321), then a host name of at least two DNS labels of at most 63
+// characters each that neither start nor end with a hyphen (RFC 1035). That is a subset of
+// JSON Schema's `format: email`, which also admits quoted local parts, address literals and
+// single-label hosts: addresses a mail system cannot deliver to on the public internet.
+export const EMAIL_PATTERN = `^(?=[^@]{1,64}@)${ATEXT}+(?:\\.${ATEXT}+)*@(?=[^@]{1,253}$)${LABEL}(?:\\.${LABEL})+$`;
+
+const email = z.string().max(254).regex(new RegExp(EMAIL_PATTERN), "Invalid email address").openapi({ format: "email" });
 
 export const CreateUserBody = z
   .strictObject({
@@ -76,13 +80,13 @@ export const CreateUserBody = z
     example: { email: "grace@acme.example", password: "Str0ng-pass", firstName: "Grace", lastName: "Hopper", orgRole: 2 },
   });
 
-export const UpdateUserBody = z
-  .strictObject({
+export const UpdateUserBody = partialUpdate(
+  z.strictObject({
     name: text(1, 100).optional(),
     lastName: text(1, 100).optional(),
     orgRole: role.optional(),
-  })
-  .openapi("UpdateUser", { example: { name: "Grace", orgRole: 254 } });
+  }),
+).openapi("UpdateUser", { example: { name: "Grace", orgRole: 254 } });
 
 export const ListUsersQuery = z.strictObject({
   limit: z
@@ -91,7 +95,7 @@ export const ListUsersQuery = z.strictObject({
     .transform(Number)
     .refine((value) => value >= 1 && value <= 1000, "Must be an integer from 1 to 1000")
     .optional()
-    .openapi({ type: "integer", format: "int32", minimum: 1, maximum: 1000, default: 100 }),
+    .openapi({ type: "integer", format: "int32", minimum: 1, maximum: 1000, default: DEFAULT_PAGE_SIZE }),
   cursor: z
     .string()
     .max(512)
@@ -125,11 +129,6 @@ export const UserPageSchema = z.strictObject({
   nextCursor: z.string().max(512).nullable().openapi({ pattern: CURSOR_PATTERN, description: "null on the last page" }),
 });
 
-// Flashback's client reads GET user bare: the user's fields with `success` beside them.
-export const BareUserSchema = z.strictObject({ success: z.literal(true), ...OrgUserSchema.shape }).openapi("BareOrgUser", {
-  example: { success: true, ...USER_EXAMPLE },
-});
-
 export type OrgUser = z.infer<typeof OrgUserSchema>;
 
 /** The wire shape of a user row: never the password hash or the search columns. */
@@ -144,7 +143,7 @@ export function toOrgUser(row: UserRow): OrgUser {
     orgRole,
     validated: row.validated,
     deletedAt: row.deletedAt,
-    orgRoleDescription: roleName(orgRole),
+    orgRoleDescription: roleDescription(orgRole),
     orgRoles: rolesUpTo(orgRole),
   };
 }

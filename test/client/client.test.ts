@@ -40,7 +40,7 @@ describe("the typed client", () => {
     expect(created.data?.data).toMatchObject({ email: "typed.client@example.com", orgRoleDescription: "WORKSPACES" });
 
     const fetched = await api.GET("/organization/users/{userId}", { params: { path: { userId: id } } });
-    expect(fetched.data).toMatchObject({ success: true, id, name: "Ty" });
+    expect(fetched.data).toMatchObject({ id, name: "Ty" });
 
     const updated = await api.PUT("/organization/users/{userId}", {
       params: { path: { userId: id } },

@@ -4,7 +4,7 @@ import { ROLE } from "../../src/auth/roles";
 import { uuidv7 } from "../../src/lib/uuid";
 import { call, type ApiResponse } from "../helpers/api";
 import { checked, OPERATIONS } from "../helpers/contract";
-import { callWith, faultyDb, gatedDb, interleavedDb } from "../helpers/faults";
+import { callWith, faultyDb, gatedDb, interleavedDb, unreachableDb } from "../helpers/faults";
 import { createOrg, insertUser, type OrgFixture } from "../helpers/fixtures";
 import { jwksEndpoint, unsignedIdpToken } from "../helpers/idp";
 
@@ -48,7 +48,28 @@ const USERS = "/organization/users";
 const user = (id: string) => `/organization/users/${id}`;
 const newUser = () => ({ email: `new-${uuidv7()}@example.com`, password: "Passw0rd-ok", firstName: "Grace", lastName: "Hopper" });
 
+/** A method the path does not offer: 405, documented on each of the path's operations. */
+const unoffered = (path: string) => () => call("PATCH", path);
+
 const SCENARIOS: Record<string, Scenario> = {
+  "GET /organization/users 405": unoffered(USERS),
+  "POST /organization/users 405": unoffered(USERS),
+  "GET /organization/users/{userId} 405": unoffered(user(uuidv7())),
+  "PUT /organization/users/{userId} 405": unoffered(user(uuidv7())),
+  "DELETE /organization/users/{userId} 405": unoffered(user(uuidv7())),
+  "POST /organization/users/{userId}/activate 405": unoffered(`${user(uuidv7())}/activate`),
+  "GET /organization/{orgId} 405": (org) => call("PATCH", `/organization/${org.id}`),
+  "PUT /organization/{orgId} 405": (org) => call("PATCH", `/organization/${org.id}`),
+
+  "GET /health 200": () => call("GET", "/health"),
+  "GET /health 400": () => call("GET", "/health?verbose=true"),
+  "GET /health 405": () => call("POST", "/health"),
+  "GET /health 429": async () => {
+    await callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, "GET", "/health");
+    return callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, "GET", "/health");
+  },
+  "GET /health 503": () => callWith({ DB: unreachableDb() }, "GET", "/health"),
+
   "GET /organization/users 200": (org) => call("GET", USERS, { token: org.users.WORKSPACES.token }),
   "GET /organization/users 400": (org) => call("GET", `${USERS}?limit=0`, { token: org.users.OWNER.token }),
   "GET /organization/users 401": () => call("GET", USERS),

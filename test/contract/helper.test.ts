@@ -6,8 +6,11 @@ import { expectContract, templateOf } from "../helpers/contract";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
-function response(status: number, body: unknown, contentType: string | null = JSON_TYPE) {
-  const headers = new Headers(contentType ? { "Content-Type": contentType } : {});
+const REQUEST_ID = "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f";
+
+function response(status: number, body: unknown, contentType: string | null = JSON_TYPE, extra: Record<string, string> = {}) {
+  const headers = new Headers({ "X-Request-Id": REQUEST_ID, ...extra });
+  if (contentType) headers.set("Content-Type", contentType);
   const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
   let parsed: unknown = null;
   try {
@@ -30,7 +33,8 @@ const USER = {
   orgRoleDescription: "WORKSPACES",
   orgRoles: [0, 1, 2],
 };
-const ERROR = { success: false, data: null, message: "Not found", code: "not_found" };
+const ERROR = { success: false, data: null, message: "Not found", code: "not_found", requestId: REQUEST_ID };
+const ALLOW = { Allow: "GET, POST, HEAD" };
 const ITEM = `/organization/users/${USER.id}`;
 
 describe("the contract check", () => {
@@ -44,8 +48,8 @@ describe("the contract check", () => {
   });
 
   it("accepts a documented answer, from a path or an absolute URL", () => {
-    expectContract("GET", ITEM, response(200, { success: true, ...USER }));
-    expectContract("GET", `https://api.test${ITEM}?includeDeleted=true`, response(200, { success: true, ...USER }));
+    expectContract("GET", ITEM, response(200, USER));
+    expectContract("GET", `https://api.test${ITEM}?includeDeleted=true`, response(200, USER));
     expectContract(
       "GET",
       "/organization/users?limit=1",
@@ -63,10 +67,10 @@ describe("the contract check", () => {
 
   it("refuses a renamed, missing or mistyped field", () => {
     const { lastName, ...rest } = USER;
-    expect(() => expectContract("GET", ITEM, response(200, { success: true, ...rest, surname: lastName }))).toThrow(
+    expect(() => expectContract("GET", ITEM, response(200, { ...rest, surname: lastName }))).toThrow(
       /does not match the document's schema[\s\S]*lastName/,
     );
-    expect(() => expectContract("GET", ITEM, response(200, { success: true, ...USER, orgRole: "2" }))).toThrow(/\/orgRole/);
+    expect(() => expectContract("GET", ITEM, response(200, { ...USER, orgRole: "2" }))).toThrow(/\/orgRole/);
     expect(() =>
       expectContract("GET", "/organization/users", response(200, { success: true, data: [{ ...USER, validated: 1 }], total: 1 })),
     ).toThrow(/nextCursor|validated/);
@@ -74,8 +78,8 @@ describe("the contract check", () => {
   });
 
   it("requires the documented JSON Content-Type and a JSON body", () => {
-    expect(() => expectContract("GET", ITEM, response(200, { success: true, ...USER }, "text/plain"))).toThrow(/Content-Type/);
-    expect(() => expectContract("GET", ITEM, response(200, { success: true, ...USER }, null))).toThrow(/Content-Type/);
+    expect(() => expectContract("GET", ITEM, response(200, USER, "text/plain"))).toThrow(/Content-Type/);
+    expect(() => expectContract("GET", ITEM, response(200, USER, null))).toThrow(/Content-Type/);
     expect(() => expectContract("GET", ITEM, response(500, "Internal Server Error"))).toThrow(/not JSON/);
   });
 
@@ -83,10 +87,29 @@ describe("the contract check", () => {
     expectContract("GET", "/nothing-here", response(404, ERROR));
     expectContract("GET", "/openapi.json", response(200, { openapi: "3.1.0" }));
     expectContract("GET", "/docs", response(200, "<!doctype html>", "text/html"));
-    expectContract("PATCH", "/organization/users", response(405, { ...ERROR, code: "method_not_allowed" }));
+    expectContract("PATCH", "/organization/users", response(405, { ...ERROR, code: "method_not_allowed" }, JSON_TYPE, ALLOW));
     expect(() => expectContract("GET", "/nothing-here", response(404, "Not Found", "text/plain"))).toThrow(/Content-Type/);
-    expect(() => expectContract("PATCH", "/organization/users", response(405, { error: "nope" }))).toThrow(/does not match/);
+    expect(() => expectContract("PATCH", "/organization/users", response(405, { error: "nope" }, JSON_TYPE, ALLOW))).toThrow(
+      /does not match/,
+    );
     expect(() => expectContract("PATCH", "/organization/users", response(200, {}))).toThrow(/not a documented operation/);
+  });
+
+  it("requires X-Request-Id on every answer, and each documented header within its schema", () => {
+    const bare = response(404, ERROR);
+    bare.headers.delete("X-Request-Id");
+    expect(() => expectContract("GET", "/nothing-here", bare)).toThrow(/X-Request-Id/);
+    const unauthorized = { ...ERROR, message: "Authentication required", code: "unauthorized" };
+    expect(() => expectContract("GET", ITEM, response(401, unauthorized))).toThrow(/WWW-Authenticate is missing/);
+    expectContract("GET", ITEM, response(401, unauthorized, JSON_TYPE, { "WWW-Authenticate": "Bearer" }));
+    const limited = { ...ERROR, message: "Too many requests", code: "rate_limited" };
+    expect(() => expectContract("GET", ITEM, response(429, limited, JSON_TYPE, { "Retry-After": "soon" }))).toThrow(
+      /Retry-After.*not an integer/,
+    );
+    expect(() => expectContract("GET", ITEM, response(429, limited, JSON_TYPE, { "Retry-After": "0" }))).toThrow(/below 1/);
+    expect(() => expectContract("PATCH", "/organization/users", response(405, { ...ERROR, code: "method_not_allowed" }))).toThrow(
+      /Allow is missing/,
+    );
   });
 
   it("checks a HEAD answer's status against the GET operation, without a body", () => {
@@ -96,11 +119,18 @@ describe("the contract check", () => {
 });
 
 describe("the document's own examples", () => {
-  const paths = (
-    document as {
-      paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { example?: unknown }> }> }>>;
-    }
-  ).paths;
+  type Documented = {
+    content?: Record<string, { example?: unknown }>;
+    headers?: Record<string, { required?: boolean; schema?: { type?: string; example?: unknown } }>;
+  };
+  const paths = (document as { paths: Record<string, Record<string, { responses: Record<string, Documented> }>> }).paths;
+  // A value for each required header: its example, or the least its schema allows.
+  const headersOf = (documented: Documented) =>
+    Object.fromEntries(
+      Object.entries(documented.headers ?? {})
+        .filter(([, header]) => header.required)
+        .map(([name, header]) => [name, String(header.schema?.example ?? (header.schema?.type === "integer" ? 1 : "x"))]),
+    );
   const cases = Object.entries(paths).flatMap(([path, item]) =>
     Object.entries(item).flatMap(([method, operation]) =>
       Object.entries(operation.responses).map(([status, documented]) => ({
@@ -109,12 +139,13 @@ describe("the document's own examples", () => {
         path: path.replace(/\{\w+\}/g, "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f"),
         status: Number(status),
         example: documented.content?.["application/json"]?.example,
+        headers: headersOf(documented),
       })),
     ),
   );
 
-  it.each(cases)("$name has an example that satisfies its own schema", ({ method, path, status, example }) => {
+  it.each(cases)("$name has an example that satisfies its own schema", ({ method, path, status, example, headers }) => {
     expect(example).toBeDefined();
-    expectContract(method, path, response(status, example));
+    expectContract(method, path, response(status, example, JSON_TYPE, headers));
   });
 });

@@ -51,11 +51,19 @@ export async function readResponse(response: Response): Promise<ApiResponse> {
   return { status: response.status, headers: response.headers, body: parsed, text };
 }
 
+/**
+ * The body's text with its request id blanked: the id differs on every answer, so this is what two
+ * answers that must be byte-identical (a foreign id and an unknown one, say) are compared by.
+ */
+export function answerText(response: ApiResponse): string {
+  return response.text.replace(/"requestId":"[^"]*"/, '"requestId":""');
+}
+
 /** Asserts the error envelope: status, code, message and no internals in the body. */
 export function expectError(response: ApiResponse, status: number, code: string, message?: string) {
   expect(response.status, response.text).toBe(status);
   expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
-  expect(response.body).toMatchObject({ success: false, data: null, code });
+  expect(response.body).toMatchObject({ success: false, data: null, code, requestId: response.headers.get("X-Request-Id") });
   expect(typeof response.body.message).toBe("string");
   if (message !== undefined) expect(response.body.message).toBe(message);
   expect(response.text).not.toMatch(/SQLITE|D1_ERROR|sqlite|at .*\(.*:\d+:\d+\)|Drizzle|Failed query/);
@@ -74,3 +82,15 @@ export const ORG_USER_FIELDS = [
   "orgRoleDescription",
   "orgRoles",
 ].sort();
+
+/**
+ * Flashback's client enum `OrgRoles` (flashbacknetwork/FlashbackClient, src/api/types/platform/roles.ts),
+ * written out here, not taken from src: `OrgRoles[user.orgRole]` must equal `orgRoleDescription`.
+ */
+export const FLASHBACK_ORG_ROLES: Record<number, string> = {
+  0x00: "USER",
+  0x01: "BILLING",
+  0x02: "WORKSPACES",
+  0xfe: "ADMINISTRATORS",
+  0xff: "OWNER",
+};

@@ -8,7 +8,9 @@ import document from "../../openapi.json";
 // test that received it.
 
 type MediaType = { schema?: unknown };
-type ResponseObject = { content?: Record<string, MediaType> };
+type HeaderSchema = { type?: string; minimum?: number; maximum?: number; maxLength?: number; pattern?: string };
+type HeaderObject = { schema?: HeaderSchema; required?: boolean };
+type ResponseObject = { content?: Record<string, MediaType>; headers?: Record<string, HeaderObject> };
 type OperationObject = { responses: Record<string, ResponseObject> };
 type OpenApiDocument = {
   paths: Record<string, Record<string, OperationObject>>;
@@ -108,6 +110,48 @@ function validateBody(label: string, key: string, schema: unknown, response: Con
   }
 }
 
+/** A header value against its documented schema: the subset of JSON Schema the document's headers use. */
+function headerProblem(value: string, schema: HeaderSchema = {}): string | undefined {
+  if (schema.type === "integer") {
+    if (!/^\d{1,15}$/.test(value)) return "not an integer";
+    const n = Number(value);
+    if (schema.minimum !== undefined && n < schema.minimum) return `below ${schema.minimum}`;
+    if (schema.maximum !== undefined && n > schema.maximum) return `above ${schema.maximum}`;
+    return undefined;
+  }
+  if (schema.maxLength !== undefined && [...value].length > schema.maxLength) return `longer than ${schema.maxLength}`;
+  if (schema.pattern !== undefined && !new RegExp(schema.pattern, "u").test(value)) return `does not match ${schema.pattern}`;
+  return undefined;
+}
+
+/** Every header the document lists for the answer: present when required, and within its schema. */
+function validateHeaders(label: string, documented: ResponseObject, headers: Headers) {
+  for (const [name, header] of Object.entries(documented.headers ?? {})) {
+    const value = headers.get(name);
+    if (value === null) {
+      if (header.required) assert.fail(`${label}: the documented header ${name} is missing`);
+      continue;
+    }
+    const problem = headerProblem(value, header.schema);
+    if (problem) assert.fail(`${label}: header ${name}: ${JSON.stringify(value.slice(0, 200))} is ${problem}`);
+  }
+}
+
+/**
+ * A method the path does not offer: its 405 is documented on each of the path's operations (the
+ * same answer), so it is checked against that and counts as checked for each of them.
+ */
+function checkUnofferedMethod(label: string, template: string, response: ContractResponse) {
+  const operations = Object.entries(DOCUMENT.paths[template]!).filter(([, op]) => op.responses["405"]);
+  if (response.status !== 405 || operations.length === 0) return checkOutsideOperations(label, response);
+  for (const [method, operation] of operations) {
+    const documented = operation.responses["405"]!;
+    validateHeaders(label, documented, response.headers);
+    validateBody(label, `${method} ${template} 405`, documented.content?.["application/json"]?.schema, response);
+    checked.add(`${method.toUpperCase()} ${template} 405`);
+  }
+}
+
 /** 404 and 405 outside the documented operations: still the `Error` envelope. */
 function checkOutsideOperations(label: string, response: ContractResponse) {
   if (response.status !== 404 && response.status !== 405) return;
@@ -125,6 +169,8 @@ export function expectContract(method: string, url: string, response: ContractRe
   const verb = method.toUpperCase();
   const pathname = new URL(url, "https://api.test").pathname;
   const label = `${verb} ${pathname} answered ${response.status}`;
+  // Every answer, documented operation or not, carries the request's id.
+  if (!response.headers.get("X-Request-Id")) assert.fail(`${label}: no X-Request-Id header`);
   const template = templateOf(pathname);
   if (template === undefined) return checkOutsideOperations(label, response);
 
@@ -140,7 +186,7 @@ export function expectContract(method: string, url: string, response: ContractRe
     if (response.status !== 405 && response.status !== 404) {
       assert.fail(`${label}: ${verb} ${template} is not a documented operation`);
     }
-    return checkOutsideOperations(label, response);
+    return checkUnofferedMethod(label, template, response);
   }
 
   const name = `${verb === "HEAD" ? "GET" : verb} ${template}`;
@@ -148,6 +194,7 @@ export function expectContract(method: string, url: string, response: ContractRe
   const documented = operation.responses[status] ?? operation.responses[`${status[0]}XX`] ?? operation.responses.default;
   if (!documented) assert.fail(`${label}: undocumented status ${response.status} for ${name}`);
   checked.add(`${name} ${response.status}`);
+  validateHeaders(label, documented, response.headers);
   if (verb === "HEAD") return;
 
   const content = Object.entries(documented.content ?? {});

@@ -77,6 +77,11 @@ export function faultyDb(pattern: RegExp): D1Database {
   return hookedDb({ rewrite: (query) => (pattern.test(query) ? broken(query) : query) });
 }
 
+/** The real D1 binding with every statement failing inside D1: a database that is down. */
+export function unreachableDb(): D1Database {
+  return hookedDb({ rewrite: () => 'SELECT 1 FROM "database_unavailable"' });
+}
+
 /**
  * The real D1 binding, except that the `n`th statement prepared through it (1-based) fails inside
  * D1, after `delayMs` when given (a statement that times out). Counting statements lets a test

@@ -19,7 +19,7 @@ import { ROLE, ROLE_VALUES, type Role } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError, type ApiResponse } from "../helpers/api";
 import { createOrg, insertUser, tokenFor } from "../helpers/fixtures";
-import { checkProperty } from "../helpers/property";
+import { checkProperty, unknownId } from "../helpers/property";
 
 type ModelUser = {
   id: string;
@@ -68,7 +68,7 @@ const callerRef: fc.Arbitrary<UserRef> = fc.oneof(
   { arbitrary: fc.nat().map((index) => ({ index })), weight: 6 },
   { arbitrary: fc.nat().map((manager) => ({ manager })), weight: 6 },
   { arbitrary: fc.nat().map((owner) => ({ owner })), weight: 3 },
-  { arbitrary: fc.uuid({ version: [4, 7] }).map((unknown) => ({ unknown })), weight: 1 },
+  { arbitrary: unknownId.map((unknown) => ({ unknown })), weight: 1 },
 );
 
 /** A target: any user of either organization, one of the caller's own organization (an owner, a deleted one), or an unknown id. */
@@ -77,7 +77,7 @@ const targetRef: fc.Arbitrary<UserRef> = fc.oneof(
   { arbitrary: fc.nat().map((colleague) => ({ colleague })), weight: 6 },
   { arbitrary: fc.nat().map((owner) => ({ owner })), weight: 3 },
   { arbitrary: fc.nat().map((deleted) => ({ deleted })), weight: 2 },
-  { arbitrary: fc.uuid({ version: [4, 7] }).map((unknown) => ({ unknown })), weight: 1 },
+  { arbitrary: unknownId.map((unknown) => ({ unknown })), weight: 1 },
 );
 
 const pick = <T>(list: T[], n: number): T | undefined => list[n % Math.max(1, list.length)];
@@ -624,10 +624,8 @@ const emailChoice: fc.Arbitrary<EmailChoice> = fc.oneof(
 );
 
 const COMMANDS: fc.Arbitrary<Command>[] = [
-  fc.tuple(callerRef, orgRef, fc.uuid({ version: [4, 7] })).map(([c, o, u]) => new GetOrganization(c, o, u)),
-  fc
-    .tuple(callerRef, orgRef, fc.uuid({ version: [4, 7] }), orgChanges)
-    .map(([c, o, u, ch]) => new UpdateOrganization(c, o, u, ch)),
+  fc.tuple(callerRef, orgRef, unknownId).map(([c, o, u]) => new GetOrganization(c, o, u)),
+  fc.tuple(callerRef, orgRef, unknownId, orgChanges).map(([c, o, u, ch]) => new UpdateOrganization(c, o, u, ch)),
   fc
     .tuple(
       callerRef,

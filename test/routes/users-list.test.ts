@@ -25,6 +25,16 @@ function list(token: string, params: Record<string, string | number | boolean | 
   return call("GET", `/organization/users${query(params)}`, { token });
 }
 
+/** The path and query of the page a `Link: <URL>; rel="next"` header names, or null without one. */
+function nextLink(res: ApiResponse): string | null {
+  const link = res.headers.get("Link");
+  if (link === null) return null;
+  const match = /^<(https:\/\/api\.test\/[^>]*)>; rel="next"$/.exec(link);
+  expect(match, link).not.toBeNull();
+  const url = new URL(match![1]!);
+  return `${url.pathname}${url.search}`;
+}
+
 function ids(res: ApiResponse): string[] {
   return (res.body.data as OrgUser[]).map((u) => u.id);
 }
@@ -75,27 +85,70 @@ async function insertMany(
 }
 
 describe("GET /organization/users: pages", () => {
-  it("answers 100 users by default with the true total and a cursor to the rest", async () => {
+  it("answers every member of an organization of 110 by default, as Flashback's parameterless client asks, with no Link", async () => {
     const org = await createOrg();
     const extra = await insertMany(org.id, 105);
     const expected = [...fixtureOrder(org), ...extra].map((u) => u.id);
 
+    const res = await list(org.users.WORKSPACES.token);
+
+    expect(res.status, res.text).toBe(200);
+    expect(Object.keys(res.body).sort()).toEqual(["data", "nextCursor", "success", "total"]);
+    expect(res.body.success).toBe(true);
+    expect(ids(res)).toEqual(expected);
+    expect(res.body.total).toBe(110);
+    expect(Object.keys(res.body.data[0]).sort()).toEqual(ORG_USER_FIELDS);
+    expect(res.body.nextCursor).toBeNull();
+    expect(res.headers.get("Link")).toBeNull();
+  });
+
+  it("pages 1,000 users at a time by default, the rest behind nextCursor and an RFC 8288 Link", async () => {
+    const org = await createOrg();
+    // 1,000 more users in one statement (creation times after the fixtures', in order).
+    await env.DB.prepare(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+       INSERT INTO users (id, org_id, email, first_name, last_name, first_name_folded, last_name_folded, org_role,
+         validated, password_hash, auth_method, created_at, updated_at)
+       SELECT printf('%08x-0000-4000-8000-%012x', i, abs(random()) % 281474976710656), ?1,
+         printf('bulk-%d-%s@example.com', i, ?1), 'Bulk', 'User', 'bulk', 'user', 0, 1, 'x', 'LOCAL',
+         strftime('%Y-%m-%dT%H:%M:%fZ', '2030-01-01', printf('+%d seconds', i)),
+         strftime('%Y-%m-%dT%H:%M:%fZ', '2030-01-01', printf('+%d seconds', i))
+       FROM n`,
+    )
+      .bind(org.id)
+      .run();
+
     const first = await list(org.users.WORKSPACES.token);
-
     expect(first.status, first.text).toBe(200);
-    expect(Object.keys(first.body).sort()).toEqual(["data", "nextCursor", "success", "total"]);
-    expect(first.body.success).toBe(true);
-    expect(first.body.data).toHaveLength(100);
-    expect(first.body.total).toBe(110);
-    expect(ids(first)).toEqual(expected.slice(0, 100));
-    expect(Object.keys(first.body.data[0]).sort()).toEqual(ORG_USER_FIELDS);
-    expect(typeof first.body.nextCursor).toBe("string");
+    expect(first.body.data).toHaveLength(1000);
+    expect(first.body.total).toBe(1005);
+    const link = first.headers.get("Link");
+    expect(link).toBe(`<https://api.test/organization/users?cursor=${first.body.nextCursor}>; rel="next"`);
 
-    const rest = await list(org.users.WORKSPACES.token, { cursor: first.body.nextCursor });
+    const rest = await call("GET", nextLink(first) as string, { token: org.users.WORKSPACES.token });
     expect(rest.status, rest.text).toBe(200);
-    expect(ids(rest)).toEqual(expected.slice(100));
-    expect(rest.body.total).toBe(110);
-    expect(rest.body.nextCursor).toBeNull();
+    expect(rest.body.data).toHaveLength(5);
+    expect(new Set([...ids(first), ...ids(rest)]).size).toBe(1005);
+    expect(rest.headers.get("Link")).toBeNull();
+  });
+
+  it("keeps every other parameter in the Link to the next page, and follows it to the same pages as nextCursor", async () => {
+    const org = await createOrg();
+    await insertMany(org.id, 4, ROLE.USER, { lastName: "Linked" });
+    const params = { limit: 2, q: "linked", role: 0, includeDeleted: true };
+    const pages: ApiResponse[] = [await list(org.users.WORKSPACES.token, params)];
+    for (let next = nextLink(pages[0]!); next; next = nextLink(pages.at(-1)!)) {
+      expect(Object.fromEntries(new URL(next, "https://api.test").searchParams)).toEqual({
+        limit: "2",
+        q: "linked",
+        role: "0",
+        includeDeleted: "true",
+        cursor: pages.at(-1)!.body.nextCursor,
+      });
+      pages.push(await call("GET", next, { token: org.users.WORKSPACES.token }));
+    }
+    expect(pages.map((page) => page.body.data.length)).toEqual([2, 2]);
+    expect(pages.at(-1)!.body.nextCursor).toBeNull();
   });
 
   it("walks every live user exactly once in creation order with limit=3, ending with nextCursor null", async () => {
@@ -426,7 +479,7 @@ describe("text round-trips exactly through create, GET and list", () => {
 
     const fetched = await call("GET", `/organization/users/${user.id}`, { token: org.users.OWNER.token });
     expect(fetched.status, fetched.text).toBe(200);
-    expect(fetched.body).toEqual({ success: true, ...user });
+    expect(fetched.body).toEqual(user);
 
     for (const q of [firstName, lastName, email]) {
       const found = await list(org.users.OWNER.token, { q });

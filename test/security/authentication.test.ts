@@ -13,6 +13,7 @@ import {
   tokenFor,
   type OrgFixture,
 } from "../helpers/fixtures";
+import { captureLogs } from "../helpers/logs";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { idpKey, idpToken, inlineIdp, jwksEndpoint } from "../helpers/idp";
 import { b64url, encodePart } from "../helpers/jws";
@@ -478,11 +479,13 @@ describe("an external identity provider (RS256)", () => {
   it.each(["JWT_ISSUER", "JWT_AUDIENCE"] as const)("answers 500, naming nothing, when %s is not configured", async (name) => {
     const org = await createOrg();
     const key = await idpKey("k1");
-    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const logs = captureLogs();
     const res = await read(org, { ...inlineIdp([key.publicJwk]), [name]: "" }, await idpToken(key, org.users.OWNER.id));
+    logs.restore();
     expectError(res, 500, "internal_error", "Internal server error");
     expect(res.text).not.toMatch(/JWT_/);
-    expect(String(errors.mock.calls[0]?.[1])).toMatch(new RegExp(name));
+    // The operator's log line names the missing setting.
+    expect(logs.lines().find((line) => line.event === "request")?.error).toMatchObject({ message: expect.stringMatching(name) });
   });
 
   it("refuses a token for a key that cannot be imported with 401 invalid_token, and still accepts the other keys", async () => {
@@ -502,7 +505,7 @@ describe("an external identity provider (RS256)", () => {
     const org = await createOrg();
     const key = await idpKey("k1");
     const endpoint = jwksEndpoint([key.publicJwk], { down: true });
-    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    const logs = captureLogs();
     const token = await idpToken(key, org.users.OWNER.id);
 
     for (let i = 0; i < 3; i++) {
@@ -515,8 +518,11 @@ describe("an external identity provider (RS256)", () => {
       expect(retryAfter).toBeLessThanOrEqual(30);
       expect(res.headers.get("WWW-Authenticate")).toBeNull();
     }
+    logs.restore();
     expect(endpoint.requests, "one fetch, then the cooldown").toBe(1);
-    expect(errors.mock.calls).toEqual([["JWKS fetch failed; no keys yet", "Error"]]);
+    expect(logs.lines().filter((line) => line.event !== "request")).toEqual([
+      { level: "error", event: "jwks_fetch_failed_no_keys_yet", error: { class: "Error" } },
+    ]);
   });
 
   it("fetches its key set once for many requests when the endpoint is up (control)", async () => {

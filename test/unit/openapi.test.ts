@@ -12,7 +12,7 @@ describe("route definitions as an OpenAPI document", () => {
     expect(JSON.parse(JSON.stringify(doc))).toEqual(committed);
   });
 
-  it("describes all eight operations", () => {
+  it("describes the eight organization operations and the health check", () => {
     const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
       ["get", "put", "post", "delete"]
         .filter((method) => method in (item as object))
@@ -28,19 +28,53 @@ describe("route definitions as an OpenAPI document", () => {
         "PUT /organization/users/{userId}",
         "DELETE /organization/users/{userId}",
         "POST /organization/users/{userId}/activate",
+        "GET /health",
       ].sort(),
     );
   });
 
-  it("requires the bearer scheme on every operation and documents the error envelope", () => {
+  it("requires the bearer scheme on every operation but the health check, and documents the error envelope", () => {
     expect(doc.components?.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
-    for (const item of Object.values(doc.paths ?? {})) {
+    for (const [path, item] of Object.entries(doc.paths ?? {})) {
       for (const operation of Object.values(item as Record<string, { security?: unknown; responses: Record<string, unknown> }>)) {
+        if (path === "/health") {
+          expect(operation.security).toEqual([]);
+          continue;
+        }
         expect(operation.security).toEqual([{ bearerAuth: [] }]);
         expect(operation.responses["401"]).toBeDefined();
       }
     }
     expect(doc.components?.schemas?.Error).toBeDefined();
+  });
+
+  it("documents X-Request-Id on every answer of every operation, and 405 with Allow on each", () => {
+    type Operation = { responses: Record<string, { headers?: Record<string, { required?: boolean }> }> };
+    for (const item of Object.values(doc.paths ?? {})) {
+      for (const operation of Object.values(item as Record<string, Operation>)) {
+        for (const response of Object.values(operation.responses)) {
+          expect(response.headers?.["X-Request-Id"]?.required).toBe(true);
+        }
+        expect(operation.responses["405"]?.headers?.Allow?.required).toBe(true);
+      }
+    }
+  });
+
+  it("links the id createUser answers to the operations that take a user id", () => {
+    const created = (doc.paths?.["/organization/users"] as { post: { responses: Record<string, { links?: unknown }> } }).post
+      .responses["201"];
+    expect(created?.links).toEqual(
+      Object.fromEntries(
+        ["getUser", "updateUser", "deleteUser", "activateUser"].map((operationId) => [
+          operationId,
+          { operationId, parameters: { userId: "$response.body#/data/id" } },
+        ]),
+      ),
+    );
+    const ids = Object.values(doc.paths ?? {}).flatMap((item) =>
+      Object.values(item as Record<string, { operationId?: string }>).map((op) => op.operationId),
+    );
+    for (const operationId of ["getUser", "updateUser", "deleteUser", "activateUser"]) expect(ids).toContain(operationId);
   });
 
   it("documents write bodies as closed objects without server-owned fields", () => {
