@@ -123,7 +123,7 @@ const workers = {
     unsafeDirectSockets: harness.direct,
   },
 };
-const shared = { cf: false, d1Persist: join(work, "d1"), verbose: false };
+const shared = { cf: false, resourcePersistencePath: join(work, "state"), verbose: false };
 
 log("starting workerd (Miniflare, direct sockets on 127.0.0.1)");
 const mf = await startMiniflare({ ...shared, workers: [workers.api, workers.probe, workers.minimal, workers.trivial] });
