@@ -49,8 +49,13 @@ export async function startHarness(name: string, overallLimitMs: number) {
   dropForeignSignalHandlers();
 
   // Miniflare as the pinned wrangler ships it (its workerd is the one `wrangler dev` runs).
+  // Miniflare 5 takes a new options shape; wrangler still describes a worker in the v4 shape
+  // (unstable_getMiniflareWorkerOptions), so the options here are v4 and converted on start.
   const wranglerRequire = createRequire(createRequire(import.meta.url).resolve("wrangler/package.json"));
-  const { Miniflare } = wranglerRequire("miniflare") as { Miniflare: new (options: object) => MiniflareInstance };
+  const { Miniflare, convertV4MiniflareOptions } = wranglerRequire("miniflare") as {
+    Miniflare: new (options: object) => MiniflareInstance;
+    convertV4MiniflareOptions: (options: object) => object;
+  };
   const versions = {
     node: process.version,
     wrangler: (wranglerRequire("./package.json") as { version: string }).version,
@@ -97,7 +102,7 @@ export async function startHarness(name: string, overallLimitMs: number) {
   watchdog.unref();
 
   async function startMiniflare(options: object): Promise<MiniflareInstance> {
-    const mf = new Miniflare(options);
+    const mf = new Miniflare(convertV4MiniflareOptions(options));
     instances.add(mf);
     dropForeignSignalHandlers();
     await mf.ready;
@@ -127,8 +132,13 @@ export async function startHarness(name: string, overallLimitMs: number) {
   let configuration: { worker: WorkerOptions; ratelimits: WorkerOptions["ratelimits"] } | undefined;
   function configured() {
     if (!configuration) {
-      const { assets: _assets, ...worker } = wrangler.unstable_getMiniflareWorkerOptions("wrangler.toml")
-        .workerOptions as WorkerOptions;
+      // The bundle is one module, named explicitly below; Miniflare 5's v4 converter refuses
+      // module rules (it no longer locates modules by them).
+      const {
+        assets: _assets,
+        modulesRules: _modulesRules,
+        ...worker
+      } = wrangler.unstable_getMiniflareWorkerOptions("wrangler.toml").workerOptions as WorkerOptions;
       // Rate limits stay in the request path, with a limit the load cannot reach.
       const ratelimits = Object.fromEntries(
         Object.entries(worker.ratelimits ?? {}).map(([binding, limit]) => [

@@ -35,7 +35,7 @@ const { hashPassword } = await import("../src/auth/password");
 const build = await harness.buildWorker();
 const mf = await harness.startMiniflare({
   cf: false,
-  d1Persist: join(harness.work, "d1"),
+  resourcePersistencePath: join(harness.work, "state"),
   verbose: false,
   workers: [harness.apiWorker("api", { modules: true, modulesRoot: build.dir, scriptPath: build.script }, D1_ID, SECRET)],
 });

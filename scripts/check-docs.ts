@@ -3,12 +3,12 @@
 // /usr/bin/chromium driven by playwright-core; CHROMIUM_PATH overrides), asserts that every operation
 // is listed and that the page asked no host but localhost, and saves a full-page screenshot to
 // docs/reference.png. Stops the browser and the whole server process group on every way out.
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { listenOn, spawnGroup, stopGroup as stopProcessGroup } from "./lib/process-group";
 
 // Importing wrangler (through ./lib/local) installs SIGINT/SIGTERM handlers that call process.exit()
 // at once, which would leave the server running: they are removed (tsx's own handlers are kept, or
@@ -160,7 +160,7 @@ async function main(): Promise<void> {
 
 /** Spawns a command as the leader of its own process group, so that stopping it stops its children (workerd) too. */
 function start(command: string, args: string[]): ChildProcess {
-  const child = spawn(command, args, { detached: true, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, CI: "true" } });
+  const child = spawnGroup(command, args);
   if (child.pid) groups.add(child.pid);
   return child;
 }
@@ -199,17 +199,6 @@ async function choosePort(): Promise<number> {
   if (other === undefined) throw new Error("no free port");
   log(`port ${wanted} is taken; using ${other}`);
   return other;
-}
-
-function listenOn(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.once("error", () => resolve(undefined));
-    probe.listen(port, () => {
-      const address = probe.address();
-      probe.close(() => resolve(typeof address === "object" && address ? address.port : undefined));
-    });
-  });
 }
 
 type OpenApiDocument = { info?: { title?: string }; paths?: Record<string, Record<string, { summary?: string }>> };
@@ -305,27 +294,10 @@ async function withTimeout(action: Promise<unknown>, ms: number): Promise<void> 
   clearTimeout(timer);
 }
 
-/** Stops a process group: SIGTERM, then SIGKILL after 10 s; waits (bounded) until it is gone. */
+/** Stops a process group started here (SIGTERM, then SIGKILL after 10 s), bounded. */
 async function stopGroup(group: number): Promise<void> {
-  const alive = () => {
-    try {
-      process.kill(-group, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  for (const signal of ["SIGTERM", "SIGKILL"] as const) {
-    if (!alive()) break;
-    try {
-      process.kill(-group, signal);
-    } catch {
-      break;
-    }
-    for (let i = 0; i < 40 && alive(); i++) await sleep(250);
-  }
-  if (alive()) console.error(`[check:docs] process group ${group} still running after SIGKILL`);
-  else groups.delete(group);
+  if (await stopProcessGroup(group)) groups.delete(group);
+  else console.error(`[check:docs] process group ${group} still running after SIGKILL`);
 }
 
 /** Closes the browser, removes its profile and stops every process group started here. */
