@@ -20,7 +20,7 @@ export type LogLine = {
 };
 
 /** An error as a log may show it; `message` only where it can carry no value (see summarizeError). */
-export type ErrorSummary = { class: string; message?: string };
+export type ErrorSummary = { class: string; message?: string; cause?: string };
 
 /** The error's class name: all a log says of an error whose message may hold input. */
 export function errorClass(error: unknown): string {
@@ -34,7 +34,8 @@ export function log(line: LogLine): void {
   else console.log(text);
 }
 
-const MAX_MESSAGE = 300;
+const MAX_MESSAGE = 400;
+const MAX_CAUSE = 200;
 
 /** The values an error says its statement was bound to (Drizzle's DrizzleQueryError keeps them as `params`). */
 function boundValues(error: unknown): string[] {
@@ -47,19 +48,25 @@ function boundValues(error: unknown): string[] {
   return values.filter((value) => value.length > 0).sort((a, b) => b.length - a.length);
 }
 
+/** Removes the bound values from a message, cuts off a `params:` list and clips the rest. */
+function redact(message: string, values: string[], max: number): string {
+  let text = message.split(/\nparams:/)[0] ?? "";
+  for (const value of values) text = text.split(value).join("?");
+  return text.replace(/\s+/g, " ").slice(0, max);
+}
+
 /**
- * An error as a log may show it: its class, and its message (and its causes') with every bound
- * value removed, the `params:` list cut off and the whole clipped. The innermost cause is kept
- * because it is the driver's reason (D1_ERROR: ...).
+ * An error as a log may show it: its class, its message and its innermost cause's (the driver's
+ * reason: D1_ERROR ...), each with every bound value removed, the `params:` list cut off, clipped.
  */
 export function summarizeError(error: unknown): ErrorSummary {
   if (!(error instanceof Error)) return { class: errorClass(error) };
   const values = boundValues(error);
-  const messages: string[] = [];
-  for (let e: unknown = error; e instanceof Error && messages.length < 4; e = e.cause) {
-    let message = e.message.split(/\nparams:/)[0] ?? "";
-    for (const value of values) message = message.split(value).join("?");
-    messages.push(message);
-  }
-  return { class: errorClass(error), message: messages.join(" <- ").replace(/\s+/g, " ").slice(0, MAX_MESSAGE) };
+  let innermost: Error = error;
+  while (innermost.cause instanceof Error) innermost = innermost.cause;
+  return {
+    class: errorClass(error),
+    message: redact(error.message, values, MAX_MESSAGE),
+    ...(innermost === error ? {} : { cause: redact(innermost.message, values, MAX_CAUSE) }),
+  };
 }

@@ -25,7 +25,8 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   await next();
   c.res.headers.set("X-Request-Id", requestId);
   const failure = c.get("failure");
-  const route = routePath(c, -1);
+  // After the chain ran, the route index is that of the handler that answered (not of a later match).
+  const route = routePath(c);
   log({
     level: failure ? "error" : c.res.status >= 500 ? "warn" : "info",
     event: "request",

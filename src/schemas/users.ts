@@ -50,7 +50,7 @@ const password = z
   .min(8, "Must be at least 8 characters")
   .max(256, "Must be at most 256 characters")
   .regex(new RegExp(PASSWORD_PATTERN, "u"), "Must contain an upper-case letter, a lower-case letter and a digit")
-  .openapi({ format: "password" });
+  .openapi({ format: "password", pattern: PASSWORD_PATTERN });
 
 const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
 const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";

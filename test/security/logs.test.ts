@@ -1,0 +1,173 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { uuidv7 } from "../../src/lib/uuid";
+import { call, expectError, send } from "../helpers/api";
+import { callWith, faultyDb } from "../helpers/faults";
+import { createOrg } from "../helpers/fixtures";
+import { captureLogs } from "../helpers/logs";
+
+// What reaches the logs: one JSON line per request with the fields chosen for it, and never a
+// body, a bound value, a token, a password hash, an email or a name.
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+let logs: ReturnType<typeof captureLogs> | undefined;
+afterEach(() => {
+  logs?.restore();
+  logs = undefined;
+});
+
+describe("the request log", () => {
+  it("keeps every value of a failed write's body, and its password hash, out of the logs", async () => {
+    const org = await createOrg();
+    const marker = uuidv7().slice(-12);
+    const body = {
+      email: `Leak.Check-${marker}@Secret.example`,
+      password: `Sup3r-Secret-${marker}`,
+      firstName: `Zephyrine${marker}`,
+      lastName: `Quixote${marker}`,
+      provider: `provider-${marker}`,
+    };
+    logs = captureLogs();
+    // The insert fails inside D1: Drizzle's error then carries the statement's bound values.
+    const res = await callWith({ DB: faultyDb(/insert into "users"/i) }, "POST", "/organization/users", {
+      token: org.users.OWNER.token,
+      body,
+    });
+    logs.restore();
+    expectError(res, 500, "internal_error");
+
+    expect(logs.raw.length).toBeGreaterThan(0);
+    const values = [...Object.values(body), body.email.toLowerCase(), body.firstName.toLowerCase(), body.lastName.toLowerCase()];
+    for (const line of logs.raw) {
+      for (const value of values) expect(line).not.toContain(value);
+      expect(line).not.toContain(marker);
+      expect(line).not.toMatch(/pbkdf2-sha256\$/);
+      expect(line).not.toContain(org.users.OWNER.token);
+    }
+    // The one line says what failed, for an operator, without the values.
+    expect(logs.lines()).toEqual([
+      {
+        level: "error",
+        event: "request",
+        requestId: res.headers.get("X-Request-Id"),
+        method: "POST",
+        route: "/organization/users",
+        status: 500,
+        durationMs: expect.any(Number),
+        callerId: org.users.OWNER.id,
+        code: "internal_error",
+        error: {
+          class: "Error",
+          message: expect.stringMatching(/^D1_ERROR: no such table: users_unavailable/),
+          cause: "no such table: users_unavailable: SQLITE_ERROR",
+        },
+      },
+    ]);
+  });
+
+  it("keeps the address out of the logs when the statement bound to it fails (Drizzle's error lists its parameters)", async () => {
+    const org = await createOrg();
+    logs = captureLogs();
+    // The address is taken, so the create looks up its holder, and that lookup fails.
+    const res = await callWith({ DB: faultyDb(/where lower\("users"\."email"\) = \?/i) }, "POST", "/organization/users", {
+      token: org.users.OWNER.token,
+      body: { email: org.users.USER.email.toUpperCase(), password: "Passw0rd-ok", firstName: "Ada", lastName: "Byron" },
+    });
+    logs.restore();
+    expectError(res, 500, "internal_error");
+    for (const line of logs.raw) expect(line.toLowerCase()).not.toContain(org.users.USER.email);
+    const [line] = logs.lines();
+    expect(line).toMatchObject({ level: "error", status: 500, code: "internal_error", error: { class: "DrizzleQueryError" } });
+    // The statement is named, with its placeholders, the parameter list cut off; then the driver's reason.
+    expect(line?.error).toEqual({
+      class: "DrizzleQueryError",
+      message: expect.stringMatching(/^Failed query: select .* from "users" where lower\("users"\."email"\) = \?$/),
+      cause: "no such table: users_unavailable: SQLITE_ERROR",
+    });
+  });
+
+  it("writes one line per request: id, method, route pattern (not the path), status, duration, caller, error code", async () => {
+    const org = await createOrg();
+    const target = org.users.USER.id;
+    logs = captureLogs();
+    const ok = await call("GET", `/organization/users/${target}`, { token: org.users.OWNER.token });
+    const refused = await call("DELETE", `/organization/users/${org.users.OWNER.id}`, { token: org.users.WORKSPACES.token });
+    const anonymous = await call("GET", "/organization/users");
+    logs.restore();
+
+    expect(logs.lines()).toEqual([
+      {
+        level: "info",
+        event: "request",
+        requestId: ok.headers.get("X-Request-Id"),
+        method: "GET",
+        route: "/organization/users/:userId",
+        status: 200,
+        durationMs: expect.any(Number),
+        callerId: org.users.OWNER.id,
+      },
+      {
+        level: "info",
+        event: "request",
+        requestId: refused.headers.get("X-Request-Id"),
+        method: "DELETE",
+        route: "/organization/users/:userId",
+        status: 403,
+        durationMs: expect.any(Number),
+        callerId: org.users.WORKSPACES.id,
+        code: "forbidden",
+      },
+      {
+        level: "info",
+        event: "request",
+        requestId: anonymous.headers.get("X-Request-Id"),
+        method: "GET",
+        route: "/organization/users",
+        status: 401,
+        durationMs: expect.any(Number),
+        code: "unauthorized",
+      },
+    ]);
+    // Ids a client chose are never logged as part of a path.
+    for (const line of logs.raw) expect(line).not.toContain(target);
+  });
+});
+
+describe("X-Request-Id", () => {
+  it("is Cloudflare's CF-Ray when present, in the header and in the error body", async () => {
+    const ray = "8c2f0a1b2c3d4e5f-LIS";
+    const res = await send(new Request("https://api.test/organization/users", { headers: { "CF-Ray": ray } }));
+    expectError(res, 401, "unauthorized");
+    expect(res.headers.get("X-Request-Id")).toBe(ray);
+    expect(res.body.requestId).toBe(ray);
+  });
+
+  it("is a fresh random UUID without CF-Ray, or when CF-Ray is not of its shape", async () => {
+    const ids = [];
+    for (const ray of [undefined, "x".repeat(65), "bad ray", "<script>", ""]) {
+      const res = await send(
+        new Request("https://api.test/nothing-here", { headers: ray === undefined ? {} : { "CF-Ray": ray } }),
+      );
+      expectError(res, 404, "not_found");
+      const id = res.headers.get("X-Request-Id") as string;
+      expect(id).toMatch(UUID);
+      expect(res.body.requestId).toBe(id);
+      ids.push(id);
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("is on every kind of answer: success, error, unknown path, method not allowed, the document, the docs page, the health check", async () => {
+    const org = await createOrg();
+    const answers = [
+      await call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
+      await call("GET", `/organization/${org.id}`),
+      await call("GET", "/nothing-here"),
+      await call("PATCH", "/organization/users"),
+      await call("GET", "/openapi.json"),
+      await call("GET", "/docs"),
+      await call("GET", "/health"),
+    ];
+    for (const res of answers) expect(res.headers.get("X-Request-Id"), `${res.status} ${res.text.slice(0, 80)}`).toMatch(UUID);
+  });
+});
