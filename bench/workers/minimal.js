@@ -2,7 +2,7 @@
 // ORM. It does what the API does for that endpoint at the least cost: verifies the same HS256
 // bearer token with Web Crypto (key imported once per isolate; exp required), then runs the same
 // single D1 statement as the API (src/db/users.ts findCaller: the live organization joined with
-// its live member, the caller), answers 401 without a row, 403 for another organization's id, and
+// its live member, the caller, whose token is newer than their watermark), answers 401 without a row, 403 for another organization's id, and
 // otherwise the same envelope.
 //
 // Also serves POST /pbkdf2: the password hash of POST /organization/users alone (PBKDF2-SHA256,
@@ -14,13 +14,14 @@ const ORG_PATH = /^\/organization\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 // The statement Drizzle sends for findCaller (src/db/users.ts); bench/run.ts checks that the API
 // still sends exactly this for GET /organization/{id} (GET /sql answers it).
 const SQL =
-  'select "users"."id", "users"."org_id", "users"."org_role", "organizations"."id", "organizations"."name", ' +
-  '"organizations"."domain", "organizations"."address1", "organizations"."address2", "organizations"."city", ' +
-  '"organizations"."zipcode", "organizations"."phone", "organizations"."state", "organizations"."country", ' +
-  '"organizations"."website", "organizations"."repos_disabled", "organizations"."is_business", ' +
-  '"organizations"."mfa_enforced", "organizations"."created_at", "organizations"."updated_at", ' +
-  '"organizations"."deleted_at" from "organizations" inner join "users" on "users"."org_id" = "organizations"."id" ' +
-  'where ("users"."id" = ? and "users"."deleted_at" is null and "organizations"."deleted_at" is null)';
+  'select "caller"."id", "caller"."org_id", "caller"."org_role", "caller_org"."id", "caller_org"."name", ' +
+  '"caller_org"."domain", "caller_org"."address1", "caller_org"."address2", "caller_org"."city", ' +
+  '"caller_org"."zipcode", "caller_org"."phone", "caller_org"."state", "caller_org"."country", ' +
+  '"caller_org"."website", "caller_org"."repos_disabled", "caller_org"."is_business", ' +
+  '"caller_org"."mfa_enforced", "caller_org"."created_at", "caller_org"."updated_at", ' +
+  '"caller_org"."deleted_at" from "organizations" "caller_org" inner join "users" "caller" on "caller"."org_id" = "caller_org"."id" ' +
+  'where ("caller"."id" = ? and "caller"."deleted_at" is null and "caller_org"."deleted_at" is null and ' +
+  '("caller"."tokens_valid_after" is null or "caller"."tokens_valid_after" < ?))';
 
 let key; // Promise<CryptoKey>, once per isolate
 
@@ -74,7 +75,8 @@ export default {
     if (!match || request.method !== "GET") return refuse(404, "not_found", "Not found");
     const claims = await verify(request.headers.get("Authorization"), env.JWT_SECRET);
     if (!claims) return refuse(401, "unauthorized", "Invalid or expired token");
-    const [row] = await env.DB.prepare(SQL).bind(String(claims.sub)).raw();
+    const iat = typeof claims.iat === "number" ? claims.iat : null;
+    const [row] = await env.DB.prepare(SQL).bind(String(claims.sub), iat).raw();
     if (!row) return refuse(401, "unauthorized", "Invalid or expired token");
     if (row[1] !== match[1].toLowerCase())
       return refuse(403, "forbidden", "Access denied: you can only view your own organization");

@@ -54,13 +54,17 @@ const password = z
 
 const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
 const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";
+// A top-level domain starts with a letter and has two characters or more (RFC 3696 §2: never all
+// digits); `xn--` forms of internationalised ones qualify.
+const TOP_LABEL = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])";
 
 // The addresses accepted, exactly (the check and the document's `pattern`): a dot-atom local part of
-// at most 64 characters (RFC 5321), then a host name of at least two DNS labels of at most 63
-// characters each that neither start nor end with a hyphen (RFC 1035). That is a subset of
-// JSON Schema's `format: email`, which also admits quoted local parts, address literals and
-// single-label hosts: addresses a mail system cannot deliver to on the public internet.
-export const EMAIL_PATTERN = `^(?=[^@]{1,64}@)${ATEXT}+(?:\\.${ATEXT}+)*@(?=[^@]{1,253}$)${LABEL}(?:\\.${LABEL})+$`;
+// at most 64 characters (RFC 5321), then a host name of two DNS labels or more, of at most 63
+// characters each, that neither start nor end with a hyphen (RFC 1035), the last a top-level
+// domain. That is a subset of JSON Schema's `format: email`, which also admits quoted local parts,
+// address literals, single-label hosts and numeric top-level domains: addresses a mail system
+// cannot deliver to on the public internet.
+export const EMAIL_PATTERN = `^(?=[^@]{1,64}@)${ATEXT}+(?:\\.${ATEXT}+)*@(?=[^@]{1,253}$)(?:${LABEL}\\.)+${TOP_LABEL}$`;
 
 const email = z.string().max(254).regex(new RegExp(EMAIL_PATTERN), "Invalid email address").openapi({ format: "email" });
 

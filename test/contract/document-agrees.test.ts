@@ -36,6 +36,9 @@ const emailLike = fc.oneof(
   fc.constantFrom(
     "a=k@acme.example",
     "a@localhost",
+    "a@example.c",
+    "a@example.123",
+    "a@xn--80ak6aa92e.xn--p1ai",
     "a@[127.0.0.1]",
     '"quoted"@acme.example',
     ".a@acme.example",

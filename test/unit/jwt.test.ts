@@ -343,15 +343,15 @@ function jwksEndpoint(initial: JsonWebKey[]) {
   return endpoint;
 }
 
-describe("RS256 through a JWKS URL", () => {
-  const URL = "https://idp.example/.well-known/jwks.json";
-  const remoteVerifier = (endpoint: ReturnType<typeof jwksEndpoint>, clock: { now: number }) =>
-    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }), {
-      fetch: endpoint.fetch,
-      clock: () => clock.now,
-    });
-  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), key.privateKey, RS256);
+const JWKS_URL = "https://idp.example/.well-known/jwks.json";
+const remoteVerifier = (endpoint: ReturnType<typeof jwksEndpoint>, clock: { now: number }) =>
+  createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: JWKS_URL, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }), {
+    fetch: endpoint.fetch,
+    clock: () => clock.now,
+  });
+const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), key.privateKey, RS256);
 
+describe("RS256 through a JWKS URL", () => {
   it("fetches the key set once and reuses it for later tokens", async () => {
     const key = await rsaPair("k1");
     const endpoint = jwksEndpoint([key.publicJwk]);
@@ -411,13 +411,6 @@ describe("RS256 through a JWKS URL", () => {
 });
 
 describe("a JWKS URL that cannot be fetched", () => {
-  const URL = "https://idp.example/.well-known/jwks.json";
-  const remoteVerifier = (endpoint: ReturnType<typeof jwksEndpoint>, clock: { now: number }) =>
-    createVerifier(config({ JWT_ALG: "RS256", JWT_JWKS_URL: URL, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD }), {
-      fetch: endpoint.fetch,
-      clock: () => clock.now,
-    });
-  const rsToken = (key: KeyPair, kid: string) => sign({ alg: "RS256", typ: "JWT", kid }, idp(), key.privateKey, RS256);
   const expectUnavailable = async (promise: Promise<unknown>, retryAfterSeconds: number) => {
     await expect(promise).rejects.toBeInstanceOf(KeySetUnavailableError);
     await expect(promise).rejects.toMatchObject({ retryAfterSeconds });
@@ -544,7 +537,6 @@ describe("parseAuthConfig", () => {
   });
 
   const JWKS = '{"keys":[{"kty":"RSA","kid":"k1"}]}';
-  const JWKS_URL = "https://idp.example/jwks.json";
 
   it.each<[string, Vars]>([
     ["RS256 with an inline JWKS", { JWT_ALG: "RS256", JWT_JWKS: JWKS }],
