@@ -3,8 +3,6 @@
 // reach a log: an error object is never logged whole, because driver messages (Drizzle's
 // "Failed query ... params: ...") carry the values a statement was bound to.
 
-type Field = string | number | boolean | null | undefined;
-
 export type LogLine = {
   level: "info" | "warn" | "error";
   event: string;
@@ -16,7 +14,6 @@ export type LogLine = {
   callerId?: string;
   code?: string;
   error?: ErrorSummary;
-  [field: string]: Field | ErrorSummary;
 };
 
 /** An error as a log may show it; `message` only where it can carry no value (see summarizeError). */

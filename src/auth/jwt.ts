@@ -137,8 +137,10 @@ function jwksKeyResolver(source: KeySource, alg: AsymmetricAlgorithm, clock: () 
     kid === undefined ? (set.length === 1 ? set[0] : undefined) : set.find((k) => k.kid === kid);
 
   return async (kid) => {
-    if (pending) await pending;
-    else if (!keys || stale()) {
+    // While good keys exist, only the request that starts a refresh waits for it; the others verify
+    // with the keys they have.
+    if (pending && !keys) await pending;
+    else if (!pending && (!keys || stale())) {
       if (!source.remote || !coolingDown()) await reload();
     }
     if (!keys) {

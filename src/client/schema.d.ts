@@ -1504,7 +1504,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The last owner cannot be deleted */
+            /** @description Listed as Flashback lists it; not answered here: deleting an owner takes a live owner, so another one remains (the rule is still enforced) */
             409: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -1954,7 +1954,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The organization was deleted */
+            /** @description Listed as Flashback lists it; not answered here: the members of a deleted organization are unauthenticated (401) */
             404: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -2197,7 +2197,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The organization was deleted */
+            /** @description Listed as Flashback lists it; not answered here: the members of a deleted organization are unauthenticated (401) */
             404: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */

@@ -83,9 +83,11 @@ export function callerNow(db: Db, caller: CallerRef) {
   return db
     .select({
       role: callers.orgRole,
-      valid: sql<boolean>`(${and(isLiveCaller(caller.id, caller.issuedAt ?? null), eq(callers.orgId, caller.orgId))})`.mapWith(
-        Boolean,
-      ),
+      // coalesce: the watermark comparison is NULL, not false, for a token without `iat`.
+      valid:
+        sql<boolean>`coalesce((${and(isLiveCaller(caller.id, caller.issuedAt ?? null), eq(callers.orgId, caller.orgId))}), 0)`.mapWith(
+          Boolean,
+        ),
     })
     .from(callers)
     .innerJoin(callerOrganizations, eq(callerOrganizations.id, callers.orgId))

@@ -199,6 +199,9 @@ export async function insertUser(db: Db, caller: CallerRef, rights: Rights, user
   return { row: written, caller: seenCaller };
 }
 
+/** The columns a write sets: values, or SQL evaluated by the statement itself. */
+type UserSet = { [K in keyof UserRow]?: UserRow[K] | SQL };
+
 export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
 
 // True unless this row is an owner and the only live one of its organization. Evaluated inside
@@ -225,7 +228,7 @@ async function guardedUpdate(
   caller: CallerRef,
   rights: Rights,
   userId: string,
-  set: Partial<UserRow>,
+  set: UserSet,
   guard: SQL | undefined,
 ): Promise<GuardedWrite> {
   const isTarget = and(eq(users.id, userId), eq(users.orgId, caller.orgId));
@@ -248,7 +251,7 @@ export async function updateUser(
   userId: string,
   changes: UserChanges,
 ): Promise<GuardedWrite> {
-  const set: Partial<UserRow> = { updatedAt: new Date().toISOString() };
+  const set: UserSet = { updatedAt: new Date().toISOString() };
   if (changes.firstName !== undefined)
     Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
   if (changes.lastName !== undefined)
@@ -266,8 +269,8 @@ export async function updateUser(
 }
 
 /**
- * Soft-deletes a live user and moves their token watermark to now, so every token issued until
- * this second stays dead after a reactivation.
+ * Soft-deletes a live user and moves their token watermark to the end of this second (never back),
+ * so every token issued until now, whole-second `iat` or not, stays dead after a reactivation.
  */
 export function softDeleteUser(db: Db, caller: CallerRef, minimum: Role, userId: string): Promise<GuardedWrite> {
   const now = new Date();
@@ -279,7 +282,7 @@ export function softDeleteUser(db: Db, caller: CallerRef, minimum: Role, userId:
     {
       deletedAt: now.toISOString(),
       updatedAt: now.toISOString(),
-      tokensValidAfter: Math.floor(now.getTime() / 1000),
+      tokensValidAfter: sql`max(coalesce(${users.tokensValidAfter}, 0), ${Math.ceil(now.getTime() / 1000)})`,
     },
     and(isNull(users.deletedAt), keepsAnotherOwner(caller.orgId)),
   );

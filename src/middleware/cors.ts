@@ -22,7 +22,7 @@ function handlerFor(config: string | undefined): Handler | null {
             origin: origins.includes("*") ? "*" : origins,
             allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE"],
             allowHeaders: ["Authorization", "Content-Type"],
-            exposeHeaders: ["Location", "Retry-After", "WWW-Authenticate"],
+            exposeHeaders: ["Location", "Retry-After", "WWW-Authenticate", "X-Request-Id", "Link"],
             maxAge: 600,
           }),
     );

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
-import { log, summarizeError } from "../log";
+import { errorClass, log } from "../log";
 
 // The period of the RATE_LIMITER binding in wrangler.toml (the binding allows 10 or 60).
 export const RATE_LIMIT_PERIOD_SECONDS = 60;
@@ -24,7 +24,7 @@ export async function enforceRateLimit(c: Context<AppEnv>, key: string): Promise
   try {
     allowed = (await limiter.limit({ key })).success;
   } catch (error) {
-    log({ level: "warn", event: "rate_limiter_unavailable", requestId: c.get("requestId"), error: summarizeError(error) });
+    log({ level: "warn", event: "rate_limiter_unavailable", requestId: c.get("requestId"), error: { class: errorClass(error) } });
   }
   if (!allowed) {
     throw new ApiError("rate_limited", MESSAGES.rateLimited, undefined, { "Retry-After": String(RATE_LIMIT_PERIOD_SECONDS) });

@@ -8,7 +8,7 @@ import { log } from "../log";
 const RAY = /^[A-Za-z0-9-]{1,64}$/;
 
 /** The request's id: Cloudflare's ray id when present, otherwise a new random one. */
-export function requestIdOf(ray: string | undefined): string {
+function requestIdOf(ray: string | undefined): string {
   return ray !== undefined && RAY.test(ray) ? ray : crypto.randomUUID();
 }
 

@@ -39,7 +39,11 @@ const getOrganizationRoute = createRoute({
     200: successResponse("The organization", OrganizationSchema, ORGANIZATION_EXAMPLE),
     ...errorResponses(MESSAGES.viewOrgDenied, "Not the caller's organization"),
     405: methodNotAllowed(METHODS),
-    404: errorResponse("The organization was deleted", "not_found", MESSAGES.orgNotFound),
+    404: errorResponse(
+      "Listed as Flashback lists it; not answered here: the members of a deleted organization are unauthenticated (401)",
+      "not_found",
+      MESSAGES.orgNotFound,
+    ),
   },
 });
 
@@ -69,7 +73,11 @@ const updateOrganizationRoute = createRoute({
     200: successResponse("The organization after the update", OrganizationSchema, ORGANIZATION_EXAMPLE, MESSAGES.orgUpdated),
     ...errorResponses(MESSAGES.modifyOrgRole, "The caller's role is too low, or it is not the caller's organization"),
     405: methodNotAllowed(METHODS),
-    404: errorResponse("The organization was deleted", "not_found", MESSAGES.orgNotFound),
+    404: errorResponse(
+      "Listed as Flashback lists it; not answered here: the members of a deleted organization are unauthenticated (401)",
+      "not_found",
+      MESSAGES.orgNotFound,
+    ),
     ...bodyErrorResponses,
   },
 });
@@ -80,10 +88,15 @@ organization.openapi(updateOrganizationRoute, async (c) => {
   const body = c.req.valid("json");
   if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.modifyOrgDenied);
   const { is_business: isBusiness, ...rest } = body;
-  const { row, caller: seen } = await updateOrganization(createDb(c.env.DB), caller, UPDATE_ORGANIZATION, {
-    ...rest,
-    ...(isBusiness === undefined ? {} : { isBusiness }),
-  });
+  const { row, caller: seen } = await updateOrganization(
+    createDb(c.env.DB),
+    caller,
+    { minimum: UPDATE_ORGANIZATION.minimum },
+    {
+      ...rest,
+      ...(isBusiness === undefined ? {} : { isBusiness }),
+    },
+  );
   if (!row) throw callerRefusal(seen, UPDATE_ORGANIZATION) ?? new ApiError("not_found", MESSAGES.orgNotFound);
   return c.json({ success: true as const, data: toOrganization(row), message: MESSAGES.orgUpdated }, 200);
 });

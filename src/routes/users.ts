@@ -292,7 +292,11 @@ const deleteUserRoute = createRoute({
     ...errorResponses(MESSAGES.deleteUsersRole),
     405: methodNotAllowed(ITEM_METHODS),
     404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
-    409: errorResponse("The last owner cannot be deleted", "last_owner", MESSAGES.lastOwner),
+    409: errorResponse(
+      "Listed as Flashback lists it; not answered here: deleting an owner takes a live owner, so another one remains (the rule is still enforced)",
+      "last_owner",
+      MESSAGES.lastOwner,
+    ),
   },
 });
 

@@ -39,7 +39,8 @@ export const wire = {
 
 export const roleValue = wire.integer(0, 255).openapi({ enum: ROLE_VALUES });
 
-function codePoints(value: string): number {
+/** A string's length in Unicode code points, as JSON Schema's minLength and maxLength count it. */
+export function codePoints(value: string): number {
   let n = 0;
   for (const _ of value) n++;
   return n;

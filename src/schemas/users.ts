@@ -2,7 +2,7 @@ import { z } from "@hono/zod-openapi";
 import { MESSAGES } from "../errors";
 import { isRole, ROLE, ROLE_DESCRIPTIONS, roleDescription, rolesUpTo } from "../auth/roles";
 import type { UserRow } from "../db/schema";
-import { booleanQuery, partialUpdate, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./common";
+import { booleanQuery, codePoints, partialUpdate, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./common";
 
 const CURSOR_PATTERN = "^[A-Za-z0-9_-]+$";
 
@@ -45,12 +45,13 @@ export const OrgUserSchema = z
 // (JSON Schema patterns are ECMA-262 with Unicode semantics, so \p{...} reads the same there).
 export const PASSWORD_PATTERN = "^(?=[\\s\\S]*\\p{Lu})(?=[\\s\\S]*\\p{Ll})(?=[\\s\\S]*\\p{Nd})";
 
+// Lengths in code points, as the document's minLength and maxLength count them.
 const password = z
   .string()
-  .min(8, "Must be at least 8 characters")
-  .max(256, "Must be at most 256 characters")
+  .refine((value) => codePoints(value) >= 8, "Must be at least 8 characters")
+  .refine((value) => codePoints(value) <= 256, "Must be at most 256 characters")
   .regex(new RegExp(PASSWORD_PATTERN, "u"), "Must contain an upper-case letter, a lower-case letter and a digit")
-  .openapi({ format: "password", pattern: PASSWORD_PATTERN });
+  .openapi({ format: "password", pattern: PASSWORD_PATTERN, minLength: 8, maxLength: 256 });
 
 const ATEXT = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]";
 const LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?";

@@ -96,7 +96,11 @@ describe("the document and the server accept the same values", () => {
     const passwordLike = fc.oneof(
       fc.string({ minLength: 6, maxLength: 20 }),
       fc.string({ unit: fc.constantFrom("a", "B", "7", "ß", "Ж", "ж", "٣", " ", "\n", "-"), minLength: 6, maxLength: 14 }),
-      fc.constantFrom("Пароль12", "password1", "PASSWORD1", "Password", "Pass1", "Passw0rd-ok"),
+      fc.constantFrom("Пароль12", "password1", "PASSWORD1", "Password", "Pass1", "Passw0rd-ok", "𝐀𝐚𝟏𝐀", "Aa1𝐀𝐀𝐀𝐀𝐀"),
+      // Characters outside the Basic Multilingual Plane: two UTF-16 units, one code point each.
+      fc
+        .tuple(fc.string({ unit: fc.constantFrom("𝐀", "😀", "A", "a", "1"), minLength: 3, maxLength: 9 }), fc.nat({ max: 260 }))
+        .map(([s, n]) => s + "😀".repeat(n)),
     );
     await checkProperty(
       fc.asyncProperty(passwordLike, async (value) => {

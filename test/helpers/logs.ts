@@ -22,7 +22,7 @@ export function captureLogs() {
   const raw: string[] = [];
   const spies = (["log", "warn", "error", "info", "debug"] as const).map((method) =>
     vi.spyOn(console, method).mockImplementation((...args: unknown[]) => {
-      raw.push(args.map((arg) => (typeof arg === "string" ? arg : (JSON.stringify(arg) ?? String(arg)))).join(" "));
+      raw.push(args.map(text).join(" "));
     }),
   );
   return {

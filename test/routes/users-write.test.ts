@@ -383,8 +383,8 @@ describe("DELETE /organization/users/{userId} and POST .../activate", () => {
     expect(res.body).toEqual({ success: true, data: null, message: "User deleted successfully" });
     const after = await userRow(target.id);
     expect(after?.deleted_at).toMatch(ISO);
-    // The token watermark is the second of the deletion.
-    expect(after?.tokens_valid_after).toBe(Math.floor(Date.parse(after?.deleted_at as string) / 1000));
+    // The token watermark is the end of the second of the deletion.
+    expect(after?.tokens_valid_after).toBe(Math.ceil(Date.parse(after?.deleted_at as string) / 1000));
     expect(after).toEqual({
       ...before,
       deleted_at: after?.deleted_at,

@@ -121,6 +121,10 @@ describe("CORS", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
     expect(res.headers.get("Vary")).toContain("Origin");
+    // A browser client may read the request id and follow a list's next page.
+    expect(res.headers.get("Access-Control-Expose-Headers")?.split(/,\s*/)).toEqual(
+      expect.arrayContaining(["Location", "Retry-After", "WWW-Authenticate", "X-Request-Id", "Link"]),
+    );
 
     const foreign = await callWith(config, "GET", `/organization/${org.id}`, {
       token: org.users.USER.token,

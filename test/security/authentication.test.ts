@@ -320,9 +320,11 @@ describe("the caller is loaded from the database on every request", () => {
     const { tokens_valid_after: watermark } = (await env.DB.prepare("SELECT tokens_valid_after FROM users WHERE id = ?")
       .bind(member.id)
       .first<{ tokens_valid_after: number }>())!;
-    expect(watermark).toBeLessThanOrEqual(Math.floor(Date.now() / 1000));
-    // A token issued in the second of the deletion is still refused; one issued after it works.
+    expect(watermark).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000));
+    // Tokens issued up to the end of the deletion's second are refused, fractional `iat` included;
+    // one issued after it works.
     await expectRejectedRead(org.id, await tokenFor(member.id, { iat: watermark }));
+    await expectRejectedRead(org.id, await tokenFor(member.id, { iat: watermark - 0.5 }));
     await expectAccepted(org.id, await tokenFor(member.id, { iat: watermark + 1 }));
   });
 

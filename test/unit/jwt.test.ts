@@ -466,6 +466,31 @@ describe("a JWKS URL that cannot be fetched", () => {
     expect(down.requests).toBe(1);
   });
 
+  it("while a refresh of a stale set is under way, other tokens are verified with the keys already held", async () => {
+    const key = await rsaPair("k1");
+    const endpoint = jwksEndpoint([key.publicJwk]);
+    const clock = { now: 0 };
+    let answer!: () => void;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const slow = {
+      ...endpoint,
+      fetch: (async (...args: Parameters<typeof fetch>) => {
+        if (endpoint.requests > 0) await held;
+        return endpoint.fetch(...args);
+      }) as typeof fetch,
+    };
+    const verify = remoteVerifier(slow, clock);
+    const token = await rsToken(key, "k1");
+    await verify(token, NOW);
+
+    clock.now = JWKS_REFRESH_MS + 1;
+    const refreshing = verify(token, NOW); // starts the refresh, which the endpoint holds
+    await expect(verify(token, NOW)).resolves.toEqual(verified()); // does not wait for it
+    answer();
+    await expect(refreshing).resolves.toEqual(verified());
+    expect(endpoint.requests).toBe(2);
+  });
+
   it("after a failed refresh, serves the last good keys without asking again until the cooldown is over", async () => {
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
     const key = await rsaPair("k1");
