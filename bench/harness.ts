@@ -102,7 +102,16 @@ export async function startHarness(name: string, overallLimitMs: number) {
   watchdog.unref();
 
   async function startMiniflare(options: object): Promise<MiniflareInstance> {
-    const mf = new Miniflare(convertV4MiniflareOptions(options));
+    const mf = new Miniflare(
+      convertV4MiniflareOptions({
+        // The worker's own log lines (one JSON object per request, src/log.ts) would bury the
+        // report; anything else the runtime prints still shows.
+        handleStructuredLogs: (entry: { message: string }) => {
+          if (!entry.message.startsWith('{"level":')) process.stderr.write(`${entry.message}\n`);
+        },
+        ...options,
+      }),
+    );
     instances.add(mf);
     dropForeignSignalHandlers();
     await mf.ready;
