@@ -534,3 +534,16 @@ describe("role rules as seen by each role", () => {
     expectError(res, 403, "forbidden", MSG.deleteUsers);
   });
 });
+
+describe("the health check, for every caller", () => {
+  it.each([...ROLE_NAMES, "deleted user", "no token"] as const)(
+    "GET /health answers %s the same 200, reading no caller and writing nothing",
+    async (who) => {
+      const org = await createOrg();
+      const token = who === "no token" ? undefined : who === "deleted user" ? org.deleted.token : org.users[who].token;
+      const res = await expectUnchanged(() => call("GET", "/health", { token }));
+      expect(res.status, res.text).toBe(200);
+      expect(res.body).toEqual({ success: true, data: { database: "ok" } });
+    },
+  );
+});
