@@ -84,6 +84,11 @@ export class ApiError extends Error {
   }
 }
 
+/** 503 with the seconds after which a retry can succeed: a dependency (D1, the key set) is not there yet. */
+export function unavailableFor(seconds: number): ApiError {
+  return new ApiError("service_unavailable", MESSAGES.serviceUnavailable, undefined, { "Retry-After": String(seconds) });
+}
+
 export function errorBody(code: ErrorCode, message: string, requestId: string, details?: FieldProblem[]) {
   return {
     success: false as const,

@@ -16,11 +16,15 @@ export type CallerRef = { id: string; orgId: string; issuedAt: number | undefine
 
 const builder = new QueryBuilder();
 
+/** A select from the caller's row joined with their organization, for the conditions below to filter. */
+const fromCaller = <T extends Record<string, SQL | AnySQLiteColumn>>(fields: T) =>
+  builder.select(fields).from(callers).innerJoin(callerOrganizations, eq(callerOrganizations.id, callers.orgId));
+
 /**
  * A token is good while it was issued after the user's watermark (`tokens_valid_after`, set by every
  * soft delete): a token without `iat` passes only while no watermark is set (`NULL < x` is not true).
  */
-export function issuedAfterWatermark(issuedAt: SQLWrapper | number | null): SQL {
+function issuedAfterWatermark(issuedAt: SQLWrapper | number | null): SQL {
   return or(isNull(callers.tokensValidAfter), lt(callers.tokensValidAfter, issuedAt ?? sql`null`)) as SQL;
 }
 
@@ -52,13 +56,7 @@ function mayWrite(caller: CallerRef, rights: Rights, orgId: SQLWrapper | string,
  * (`orgId`), ranked at least as the route, any granted role and, when given, the row's own role (`over`).
  */
 export function callerMayWrite(caller: CallerRef, rights: Rights, row: { orgId: SQLWrapper; over?: SQLWrapper }): SQL {
-  return exists(
-    builder
-      .select({ one: sql`1` })
-      .from(callers)
-      .innerJoin(callerOrganizations, eq(callerOrganizations.id, callers.orgId))
-      .where(mayWrite(caller, rights, row.orgId, row.over)),
-  );
+  return exists(fromCaller({ one: sql`1` }).where(mayWrite(caller, rights, row.orgId, row.over)));
 }
 
 /**
@@ -67,10 +65,7 @@ export function callerMayWrite(caller: CallerRef, rights: Rights, row: { orgId: 
  * organization with `rights`, no row otherwise (so the insert writes nothing).
  */
 export function asCaller(caller: CallerRef, rights: Rights, fields: Record<string, SQL | AnySQLiteColumn>): SQL {
-  return builder
-    .select(fields)
-    .from(callers)
-    .innerJoin(callerOrganizations, eq(callerOrganizations.id, callers.orgId))
+  return fromCaller(fields)
     .where(mayWrite(caller, rights, caller.orgId))
     .getSQL();
 }

@@ -4,7 +4,7 @@ import { isRole } from "../auth/roles";
 import { createDb } from "../db/client";
 import { findCaller } from "../db/users";
 import { parseAuthConfig, type AppEnv, type Bindings } from "../env";
-import { ApiError, MESSAGES } from "../errors";
+import { ApiError, MESSAGES, unavailableFor } from "../errors";
 import { clientKey, enforceRateLimit } from "./rate-limit";
 
 // One verifier per configuration, so keys are imported once per isolate, not per request.
@@ -23,9 +23,6 @@ function verifierFor(env: Bindings): Verifier {
 const missing = () => new ApiError("unauthorized", MESSAGES.unauthorized, undefined, { "WWW-Authenticate": "Bearer" });
 export const invalidToken = () =>
   new ApiError("unauthorized", MESSAGES.invalidToken, undefined, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
-// The identity provider's keys have never loaded: the token cannot be judged yet.
-const unavailable = (seconds: number) =>
-  new ApiError("service_unavailable", MESSAGES.serviceUnavailable, undefined, { "Retry-After": String(seconds) });
 
 /**
  * Verifies the bearer token, then loads the caller from the database: role, organization and
@@ -43,7 +40,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     try {
       token = await verifierFor(c.env)(credentials[0] as string);
     } catch (error) {
-      if (error instanceof KeySetUnavailableError) throw unavailable(error.retryAfterSeconds);
+      // The identity provider's keys have never loaded: the token cannot be judged yet.
+      if (error instanceof KeySetUnavailableError) throw unavailableFor(error.retryAfterSeconds);
       if (!(error instanceof TokenError)) throw error;
       refusal = invalidToken();
     }

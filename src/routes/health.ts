@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { pingDatabase } from "../db/client";
 import type { AppEnv } from "../env";
-import { ApiError, MESSAGES } from "../errors";
+import { MESSAGES, unavailableFor } from "../errors";
 import { summarizeError } from "../log";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { limitByClient } from "../middleware/rate-limit";
@@ -45,9 +45,7 @@ health.openapi(healthRoute, async (c) => {
     await pingDatabase(c.env.DB, DATABASE_TIMEOUT_MS);
   } catch (error) {
     c.set("failure", summarizeError(error));
-    throw new ApiError("service_unavailable", MESSAGES.serviceUnavailable, undefined, {
-      "Retry-After": String(RETRY_AFTER_SECONDS),
-    });
+    throw unavailableFor(RETRY_AFTER_SECONDS);
   }
   return c.json({ success: true as const, data: { database: "ok" as const } }, 200);
 });
