@@ -31,6 +31,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
           // second one with a limit of 1 for the tests that exercise the 429 path.
           ratelimits: {
             RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
+            AUTH_RATE_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },
             TIGHT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 1, period: 60 } },
           },
         },

@@ -10,6 +10,7 @@ import { mountDocs } from "./openapi";
 import { health } from "./routes/health";
 import { organization } from "./routes/organization";
 import { users } from "./routes/users";
+import { verification } from "./routes/verification";
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -31,6 +32,7 @@ app.use(corsPolicy);
 app.route("/", users);
 app.route("/", organization);
 app.route("/", health);
+app.route("/", verification);
 mountDocs(app);
 allowOnly(app, "/openapi.json", ["GET"]);
 allowOnly(app, "/docs", ["GET"]);

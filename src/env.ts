@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Role } from "./auth/roles";
 import type { CallerRef } from "./db/caller";
 import type { OrganizationRow } from "./db/schema";
+import type { InvitationMessage } from "./invitations/message";
 import type { ErrorSummary } from "./log";
 
 export type Bindings = {
@@ -15,6 +16,19 @@ export type Bindings = {
   /** Comma-separated origins allowed by CORS, or `*`; unset turns CORS off. */
   CORS_ORIGINS?: string;
   RATE_LIMITER?: RateLimit;
+  /** Per client address on the unauthenticated credential routes (email verification). */
+  AUTH_RATE_LIMITER?: RateLimit;
+  /** Invitations to send: the producer; this Worker's `queue()` is the consumer. */
+  INVITATIONS: Queue<InvitationMessage>;
+  EMAIL: SendEmail;
+  /** Where verification links point: the link is `${APP_URL}/verify-email?token=...`. */
+  APP_URL?: string;
+  /** The sender of invitations, on a domain onboarded to Email Sending. */
+  EMAIL_FROM?: string;
+  /** Hours a verification token stays valid (default 24). */
+  VERIFICATION_TOKEN_TTL_HOURS?: string;
+  /** "false" lets callers whose address is not verified in (an identity provider verifies it). */
+  REQUIRE_VERIFIED_EMAIL?: string;
 };
 
 /** The authenticated caller, loaded from the database on every request; `issuedAt` is the token's `iat`. */

@@ -7,8 +7,11 @@ import { summarizeError } from "./log";
 export const ERROR_STATUS = {
   bad_request: 400,
   validation_failed: 400,
+  invalid_token: 400,
+  already_verified: 400,
   unauthorized: 401,
   forbidden: 403,
+  email_not_verified: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
@@ -64,6 +67,15 @@ export const MESSAGES = {
   userDeleted: "User deleted successfully",
   userActivated: "User activated successfully",
   orgUpdated: "Organization updated successfully",
+  emailNotVerified: "Email address not verified: follow the link in the verification email first",
+  resendUsersRole: "Insufficient permissions to resend invitations",
+  alreadyVerified: "User has already verified their email address",
+  invitationSent: "Invitation sent",
+  tooManyInvitations: "Too many invitations for this user; retry after the period in Retry-After",
+  invalidVerificationToken: "Invalid or expired verification token",
+  verificationTokenValid: "Verification token is valid",
+  emailVerified: "Email verified successfully",
+  passwordRequired: "A password is required to activate this account",
 } as const;
 
 export type FieldProblem = { path: string; message: string };

@@ -13,6 +13,10 @@ export type LogLine = {
   durationMs?: number;
   callerId?: string;
   code?: string;
+  /** Delivery of invitations (src/invitations): which one, the queue's attempt, how many. */
+  invitationId?: string;
+  attempt?: number;
+  count?: number;
   error?: ErrorSummary;
 };
 

@@ -76,6 +76,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/organization/users/{userId}/resend-invitation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a user a new verification email
+         * @description WORKSPACES or higher, over a user ranked no higher than the caller. Only for a user whose address is not verified; every earlier verification link of theirs stops working. At most 4 invitations per user per hour, the first included. Takes no body.
+         */
+        post: operations["resendInvitation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/organization/{orgId}": {
         parameters: {
             query?: never;
@@ -114,6 +134,46 @@ export interface paths {
         get: operations["getHealth"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/pre-verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a verification token before using it
+         * @description No authentication; limited per client address. Changes nothing: tells the link's holder how the account signs in, so a client can ask for a password when it has none.
+         */
+        post: operations["preVerifyEmail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Verify an email address with the token from its link
+         * @description No authentication; limited per client address. Verifies the address, uses the token (once) and sets the password when one is given. The first verification of an address wins: other accounts' invitations of it stop working.
+         */
+        post: operations["verifyEmail"];
         delete?: never;
         options?: never;
         head?: never;
@@ -173,7 +233,7 @@ export interface components {
             data: null;
             message: string;
             /** @enum {string} */
-            code: "bad_request" | "validation_failed" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "service_unavailable" | "internal_error";
+            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "service_unavailable" | "internal_error";
             /** @description The request's id, also sent as X-Request-Id; quote it when reporting a problem */
             requestId: string;
             details?: {
@@ -287,6 +347,58 @@ export interface components {
             website?: string | null;
             is_business?: boolean;
             mfaEnforced?: boolean;
+        };
+        PreVerifyEmailResponse: {
+            /** @enum {boolean} */
+            success: true;
+            message: string;
+            /** @enum {string} */
+            authMethod: "LOCAL" | "GOOGLE" | "GITHUB" | "MICROSOFT";
+            hasPassword: boolean;
+        };
+        /**
+         * @example {
+         *       "token": "q3Jx…"
+         *     }
+         */
+        PreVerifyEmail: {
+            /** @description The `token` parameter of the verification link */
+            token: string;
+        };
+        VerifyEmailResponse: {
+            /** @enum {boolean} */
+            success: true;
+            message: string;
+            user: {
+                /** Format: uuid */
+                id: string;
+                /** Format: email */
+                email: string;
+                /** @description First name */
+                name: string;
+                /** Format: uuid */
+                orgId: string;
+                /**
+                 * Format: int32
+                 * @enum {integer}
+                 */
+                orgRole: 0 | 1 | 2 | 254 | 255;
+            };
+        };
+        /**
+         * @example {
+         *       "token": "q3Jx…",
+         *       "password": "Str0ng-pass"
+         *     }
+         */
+        VerifyEmail: {
+            /** @description The `token` parameter of the verification link */
+            token: string;
+            /**
+             * Format: password
+             * @description Sets the account's password; required when it has none
+             */
+            password?: string;
         };
     };
     responses: never;
@@ -411,7 +523,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The caller's role is too low */
+            /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
             403: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -631,7 +743,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The caller's role is too low */
+            /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
             403: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -677,7 +789,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Email already taken */
+            /** @description The address is taken: by a user of this organization (deleted or not), or by a verified account of any organization */
             409: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -905,7 +1017,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The caller's role is too low */
+            /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
             403: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -1147,7 +1259,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The caller's role is too low */
+            /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
             403: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -1436,7 +1548,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The caller's role is too low */
+            /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
             403: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -1696,7 +1808,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The caller's role is too low */
+            /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
             403: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -1781,6 +1893,249 @@ export interface operations {
                      *       "success": false,
                      *       "data": null,
                      *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    resendInvitation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued for sending */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "message": "Invitation sent"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        /** @example Invitation sent */
+                        message: string;
+                    };
+                };
+            };
+            /** @description Invalid input, or the user's address is already verified (`already_verified`) */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "User has already verified their email address",
+                     *       "code": "already_verified",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Authentication required",
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
+            403: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Insufficient permissions to resend invitations",
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No such live user in the caller's organization */
+            404: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "User not found",
+                     *       "code": "not_found",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A verified account of another organization holds the address */
+            409: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "A user with this email already exists",
+                     *       "code": "conflict",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller, or too many invitations for this user in the past hour */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many invitations for this user; retry after the period in Retry-After",
                      *       "code": "rate_limited",
                      *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
@@ -1932,7 +2287,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Not the caller's organization */
+            /** @description Not the caller's organization; or (`email_not_verified`) the caller has not verified their address */
             403: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -2175,7 +2530,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The caller's role is too low, or it is not the caller's organization */
+            /** @description The caller's role is too low, or it is not the caller's organization; or (`email_not_verified`) the caller has not verified their address */
             403: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -2484,6 +2839,355 @@ export interface operations {
                      *       "data": null,
                      *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
                      *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    preVerifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreVerifyEmail"];
+            };
+        };
+        responses: {
+            /** @description The token can verify its address */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "message": "Verification token is valid",
+                     *       "authMethod": "LOCAL",
+                     *       "hasPassword": true
+                     *     }
+                     */
+                    "application/json": components["schemas"]["PreVerifyEmailResponse"];
+                };
+            };
+            /** @description Invalid input, or (`invalid_token`) the token is unknown, used, expired or no longer valid */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Invalid or expired verification token",
+                     *       "code": "invalid_token",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than 64 KiB */
+            413: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Request body exceeds 65536 bytes",
+                     *       "code": "payload_too_large",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Content-Type must be application/json",
+                     *       "code": "unsupported_media_type",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    verifyEmail: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyEmail"];
+            };
+        };
+        responses: {
+            /** @description Verified */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "message": "Email verified successfully",
+                     *       "user": {
+                     *         "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *         "email": "ada@acme.example",
+                     *         "name": "Ada",
+                     *         "orgId": "0196f1b2-0000-7000-8000-000000000001",
+                     *         "orgRole": 2
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["VerifyEmailResponse"];
+                };
+            };
+            /** @description Invalid input, or (`invalid_token`) the token is unknown, used, expired or no longer valid */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Invalid or expired verification token",
+                     *       "code": "invalid_token",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than 64 KiB */
+            413: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Request body exceeds 65536 bytes",
+                     *       "code": "payload_too_large",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Content-Type must be application/json",
+                     *       "code": "unsupported_media_type",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
                      *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */

@@ -62,11 +62,11 @@ export function callerMayWrite(caller: CallerRef, rights: Rights, row: { orgId: 
 /**
  * The source of an `INSERT ... SELECT` made by the caller: `fields` (every column of the written
  * table, in its order) selected from the caller's row when they may still write in their
- * organization with `rights`, no row otherwise (so the insert writes nothing).
+ * organization with `rights` and `also` holds, no row otherwise (so the insert writes nothing).
  */
-export function asCaller(caller: CallerRef, rights: Rights, fields: Record<string, SQL | AnySQLiteColumn>): SQL {
+export function asCaller(caller: CallerRef, rights: Rights, fields: Record<string, SQL | AnySQLiteColumn>, also?: SQL): SQL {
   return fromCaller(fields)
-    .where(mayWrite(caller, rights, caller.orgId))
+    .where(and(mayWrite(caller, rights, caller.orgId), also))
     .getSQL();
 }
 

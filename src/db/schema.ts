@@ -4,6 +4,10 @@ import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } fro
 // Timestamps are ISO-8601 UTC strings: they sort lexicographically in time order and
 // go out on the wire unchanged.
 
+/** How an account signs in; the check below and the API's schemas take this list. */
+export const AUTH_METHODS = ["LOCAL", "GOOGLE", "GITHUB", "MICROSOFT"] as const;
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
 export const organizations = sqliteTable("organizations", {
   id: text("id").primaryKey(),
   name: text("name").notNull(),
@@ -43,7 +47,7 @@ export const users = sqliteTable(
     validated: integer("validated", { mode: "boolean" }).notNull().default(false),
     passwordHash: text("password_hash").notNull(),
     provider: text("provider"),
-    authMethod: text("auth_method").notNull().default("LOCAL"),
+    authMethod: text("auth_method").$type<AuthMethod>().notNull().default("LOCAL"),
     // Unix seconds; a token issued at or before it is refused. Set by every soft delete and never
     // moved back, so a token issued before a deletion stays dead after a reactivation.
     tokensValidAfter: integer("tokens_valid_after"),
@@ -52,15 +56,22 @@ export const users = sqliteTable(
     deletedAt: text("deleted_at"),
   },
   (t) => [
-    // Across all rows, soft-deleted included: a deleted user keeps its address so it
-    // can always be reactivated without a conflict.
-    uniqueIndex("users_email_unique").on(sql`lower(${t.email})`),
+    // An address is bound to one account once its owner verifies it: across all rows, soft-deleted
+    // included, so a deleted user keeps a verified address and can be reactivated without a
+    // conflict. Until then several organizations may invite it; the first verification wins.
+    uniqueIndex("users_verified_email_unique")
+      .on(sql`lower(${t.email})`)
+      .where(sql`${t.validated} = 1`),
+    // One account per address within an organization, verified or not, deleted or not.
+    uniqueIndex("users_org_email_unique").on(t.orgId, sql`lower(${t.email})`),
+    // Every account holding an address, for the conflict check and for superseding invitations.
+    index("users_email_idx").on(sql`lower(${t.email})`),
     // Keyset pagination and the per-organization filters.
     index("users_org_created_idx").on(t.orgId, t.createdAt, t.id),
     index("users_org_role_created_idx").on(t.orgId, t.orgRole, t.createdAt, t.id),
     check("users_org_role_check", sql`${t.orgRole} IN (0, 1, 2, 254, 255)`),
     check("users_email_lower_check", sql`${t.email} = lower(${t.email})`),
-    check("users_auth_method_check", sql`${t.authMethod} IN ('LOCAL', 'GOOGLE', 'GITHUB', 'MICROSOFT')`),
+    check("users_auth_method_check", sql`${t.authMethod} IN (${sql.raw(AUTH_METHODS.map((m) => `'${m}'`).join(", "))})`),
   ],
 );
 
@@ -79,15 +90,33 @@ export const invitations = sqliteTable(
       .notNull()
       .references(() => users.id),
     createdAt: text("created_at").notNull(),
-    // Set by the mail sender once delivered; null means queued.
+    // pending: queued, not yet sent (or its send is being retried); sent; failed: dead-lettered
+    // after the queue's retries; revoked: replaced by a resend; used: verified the address;
+    // superseded: its address was verified by another account, or its user is gone.
+    status: text("status").notNull().default("pending"),
+    // SHA-256 (hex) of the verification token, written when the mail sender makes the token; the
+    // token itself exists only in the email.
+    tokenHash: text("token_hash"),
+    expiresAt: text("expires_at"),
+    // A mail sender holds the invitation until then, so a message delivered twice sends once.
+    claimedUntil: text("claimed_until"),
+    // When it was last put on the queue: the scheduled sweep re-enqueues those pending for long.
+    enqueuedAt: text("enqueued_at"),
+    attempts: integer("attempts").notNull().default(0),
     sentAt: text("sent_at"),
+    failedAt: text("failed_at"),
+    usedAt: text("used_at"),
   },
   (t) => [
-    index("invitations_user_idx").on(t.userId),
+    index("invitations_user_idx").on(t.userId, t.createdAt),
+    uniqueIndex("invitations_token_hash_unique").on(t.tokenHash),
+    check("invitations_status_check", sql`${t.status} IN ('pending', 'sent', 'failed', 'revoked', 'used', 'superseded')`),
     // Once users has triggers, SQLite checks this foreign key from the parent side on every write
     // to users (it looks for invitations made by the row): without this index, a scan of all of them.
     index("invitations_invited_by_idx").on(t.invitedBy),
-    index("invitations_pending_idx").on(t.sentAt, t.createdAt),
+    index("invitations_pending_idx").on(t.status, t.enqueuedAt),
+    // The live invitations of an address, superseded when another account verifies it.
+    index("invitations_email_idx").on(t.email, t.status),
   ],
 );
 
@@ -111,3 +140,4 @@ export const organizationUserCounts = sqliteTable(
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
+export type InvitationRow = typeof invitations.$inferSelect;

@@ -1,4 +1,4 @@
-import { and, asc, count, eq, getTableColumns, isNotNull, isNull, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull, isNull, not, or, sql, type SQL } from "drizzle-orm";
 import { ROLE, type Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
 import {
@@ -13,7 +13,9 @@ import {
   type Rights,
 } from "./caller";
 import { prepared, type Db } from "./client";
-import { invitations, organizationUserCounts, users, type UserRow } from "./schema";
+import { selectedRow } from "./insert-select";
+import { addressHeld, inviteNewUser } from "./invitations";
+import { organizationUserCounts, users, type AuthMethod, type UserRow } from "./schema";
 
 // Every query on users lives here. Live rows are the default: a soft-deleted user is seen
 // only where a caller passes `includeDeleted: true`.
@@ -28,7 +30,13 @@ function visible(options: Visibility = {}): SQL | undefined {
 // GET /organization/{orgId} together cost a single D1 round trip.
 const callerQuery = prepared((db) =>
   db
-    .select({ id: callers.id, orgId: callers.orgId, role: callers.orgRole, organization: callerOrganizations })
+    .select({
+      id: callers.id,
+      orgId: callers.orgId,
+      role: callers.orgRole,
+      validated: callers.validated,
+      organization: callerOrganizations,
+    })
     .from(callerOrganizations)
     .innerJoin(callers, eq(callers.orgId, callerOrganizations.id))
     .where(isLiveCaller(sql.placeholder("userId"), sql.placeholder("issuedAt")))
@@ -58,12 +66,13 @@ export async function findUser(db: Db, orgId: string, userId: string, options?: 
   return (options?.includeDeleted ? anyUserQuery : liveUserQuery)(db).get({ userId, orgId });
 }
 
-export async function findUserByEmail(db: Db, email: string, options?: Visibility): Promise<UserRow | undefined> {
+/** The user of an organization holding `email`, deleted or not (at most one: a unique index). */
+export async function findOrgUserByEmail(db: Db, orgId: string, email: string): Promise<UserRow | undefined> {
   // Matches the expression of the unique index, so the lookup uses it.
   return db
     .select()
     .from(users)
-    .where(and(sql`lower(${users.email}) = ${email.toLowerCase()}`, visible(options)))
+    .where(and(eq(users.orgId, orgId), sql`lower(${users.email}) = ${email.toLowerCase()}`))
     .get();
 }
 
@@ -135,68 +144,67 @@ export type NewUser = {
   orgRole: Role;
   passwordHash: string;
   provider?: string | undefined;
-  authMethod: string;
+  authMethod: AuthMethod;
 };
 
 /** A write's outcome: the row it wrote (undefined when refused) and the caller as the write saw them. */
 export type Written = { row: UserRow | undefined; caller: CallerNow | undefined };
 
 /**
- * Inserts a user into the caller's organization, and with `invite` its invitation record, in one
- * atomic batch. The row is selected from the caller's own (`INSERT ... SELECT`), so it is written
- * only while the caller may still grant its role there, into the organization the database holds
- * for them. The unique index on lower(email) decides races: a duplicate throws a unique violation.
+ * Inserts a user into the caller's organization, and with `invite` its pending invitation (the
+ * outbox the mail sender reads), in one atomic batch. The row is selected from the caller's own
+ * (`INSERT ... SELECT`), so it is written only while the caller may still grant its role there, into
+ * the organization the database holds for them, and only while no verified account holds the
+ * address. The unique index on (organization, address) decides races within an organization: a
+ * duplicate throws a unique violation.
  */
-export async function insertUser(db: Db, caller: CallerRef, rights: Rights, user: NewUser, invite: boolean): Promise<Written> {
+export async function insertUser(
+  db: Db,
+  caller: CallerRef,
+  rights: Rights,
+  user: NewUser,
+  invite: boolean,
+): Promise<Written & { invitationId: string | undefined }> {
   const now = new Date().toISOString();
   const id = uuidv7();
   const email = user.email.toLowerCase();
-  const row: Omit<UserRow, "orgId"> = {
-    id,
-    email,
-    firstName: user.firstName,
-    lastName: user.lastName,
-    firstNameFolded: user.firstName.toLowerCase(),
-    lastNameFolded: user.lastName.toLowerCase(),
-    orgRole: user.orgRole,
-    validated: false,
-    passwordHash: user.passwordHash,
-    provider: user.provider ?? null,
-    authMethod: user.authMethod,
-    tokensValidAfter: null,
-    createdAt: now,
-    updatedAt: now,
-    deletedAt: null,
-  };
-  // Every column in table order, as INSERT ... SELECT needs; the organization comes from the caller's row.
-  const fields = Object.fromEntries(
-    Object.entries(getTableColumns(users)).map(([key, column]) => [
-      key,
-      key === "orgId" ? callers.orgId : sql`${sql.param(row[key as keyof typeof row], column)}`,
-    ]),
-  );
   const insert = db
     .insert(users)
-    .select(asCaller(caller, rights, fields))
+    .select(
+      asCaller(
+        caller,
+        rights,
+        selectedRow(users, {
+          id,
+          // The organization comes from the caller's row.
+          orgId: callers.orgId,
+          email,
+          firstName: user.firstName,
+          lastName: user.lastName,
+          firstNameFolded: user.firstName.toLowerCase(),
+          lastNameFolded: user.lastName.toLowerCase(),
+          orgRole: user.orgRole,
+          validated: false,
+          passwordHash: user.passwordHash,
+          provider: user.provider ?? null,
+          authMethod: user.authMethod,
+          tokensValidAfter: null,
+          createdAt: now,
+          updatedAt: now,
+          deletedAt: null,
+        }),
+        not(addressHeld(sql`${email}`)),
+      ),
+    )
     .returning();
-  const invitation = db.insert(invitations).select(
-    db
-      .select({
-        id: sql`${uuidv7()}`,
-        userId: users.id,
-        orgId: users.orgId,
-        email: users.email,
-        invitedBy: sql`${caller.id}`,
-        createdAt: sql`${now}`,
-        sentAt: sql`null`,
-      })
-      .from(users)
-      .where(eq(users.id, id))
-      .getSQL(),
-  );
   const seen = callerNow(db, caller);
-  const [[written], [seenCaller]] = invite ? await db.batch([insert, seen, invitation]) : await db.batch([insert, seen]);
-  return { row: written, caller: seenCaller };
+  if (!invite) {
+    const [[written], [seenCaller]] = await db.batch([insert, seen]);
+    return { row: written, caller: seenCaller, invitationId: undefined };
+  }
+  const invitation = inviteNewUser(db, { userId: id, invitedBy: caller.id, now });
+  const [[written], [seenCaller]] = await db.batch([insert, seen, invitation.statement]);
+  return { row: written, caller: seenCaller, invitationId: written ? invitation.id : undefined };
 }
 
 /** The columns a write sets: values, or SQL evaluated by the statement itself. */

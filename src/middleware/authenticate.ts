@@ -4,6 +4,7 @@ import { isRole } from "../auth/roles";
 import { createDb } from "../db/client";
 import { findCaller } from "../db/users";
 import { parseAuthConfig, type AppEnv, type Bindings } from "../env";
+import { requiresVerifiedEmail } from "../invitations/config";
 import { ApiError, MESSAGES, unavailableFor } from "../errors";
 import { clientKey, enforceRateLimit } from "./rate-limit";
 
@@ -57,6 +58,8 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   const caller = await findCaller(createDb(c.env.DB), token.userId, token.iat);
   if (!caller || !isRole(caller.role)) throw invalidToken();
   if (token.orgId !== undefined && token.orgId !== caller.orgId) throw invalidToken();
+  // An address is verified once and never unverified, so a write need not check it again.
+  if (!caller.validated && requiresVerifiedEmail(c.env)) throw new ApiError("email_not_verified", MESSAGES.emailNotVerified);
   c.set("caller", { id: caller.id, orgId: caller.orgId, role: caller.role, issuedAt: token.iat });
   c.set("organization", caller.organization);
   await next();

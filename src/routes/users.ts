@@ -1,12 +1,14 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { hashPassword } from "../auth/password";
-import { canActOn, canAssignRole, type Role } from "../auth/roles";
+import { canActOn, canAssignRole, ROLE, type Role } from "../auth/roles";
 import { createDb } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
+import * as invitationsDb from "../db/invitations";
 import * as usersDb from "../db/users";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { enqueueInvitation } from "../invitations/enqueue";
 import { invalidToken } from "../middleware/authenticate";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
@@ -14,6 +16,7 @@ import { callerRefusal, operationRole, type OperationRole } from "../middleware/
 import { validationHook } from "../middleware/validate";
 import { errorResponse, idParams, noQuery, wire } from "../schemas/common";
 import {
+  actionResponse,
   bearer,
   bodyErrorResponses,
   errorResponses,
@@ -42,6 +45,7 @@ const GET_USER = operationRole("WORKSPACES", MESSAGES.viewUsersRole);
 const UPDATE_USER = operationRole("WORKSPACES", MESSAGES.updateUsersRole);
 const DELETE_USER = operationRole("WORKSPACES", MESSAGES.deleteUsersRole);
 const ACTIVATE_USER = operationRole("WORKSPACES", MESSAGES.activateUsersRole);
+const RESEND_INVITATION = operationRole("WORKSPACES", MESSAGES.resendUsersRole);
 const COLLECTION = "/organization/users";
 const COLLECTION_METHODS = ["GET", "POST"];
 const ITEM = "/organization/users/{userId}";
@@ -165,7 +169,11 @@ const createUserRoute = createRoute({
     },
     ...errorResponses(MESSAGES.createUsersRole),
     405: methodNotAllowed(COLLECTION_METHODS),
-    409: errorResponse("Email already taken", "conflict", MESSAGES.emailTaken),
+    409: errorResponse(
+      "The address is taken: by a user of this organization (deleted or not), or by a verified account of any organization",
+      "conflict",
+      MESSAGES.emailTaken,
+    ),
     ...bodyErrorResponses,
   },
 });
@@ -195,14 +203,20 @@ users.openapi(createUserRoute, async (c) => {
     );
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
-    const holder = await usersDb.findUserByEmail(db, body.email, { includeDeleted: true });
-    // The hint only where the caller can act on it: a soft-deleted user of their own organization.
-    // Any other holder gets one answer, so the address reveals nothing about other organizations.
-    const reactivatable = holder?.deletedAt != null && holder.orgId === caller.orgId;
-    throw new ApiError("conflict", reactivatable ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken);
+    // Another user of this organization holds the address. The hint only where the caller can act
+    // on it: that user is soft-deleted and can be reactivated.
+    const holder = await usersDb.findOrgUserByEmail(db, caller.orgId, body.email);
+    throw new ApiError("conflict", holder?.deletedAt != null ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken);
   }
   const row = written.row;
-  if (!row) throw callerRefusal(written.caller, CREATE_USER) ?? roleAboveOwn();
+  if (!row) {
+    const refused = callerRefusal(written.caller, CREATE_USER);
+    if (refused) throw refused;
+    if (!canAssignRole(written.caller?.role ?? ROLE.USER, body.orgRole)) throw roleAboveOwn();
+    // A verified account elsewhere holds the address: one answer, whatever it is and wherever.
+    throw new ApiError("conflict", MESSAGES.emailTaken);
+  }
+  if (written.invitationId) await enqueueInvitation(c.env, written.invitationId, c.get("requestId"));
   c.header("Location", `/organization/users/${row.id}`);
   const message = body.sendInvite ? MESSAGES.userCreatedInvited : MESSAGES.userCreated;
   return c.json({ success: true as const, data: toOrgUser(row), message }, 201);
@@ -345,3 +359,66 @@ users.openapi(activateUserRoute, async (c) => {
 });
 
 allowOnly(users, ACTIVATE, ACTIVATE_METHODS);
+
+const RESEND = "/organization/users/{userId}/resend-invitation";
+const RESEND_METHODS = ["POST"];
+
+const resendInvitationRoute = createRoute({
+  method: "post",
+  operationId: "resendInvitation",
+  path: RESEND,
+  tags: ["Users"],
+  summary: "Send a user a new verification email",
+  description: `WORKSPACES or higher, over a user ranked no higher than the caller. Only for a user whose address is not verified; every earlier verification link of theirs stops working. At most ${invitationsDb.INVITATIONS_PER_WINDOW} invitations per user per hour, the first included. Takes no body.`,
+  security: bearer,
+  ...RESEND_INVITATION.documented,
+  middleware: RESEND_INVITATION.middleware,
+  request: { params: idParams, query: noQuery },
+  responses: {
+    200: actionResponse("Queued for sending", MESSAGES.invitationSent),
+    ...errorResponses(MESSAGES.resendUsersRole),
+    400: errorResponse(
+      "Invalid input, or the user's address is already verified (`already_verified`)",
+      "already_verified",
+      MESSAGES.alreadyVerified,
+    ),
+    404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
+    405: methodNotAllowed(RESEND_METHODS),
+    409: errorResponse("A verified account of another organization holds the address", "conflict", MESSAGES.emailTaken),
+    429: errorResponse(
+      "Too many requests from this caller, or too many invitations for this user in the past hour",
+      "rate_limited",
+      MESSAGES.tooManyInvitations,
+      { "Retry-After": wire.integer(1, 3600).openapi({ description: "Seconds to wait before retrying" }) },
+    ),
+  },
+});
+
+users.openapi(resendInvitationRoute, async (c) => {
+  const caller = c.get("caller");
+  const { userId } = c.req.valid("param");
+  const now = new Date();
+  const outcome = await invitationsDb.resendInvitation(
+    createDb(c.env.DB),
+    caller,
+    { minimum: RESEND_INVITATION.minimum },
+    userId,
+    now,
+  );
+  if (!outcome.invitationId) {
+    const target = outcome.target;
+    let rule: ApiError;
+    if (target?.validated) rule = new ApiError("already_verified", MESSAGES.alreadyVerified);
+    else if (outcome.addressHeld) rule = new ApiError("conflict", MESSAGES.emailTaken);
+    else {
+      const oldest = Date.parse(outcome.recent.oldest ?? now.toISOString());
+      const wait = Math.max(1, Math.ceil((oldest + invitationsDb.RESEND_WINDOW_MS - now.getTime()) / 1000));
+      rule = new ApiError("rate_limited", MESSAGES.tooManyInvitations, undefined, { "Retry-After": String(wait) });
+    }
+    throw explainRefusal(RESEND_INVITATION, { row: undefined, target, caller: outcome.caller }, rule);
+  }
+  await enqueueInvitation(c.env, outcome.invitationId, c.get("requestId"));
+  return c.json({ success: true as const, message: MESSAGES.invitationSent }, 200);
+});
+
+allowOnly(users, RESEND, RESEND_METHODS);

@@ -37,6 +37,15 @@ export function successResponse<T extends z.ZodType>(
   );
 }
 
+/** A documented success without data: `{ success, message }` (Flashback's ActionResponse). */
+export function actionResponse(description: string, message: string) {
+  return jsonContent(
+    z.strictObject({ success: z.literal(true), message: wire.text(500).openapi({ example: message }) }),
+    description,
+    { success: true, message },
+  );
+}
+
 export function jsonBodyOf<T extends z.ZodType>(schema: T) {
   return { required: true, content: { "application/json": { schema } } };
 }
@@ -73,7 +82,11 @@ export function errorResponses(forbidden: string, forbiddenWhen = "The caller's 
         example: 'Bearer error="invalid_token"',
       }),
     }),
-    403: errorResponse(forbiddenWhen, "forbidden", forbidden),
+    403: errorResponse(
+      `${forbiddenWhen}; or (\`email_not_verified\`) the caller has not verified their address`,
+      "forbidden",
+      forbidden,
+    ),
     429: rateLimited,
     500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
     503: errorResponse(

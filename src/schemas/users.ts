@@ -1,7 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { MESSAGES } from "../errors";
 import { isRole, ROLE, ROLE_DESCRIPTIONS, roleDescription, rolesUpTo } from "../auth/roles";
-import type { UserRow } from "../db/schema";
+import { AUTH_METHODS, type UserRow } from "../db/schema";
 import { booleanQuery, codePoints, partialUpdate, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./common";
 
 const CURSOR_PATTERN = "^[A-Za-z0-9_-]+$";
@@ -46,7 +46,7 @@ export const OrgUserSchema = z
 export const PASSWORD_PATTERN = "^(?=[\\s\\S]*\\p{Lu})(?=[\\s\\S]*\\p{Ll})(?=[\\s\\S]*\\p{Nd})";
 
 // Lengths in code points, as the document's minLength and maxLength count them.
-const password = z
+export const password = z
   .string()
   .refine((value) => codePoints(value) >= 8, "Must be at least 8 characters")
   .refine((value) => codePoints(value) <= 256, "Must be at most 256 characters")
@@ -79,7 +79,7 @@ export const CreateUserBody = z
     sendInvite: z.boolean().default(true),
     // Accepted for Flashback client compatibility.
     provider: text(0, 100).optional(),
-    authMethod: z.enum(["LOCAL", "GOOGLE", "GITHUB", "MICROSOFT"]).default("LOCAL"),
+    authMethod: z.enum(AUTH_METHODS).default("LOCAL"),
   })
   .openapi("CreateUser", {
     example: { email: "grace@acme.example", password: "Str0ng-pass", firstName: "Grace", lastName: "Hopper", orgRole: 2 },

@@ -1,0 +1,357 @@
+import { and, asc, count, eq, exists, inArray, isNull, lte, min, ne, not, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
+import { uuidv7 } from "../lib/uuid";
+import { callerMayWrite, callerNow, type CallerRef, type Rights } from "./caller";
+import type { Db } from "./client";
+import { selectedRow } from "./insert-select";
+import { invitations, organizations, users, type UserRow } from "./schema";
+
+// Every query on invitations lives here. An invitation is one delivery and its token: written
+// pending with its user (the outbox), claimed by the mail sender, which stores its token's hash,
+// then sent; a resend revokes the earlier ones, a verification uses one and supersedes the other
+// accounts' invitations of that address.
+
+const holders = alias(users, "holder");
+const recipients = alias(users, "recipient");
+const recipientOrganizations = alias(organizations, "recipient_org");
+const usedInvitations = alias(invitations, "used");
+
+const builder = new QueryBuilder();
+
+/** A verified account holds this address (any organization, soft-deleted or not). */
+export function addressHeld(email: SQLWrapper): SQL {
+  // `= 1` as a literal, so the planner can use the partial unique index on verified addresses.
+  return exists(
+    builder
+      .select({ one: sql`1` })
+      .from(holders)
+      .where(and(sql`lower(${holders.email}) = lower(${email})`, sql`${holders.validated} = 1`)),
+  );
+}
+
+/** The invitation's user may still verify: live, unverified, in a live organization, address not held. */
+function deliverable(): SQL {
+  return and(
+    exists(
+      builder
+        .select({ one: sql`1` })
+        .from(recipients)
+        .innerJoin(recipientOrganizations, eq(recipientOrganizations.id, recipients.orgId))
+        .where(
+          and(
+            eq(recipients.id, invitations.userId),
+            isNull(recipients.deletedAt),
+            sql`${recipients.validated} = 0`,
+            isNull(recipientOrganizations.deletedAt),
+          ),
+        ),
+    ),
+    not(addressHeld(invitations.email)),
+  ) as SQL;
+}
+
+const live = inArray(invitations.status, ["pending", "sent"]);
+
+/** The columns of a new pending invitation of `userId` (selected from that user's row), enqueued `now`. */
+function pendingInvitation(id: string, invitedBy: string, now: string) {
+  return selectedRow(invitations, {
+    id,
+    userId: users.id,
+    orgId: users.orgId,
+    email: users.email,
+    invitedBy,
+    createdAt: now,
+    status: "pending",
+    tokenHash: null,
+    expiresAt: null,
+    claimedUntil: null,
+    enqueuedAt: now,
+    attempts: 0,
+    sentAt: null,
+    failedAt: null,
+    usedAt: null,
+  });
+}
+
+/**
+ * The statement of a user-creation batch that writes the invitation of the user just inserted: it
+ * selects from that user's row, so it writes nothing when the insert did not.
+ */
+export function inviteNewUser(db: Db, invite: { userId: string; invitedBy: string; now: string }) {
+  const id = uuidv7();
+  const statement = db.insert(invitations).select(
+    db
+      .select(pendingInvitation(id, invite.invitedBy, invite.now))
+      .from(users)
+      .where(eq(users.id, invite.userId))
+      .getSQL(),
+  );
+  return { id, statement };
+}
+
+/** How many invitations of one user may be made per `RESEND_WINDOW_MS` (the first and three resends). */
+export const INVITATIONS_PER_WINDOW = 4;
+export const RESEND_WINDOW_MS = 3_600_000;
+
+export type Resent = {
+  invitationId: string | undefined;
+  target: UserRow | undefined;
+  caller: { role: number; valid: boolean } | undefined;
+  addressHeld: boolean;
+  recent: { count: number; oldest: string | null };
+};
+
+/**
+ * A new invitation for an unverified user of the caller's organization, when the caller may still
+ * act on them (`rights`, ranked over their role), no verified account holds the address and fewer
+ * than INVITATIONS_PER_WINDOW were made in the window; it revokes the user's earlier ones. One
+ * batch, which also reads what a refusal is explained by.
+ */
+export async function resendInvitation(db: Db, caller: CallerRef, rights: Rights, userId: string, now: Date): Promise<Resent> {
+  const id = uuidv7(now.getTime());
+  const at = now.toISOString();
+  const windowStart = new Date(now.getTime() - RESEND_WINDOW_MS).toISOString();
+  const isTarget = and(eq(users.id, userId), eq(users.orgId, caller.orgId));
+  const inWindow = and(eq(invitations.userId, userId), sql`${invitations.createdAt} > ${windowStart}`);
+  const [inserted, , [target], [seen], [held], [recent]] = await db.batch([
+    db
+      .insert(invitations)
+      .select(
+        db
+          .select(pendingInvitation(id, caller.id, at))
+          .from(users)
+          .where(
+            and(
+              isTarget,
+              isNull(users.deletedAt),
+              eq(users.validated, false),
+              callerMayWrite(caller, rights, { orgId: users.orgId, over: users.orgRole }),
+              not(addressHeld(users.email)),
+              sql`(SELECT count(*) FROM ${invitations} WHERE ${inWindow}) < ${INVITATIONS_PER_WINDOW}`,
+            ),
+          )
+          .getSQL(),
+      )
+      .returning({ id: invitations.id }),
+    db
+      .update(invitations)
+      .set({ status: "revoked", claimedUntil: null })
+      .where(
+        and(
+          eq(invitations.userId, userId),
+          ne(invitations.id, id),
+          live,
+          exists(
+            db
+              .select({ one: sql`1` })
+              .from(invitations)
+              .where(eq(invitations.id, id)),
+          ),
+        ),
+      ),
+    db.select().from(users).where(isTarget),
+    callerNow(db, caller),
+    db
+      .select({ held: addressHeld(users.email).mapWith(Boolean) })
+      .from(users)
+      .where(isTarget),
+    db
+      .select({ count: count(), oldest: min(invitations.createdAt) })
+      .from(invitations)
+      .where(inWindow),
+  ]);
+  return {
+    invitationId: inserted[0]?.id,
+    target,
+    caller: seen,
+    addressHeld: held?.held ?? false,
+    recent: { count: recent?.count ?? 0, oldest: recent?.oldest ?? null },
+  };
+}
+
+export type Claim =
+  | { state: "claimed"; email: string; organization: string; inviter: string }
+  | { state: "busy"; until: string }
+  | { state: "done" };
+
+/**
+ * Takes a pending invitation for sending, with the hash of its new token, until `leaseUntil`: at
+ * most one sender holds it, so a message delivered twice sends one email. An invitation that can no
+ * longer be verified (user gone or verified, address taken) is superseded instead. Answers what to
+ * do with the message: send (with what the email says), retry after the holder's lease, or nothing.
+ */
+export async function claimInvitation(
+  db: Db,
+  invitationId: string,
+  token: { hash: string; expiresAt: string },
+  now: string,
+  leaseUntil: string,
+): Promise<Claim> {
+  const inviters = alias(users, "inviter");
+  const pending = and(eq(invitations.id, invitationId), eq(invitations.status, "pending"));
+  const [, , [row]] = await db.batch([
+    db
+      .update(invitations)
+      .set({
+        tokenHash: token.hash,
+        expiresAt: token.expiresAt,
+        claimedUntil: leaseUntil,
+        attempts: sql`${invitations.attempts} + 1`,
+      })
+      .where(and(pending, or(isNull(invitations.claimedUntil), lte(invitations.claimedUntil, now)), deliverable())),
+    db
+      .update(invitations)
+      .set({ status: "superseded", claimedUntil: null })
+      .where(and(pending, not(deliverable()))),
+    db
+      .select({
+        status: invitations.status,
+        claimed: sql<boolean>`${invitations.tokenHash} = ${token.hash}`.mapWith(Boolean),
+        claimedUntil: invitations.claimedUntil,
+        email: invitations.email,
+        organization: organizations.name,
+        inviterFirst: inviters.firstName,
+        inviterLast: inviters.lastName,
+      })
+      .from(invitations)
+      .innerJoin(organizations, eq(organizations.id, invitations.orgId))
+      .innerJoin(inviters, eq(inviters.id, invitations.invitedBy))
+      .where(eq(invitations.id, invitationId)),
+  ]);
+  if (!row || row.status !== "pending") return { state: "done" };
+  if (!row.claimed) return { state: "busy", until: row.claimedUntil ?? now };
+  return {
+    state: "claimed",
+    email: row.email,
+    organization: row.organization,
+    inviter: `${row.inviterFirst} ${row.inviterLast}`,
+  };
+}
+
+/** Records the claimed invitation as sent (its token now usable for its lifetime). */
+export async function markSent(db: Db, invitationId: string, tokenHash: string, now: string): Promise<void> {
+  await db
+    .update(invitations)
+    .set({ status: "sent", sentAt: now, claimedUntil: null })
+    .where(and(eq(invitations.id, invitationId), eq(invitations.tokenHash, tokenHash), eq(invitations.status, "pending")));
+}
+
+/** Gives a claim back after a failed send, so the queue's retry can take it at once. */
+export async function releaseClaim(db: Db, invitationId: string, tokenHash: string): Promise<void> {
+  await db
+    .update(invitations)
+    .set({ claimedUntil: null })
+    .where(and(eq(invitations.id, invitationId), eq(invitations.tokenHash, tokenHash), eq(invitations.status, "pending")));
+}
+
+/** Records that the queue gave up on an invitation (dead-lettered): visible, and a resend starts over. */
+export async function markFailed(db: Db, invitationIds: string[], now: string): Promise<void> {
+  if (invitationIds.length === 0) return;
+  await db
+    .update(invitations)
+    .set({ status: "failed", failedAt: now, claimedUntil: null })
+    .where(and(inArray(invitations.id, invitationIds), eq(invitations.status, "pending")));
+}
+
+/** Pending invitations last enqueued at or before `before` and not held by a sender, oldest first. */
+export async function stalledInvitations(db: Db, before: string, now: string, limit: number): Promise<string[]> {
+  const rows = await db
+    .select({ id: invitations.id })
+    .from(invitations)
+    .where(
+      and(
+        eq(invitations.status, "pending"),
+        lte(invitations.enqueuedAt, before),
+        or(isNull(invitations.claimedUntil), lte(invitations.claimedUntil, now)),
+      ),
+    )
+    .orderBy(asc(invitations.enqueuedAt))
+    .limit(limit);
+  return rows.map((row) => row.id);
+}
+
+export async function markEnqueued(db: Db, invitationIds: string[], now: string): Promise<void> {
+  if (invitationIds.length === 0) return;
+  await db.update(invitations).set({ enqueuedAt: now }).where(inArray(invitations.id, invitationIds));
+}
+
+/** A token that can verify now: stored, of a pending or sent invitation, unexpired, its user still able to verify. */
+function usable(tokenHash: string, now: string): SQL {
+  return and(eq(invitations.tokenHash, tokenHash), live, sql`${invitations.expiresAt} > ${now}`, deliverable()) as SQL;
+}
+
+/** What the holder of a usable token may learn before verifying: how the account signs in. */
+export async function findUsableToken(db: Db, tokenHash: string, now: string) {
+  return db
+    .select({ authMethod: users.authMethod, hasPassword: sql<boolean>`${users.passwordHash} <> ''`.mapWith(Boolean) })
+    .from(invitations)
+    .innerJoin(users, eq(users.id, invitations.userId))
+    .where(usable(tokenHash, now))
+    .get();
+}
+
+export type Verified = { user: UserRow | undefined; needsPassword: boolean };
+
+/**
+ * Verifies the address of a usable token's user, setting `passwordHash` when given (required when
+ * the account has none), uses the token and supersedes every other live invitation of that address,
+ * in one batch: a refused token writes nothing. The partial unique index on verified addresses
+ * makes two concurrent verifications of one address end with one verified account.
+ */
+export async function verifyEmail(db: Db, tokenHash: string, passwordHash: string | null, now: string): Promise<Verified> {
+  const tokenUser = db.select({ id: invitations.userId }).from(invitations).where(usable(tokenHash, now));
+  const [[before], [user]] = await db.batch([
+    db
+      .select({ hasPassword: sql<boolean>`${users.passwordHash} <> ''`.mapWith(Boolean) })
+      .from(users)
+      .where(eq(users.id, sql`(${tokenUser})`)),
+    db
+      .update(users)
+      .set({
+        validated: true,
+        ...(passwordHash === null ? {} : { passwordHash }),
+        updatedAt: now,
+      })
+      .where(and(eq(users.id, sql`(${tokenUser})`), passwordHash === null ? sql`${users.passwordHash} <> ''` : undefined))
+      .returning(),
+    db
+      .update(invitations)
+      .set({ status: "used", usedAt: now, claimedUntil: null })
+      .where(
+        and(
+          eq(invitations.tokenHash, tokenHash),
+          live,
+          exists(
+            builder
+              .select({ one: sql`1` })
+              .from(recipients)
+              .where(and(eq(recipients.id, invitations.userId), sql`${recipients.validated} = 1`)),
+          ),
+        ),
+      ),
+    // The other accounts' invitations of the address just verified can no longer be verified.
+    db
+      .update(invitations)
+      .set({ status: "superseded", claimedUntil: null })
+      .where(
+        and(
+          live,
+          eq(
+            invitations.email,
+            sql`(${builder
+              .select({ email: recipients.email })
+              .from(usedInvitations)
+              .innerJoin(recipients, eq(recipients.id, usedInvitations.userId))
+              .where(
+                and(
+                  eq(usedInvitations.tokenHash, tokenHash),
+                  eq(usedInvitations.status, "used"),
+                  sql`${recipients.validated} = 1`,
+                ),
+              )})`,
+          ),
+        ),
+      ),
+  ]);
+  return { user, needsPassword: before !== undefined && !before.hasPassword && passwordHash === null };
+}

@@ -1,0 +1,2 @@
+/** A queue message: which invitation to send. Nothing personal travels through the queue. */
+export type InvitationMessage = { invitationId: string };
