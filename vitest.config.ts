@@ -29,6 +29,14 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
           },
           // The suite sends far more than a client would: the real limiter with a high limit, and a
           // second one with a limit of 1 for the tests that exercise the 429 path.
+          // The API's invitations go to a real local queue that nothing consumes, so each test
+          // delivers them itself through the real queue() handler (createMessageBatch) and sees
+          // exactly what it sent. WIRED_INVITATIONS is the queue wrangler.toml wires to this
+          // Worker's consumer, for the test of that wiring.
+          queueProducers: {
+            INVITATIONS: { queueName: "org-api-invitations-unconsumed" },
+            WIRED_INVITATIONS: { queueName: "org-api-invitations" },
+          },
           ratelimits: {
             RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
             AUTH_RATE_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },

@@ -7,8 +7,15 @@ declare namespace Cloudflare {
 	}
 	interface Env {
 		DB: D1Database;
+		EMAIL: SendEmail;
+		INVITATIONS: Queue;
 		RATE_LIMITER: RateLimit;
+		AUTH_RATE_LIMITER: RateLimit;
 		JWT_ALG: "HS256";
+		APP_URL: "http://localhost:8787";
+		EMAIL_FROM: "no-reply@org-api.example";
+		VERIFICATION_TOKEN_TTL_HOURS: "24";
+		REQUIRE_VERIFIED_EMAIL: "true";
 		JWT_SECRET: string;
 	}
 }

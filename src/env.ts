@@ -113,8 +113,11 @@ const configSchema = z
 export type AuthConfig = z.infer<typeof configSchema>;
 export type Jwk = z.infer<typeof jwkSchema>;
 
+/** The variables the auth configuration is read from. */
+export type AuthVars = Pick<Bindings, "JWT_ALG" | "JWT_SECRET" | "JWT_JWKS" | "JWT_JWKS_URL" | "JWT_ISSUER" | "JWT_AUDIENCE">;
+
 /** Validates the auth configuration; throws with every problem listed when it is unusable. */
-export function parseAuthConfig(env: Bindings): AuthConfig {
+export function parseAuthConfig(env: AuthVars): AuthConfig {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
     throw new Error(`Invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);

@@ -13,7 +13,7 @@ export const DOCUMENT_CONFIG = {
     version: "1.0.0",
     description:
       "Organizations and their users, compatible with the Flashback platform's organization API. " +
-      "Every operation but the health check needs a bearer JWT; the role each one needs is in its description and in `x-required-role`. " +
+      "Every operation but the health check and email verification needs a bearer JWT; the role each one needs is in its description and in `x-required-role`. " +
       "Every error, on every operation, is the `Error` envelope.",
     license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     contact: { name: "Organization API maintainers", url: "https://github.com/" },
@@ -22,6 +22,7 @@ export const DOCUMENT_CONFIG = {
   tags: [
     { name: "Organization", description: "The caller's own organization" },
     { name: "Users", description: "Users of the caller's organization; soft-deleted users can be reactivated" },
+    { name: "Verification", description: "Verifying an email address with the token from its invitation's link" },
     { name: "Health", description: "Whether the service can serve requests" },
   ],
 };

@@ -358,7 +358,7 @@ export interface components {
         };
         /**
          * @example {
-         *       "token": "q3Jx…"
+         *       "token": "q3JxVb8mT0k2sYhC9dLwQe7uNfZpA1gR5iXoE4jK6Hc"
          *     }
          */
         PreVerifyEmail: {
@@ -387,7 +387,7 @@ export interface components {
         };
         /**
          * @example {
-         *       "token": "q3Jx…",
+         *       "token": "q3JxVb8mT0k2sYhC9dLwQe7uNfZpA1gR5iXoE4jK6Hc",
          *       "password": "Str0ng-pass"
          *     }
          */

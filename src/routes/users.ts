@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { hashPassword } from "../auth/password";
 import { canActOn, canAssignRole, ROLE, type Role } from "../auth/roles";
-import { createDb } from "../db/client";
+import { createDb, type Db } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
 import * as invitationsDb from "../db/invitations";
 import * as usersDb from "../db/users";
@@ -87,6 +87,17 @@ function nextPageUrl(current: string, cursor: string): string {
 }
 
 const lastOwner = () => new ApiError("last_owner", MESSAGES.lastOwner);
+
+/**
+ * The 409 of an address taken: by a user of the caller's organization (a unique violation), or by a
+ * verified account anywhere. The hint only where the caller can act on it: their own organization's
+ * soft-deleted user, which can be reactivated. Any other holder gets one answer, so the address
+ * reveals nothing about other organizations.
+ */
+async function emailTaken(db: Db, orgId: string, email: string): Promise<ApiError> {
+  const holder = await usersDb.findOrgUserByEmail(db, orgId, email);
+  return new ApiError("conflict", holder?.deletedAt != null ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken);
+}
 
 const listRoute = createRoute({
   method: "get",
@@ -203,18 +214,15 @@ users.openapi(createUserRoute, async (c) => {
     );
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
-    // Another user of this organization holds the address. The hint only where the caller can act
-    // on it: that user is soft-deleted and can be reactivated.
-    const holder = await usersDb.findOrgUserByEmail(db, caller.orgId, body.email);
-    throw new ApiError("conflict", holder?.deletedAt != null ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken);
+    throw await emailTaken(db, caller.orgId, body.email);
   }
   const row = written.row;
   if (!row) {
     const refused = callerRefusal(written.caller, CREATE_USER);
     if (refused) throw refused;
     if (!canAssignRole(written.caller?.role ?? ROLE.USER, body.orgRole)) throw roleAboveOwn();
-    // A verified account elsewhere holds the address: one answer, whatever it is and wherever.
-    throw new ApiError("conflict", MESSAGES.emailTaken);
+    // The insert's other condition: no verified account holds the address.
+    throw await emailTaken(db, caller.orgId, body.email);
   }
   if (written.invitationId) await enqueueInvitation(c.env, written.invitationId, c.get("requestId"));
   c.header("Location", `/organization/users/${row.id}`);

@@ -6,17 +6,25 @@ import { password, USER_EXAMPLE } from "./users";
 
 // The verification routes, in the shapes of Flashback's client (preVerifyEmail, validateRegistration).
 
-// Any string up to this length is looked up: a malformed token gets the same answer as an unknown one.
-const token = z.string().min(1).max(512).openapi({ description: "The `token` parameter of the verification link" });
+// 32 bytes in base64url: anything else cannot be a token (400 validation_failed); a well-formed token
+// that cannot verify, for whatever reason, gets the one `invalid_token` answer.
+const TOKEN_PATTERN = "^[A-Za-z0-9_-]{43}$";
+const token = z
+  .string()
+  .length(43)
+  .regex(new RegExp(TOKEN_PATTERN), "Not a verification token")
+  .openapi({ pattern: TOKEN_PATTERN, description: "The `token` parameter of the verification link" });
 
-export const PreVerifyBody = z.strictObject({ token }).openapi("PreVerifyEmail", { example: { token: "q3Jx…" } });
+export const PreVerifyBody = z
+  .strictObject({ token })
+  .openapi("PreVerifyEmail", { example: { token: "q3JxVb8mT0k2sYhC9dLwQe7uNfZpA1gR5iXoE4jK6Hc" } });
 
 export const VerifyBody = z
   .strictObject({
     token,
     password: password.optional().openapi({ description: "Sets the account's password; required when it has none" }),
   })
-  .openapi("VerifyEmail", { example: { token: "q3Jx…", password: "Str0ng-pass" } });
+  .openapi("VerifyEmail", { example: { token: "q3JxVb8mT0k2sYhC9dLwQe7uNfZpA1gR5iXoE4jK6Hc", password: "Str0ng-pass" } });
 
 export const PreVerifyResponse = z
   .strictObject({

@@ -1,12 +1,14 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ROLE } from "../../src/auth/roles";
+import { INVITATIONS_PER_WINDOW } from "../../src/db/invitations";
 import { uuidv7 } from "../../src/lib/uuid";
 import { call, type ApiResponse } from "../helpers/api";
 import { checked, OPERATIONS } from "../helpers/contract";
 import { callWith, faultyDb, gatedDb, interleavedDb, unreachableDb } from "../helpers/faults";
 import { createOrg, insertUser, type OrgFixture } from "../helpers/fixtures";
 import { jwksEndpoint, unsignedIdpToken } from "../helpers/idp";
+import { invitedUser } from "../helpers/invitations";
 
 // Every documented status of every operation, produced once by a real request: the table is
 // keyed by `METHOD path status` and the tests are driven by openapi.json, so a status the
@@ -19,7 +21,7 @@ const OVERSIZED = JSON.stringify({ name: "x".repeat(70 * 1024) });
 const NOT_JSON = { "Content-Type": "text/plain" };
 
 /** A request against a storage fault; the 500 is logged, which is kept out of the test output. */
-async function failing(pattern: RegExp, method: string, path: string, init: { token: string; body?: unknown }) {
+async function failing(pattern: RegExp, method: string, path: string, init: { token?: string; body?: unknown }) {
   vi.spyOn(console, "error").mockImplementation(() => {});
   return callWith({ DB: faultyDb(pattern) }, method, path, init);
 }
@@ -37,6 +39,13 @@ async function overLimit(method: string, path: string, init: { token: string; bo
   return callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, method, path, init);
 }
 
+/** The same unauthenticated request twice against the limit-of-1 credentials limiter. */
+async function overCredentialsLimit(path: string, body: unknown) {
+  const limited = { AUTH_RATE_LIMITER: env.TIGHT_RATE_LIMITER } as unknown as Partial<Env>;
+  await callWith(limited, "POST", path, { body });
+  return callWith(limited, "POST", path, { body });
+}
+
 /** The identity provider's key set has never loaded (its JWKS endpoint is down): 503 before anything is read. */
 async function providerDown(method: string, path: string, init: { body?: unknown } = {}) {
   vi.spyOn(console, "error").mockImplementation(() => {});
@@ -46,6 +55,10 @@ async function providerDown(method: string, path: string, init: { body?: unknown
 
 const USERS = "/organization/users";
 const user = (id: string) => `/organization/users/${id}`;
+const resend = (id: string) => `/organization/users/${id}/resend-invitation`;
+const PRE_VERIFY = "/user/pre-verify-email";
+const VERIFY = "/user/verify-email";
+const UNKNOWN_TOKEN = "x".repeat(43);
 const newUser = () => ({ email: `new-${uuidv7()}@example.com`, password: "Passw0rd-ok", firstName: "Grace", lastName: "Hopper" });
 
 /** A method the path does not offer: 405, documented on each of the path's operations. */
@@ -149,6 +162,56 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /organization/users/{userId}/activate 500": (org) =>
     failing(/^update "users"/i, "POST", `${user(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
   "POST /organization/users/{userId}/activate 503": (org) => providerDown("POST", `${user(org.deleted.id)}/activate`),
+
+  "POST /organization/users/{userId}/resend-invitation 200": async (org) => {
+    const target = await insertUser(org.id, ROLE.USER, { unverified: true });
+    return call("POST", resend(target.id), { token: org.users.OWNER.token });
+  },
+  "POST /organization/users/{userId}/resend-invitation 400": (org) =>
+    call("POST", resend(org.users.USER.id), { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/resend-invitation 401": (org) => call("POST", resend(org.users.USER.id)),
+  "POST /organization/users/{userId}/resend-invitation 403": (org) =>
+    call("POST", resend(org.users.USER.id), { token: org.users.BILLING.token }),
+  "POST /organization/users/{userId}/resend-invitation 404": (org) =>
+    call("POST", resend(uuidv7()), { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/resend-invitation 405": unoffered(resend(uuidv7())),
+  "POST /organization/users/{userId}/resend-invitation 409": async (org) => {
+    const elsewhere = await createOrg();
+    const target = await insertUser(org.id, ROLE.USER, { unverified: true, email: elsewhere.users.USER.email });
+    return call("POST", resend(target.id), { token: org.users.OWNER.token });
+  },
+  "POST /organization/users/{userId}/resend-invitation 429": async (org) => {
+    const target = await insertUser(org.id, ROLE.USER, { unverified: true });
+    for (let i = 0; i < INVITATIONS_PER_WINDOW; i++) await call("POST", resend(target.id), { token: org.users.OWNER.token });
+    return call("POST", resend(target.id), { token: org.users.OWNER.token });
+  },
+  "POST /organization/users/{userId}/resend-invitation 500": async (org) => {
+    const target = await insertUser(org.id, ROLE.USER, { unverified: true });
+    return failing(/insert into "invitations"/i, "POST", resend(target.id), { token: org.users.OWNER.token });
+  },
+  "POST /organization/users/{userId}/resend-invitation 503": (org) => providerDown("POST", resend(org.users.USER.id)),
+
+  "POST /user/pre-verify-email 200": async (org) => {
+    const invited = await invitedUser(org.users.OWNER);
+    return call("POST", PRE_VERIFY, { body: { token: invited.token } });
+  },
+  "POST /user/pre-verify-email 400": () => call("POST", PRE_VERIFY, { body: { token: UNKNOWN_TOKEN } }),
+  "POST /user/pre-verify-email 405": unoffered(PRE_VERIFY),
+  "POST /user/pre-verify-email 413": () => call("POST", PRE_VERIFY, { body: OVERSIZED }),
+  "POST /user/pre-verify-email 415": () => call("POST", PRE_VERIFY, { body: '{"token":"x"}', headers: NOT_JSON }),
+  "POST /user/pre-verify-email 429": () => overCredentialsLimit(PRE_VERIFY, { token: "unknown" }),
+  "POST /user/pre-verify-email 500": () => failing(/from "invitations"/i, "POST", PRE_VERIFY, { body: { token: UNKNOWN_TOKEN } }),
+
+  "POST /user/verify-email 200": async (org) => {
+    const invited = await invitedUser(org.users.OWNER);
+    return call("POST", VERIFY, { body: { token: invited.token } });
+  },
+  "POST /user/verify-email 400": () => call("POST", VERIFY, { body: { token: UNKNOWN_TOKEN } }),
+  "POST /user/verify-email 405": unoffered(VERIFY),
+  "POST /user/verify-email 413": () => call("POST", VERIFY, { body: OVERSIZED }),
+  "POST /user/verify-email 415": () => call("POST", VERIFY, { body: '{"token":"x"}', headers: NOT_JSON }),
+  "POST /user/verify-email 429": () => overCredentialsLimit(VERIFY, { token: "unknown" }),
+  "POST /user/verify-email 500": () => failing(/update "users"/i, "POST", VERIFY, { body: { token: UNKNOWN_TOKEN } }),
 
   "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 400": (org) => call("GET", "/organization/not-a-uuid", { token: org.users.USER.token }),

@@ -3,7 +3,7 @@ import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import * as schema from "../../src/db/schema";
-import { findCaller, findUser, findUserByEmail, listUsers, type ListFilter } from "../../src/db/users";
+import { findCaller, findOrgUserByEmail, findUser, listUsers, type ListFilter } from "../../src/db/users";
 import { createOrg } from "../helpers/fixtures";
 import { expectIndexed, planOf, recordingD1, type Execution } from "./recording";
 
@@ -12,12 +12,25 @@ import { expectIndexed, planOf, recordingD1, type Execution } from "./recording"
 
 const INSERT_USER = `INSERT INTO users (id, org_id, email, first_name, last_name, first_name_folded, last_name_folded,
   org_role, validated, password_hash, auth_method, created_at, updated_at, deleted_at)
-  VALUES (?, ?, ?, 'Raw', 'Row', 'raw', 'row', ?, 0, 'pbkdf2-sha256$1$AA$AA', 'LOCAL', ?, ?, ?)`;
+  VALUES (?, ?, ?, 'Raw', 'Row', 'raw', 'row', ?, ?, 'pbkdf2-sha256$1$AA$AA', 'LOCAL', ?, ?, ?)`;
 
-function insertRaw(orgId: string, email: string, options: { role?: number; deletedAt?: string | null } = {}) {
+function insertRaw(
+  orgId: string,
+  email: string,
+  options: { role?: number; deletedAt?: string | null; validated?: boolean; id?: string } = {},
+) {
   const now = new Date().toISOString();
   return env.DB.prepare(INSERT_USER)
-    .bind(crypto.randomUUID(), orgId, email, options.role ?? 0, now, now, options.deletedAt ?? null)
+    .bind(
+      options.id ?? crypto.randomUUID(),
+      orgId,
+      email,
+      options.role ?? 0,
+      options.validated ? 1 : 0,
+      now,
+      now,
+      options.deletedAt ?? null,
+    )
     .run();
 }
 
@@ -40,17 +53,37 @@ async function countByEmail(email: string): Promise<number> {
 }
 
 describe("users: email uniqueness", () => {
-  it("refuses a second row with the same email, in this organization or another, live or soft-deleted", async () => {
+  it("refuses a second row with the same email in one organization, verified or not, live or soft-deleted", async () => {
     const a = await createOrg();
-    const b = await createOrg();
     const email = `dup-${crypto.randomUUID()}@example.com`;
     await insertRaw(a.id, email);
 
     expect(await refusal(() => insertRaw(a.id, email))).toMatch(/UNIQUE/);
-    expect(await refusal(() => insertRaw(b.id, email))).toMatch(/UNIQUE/);
-    expect(await refusal(() => insertRaw(b.id, email, { deletedAt: new Date().toISOString() }))).toMatch(/UNIQUE/);
+    expect(await refusal(() => insertRaw(a.id, email, { deletedAt: new Date().toISOString() }))).toMatch(/UNIQUE/);
     expect(await refusal(() => insertRaw(a.id, a.deleted.email))).toMatch(/UNIQUE/);
     expect(await countByEmail(email)).toBe(1);
+  });
+
+  it("lets unverified users of several organizations share an address, and one account verify it", async () => {
+    const [a, b, c] = [await createOrg(), await createOrg(), await createOrg()];
+    const email = `shared-${crypto.randomUUID()}@example.com`;
+    const first = crypto.randomUUID();
+    const second = crypto.randomUUID();
+    await insertRaw(a.id, email, { id: first });
+    await insertRaw(b.id, email, { id: second });
+    expect(await countByEmail(email)).toBe(2);
+
+    await env.DB.prepare("UPDATE users SET validated = 1 WHERE id = ?").bind(first).run();
+    expect(await refusal(() => env.DB.prepare("UPDATE users SET validated = 1 WHERE id = ?").bind(second).run())).toMatch(
+      /UNIQUE/,
+    );
+    // A verified holder keeps the address even once soft-deleted.
+    await env.DB.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), first).run();
+    expect(await refusal(() => insertRaw(c.id, email, { validated: true }))).toMatch(/UNIQUE/);
+    const verified = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE lower(email) = ? AND validated = 1")
+      .bind(email)
+      .first<{ n: number }>();
+    expect(verified?.n).toBe(1);
   });
 
   it("the unique index itself refuses the same email in another case (CHECK constraints disabled to isolate it)", async () => {
@@ -74,6 +107,13 @@ describe("users: email uniqueness", () => {
     const message = await refusal(() =>
       env.DB.prepare("UPDATE users SET email = ? WHERE id = ?").bind(org.users.USER.email, org.users.BILLING.id).run(),
     );
+    // Another organization's row too: fixture users are verified.
+    const other = await createOrg();
+    expect(
+      await refusal(() =>
+        env.DB.prepare("UPDATE users SET email = ? WHERE id = ?").bind(org.users.USER.email, other.users.USER.id).run(),
+      ),
+    ).toMatch(/UNIQUE/);
     expect(message).toMatch(/UNIQUE/);
     expect(await countByEmail(org.users.USER.email)).toBe(1);
   });
@@ -164,7 +204,7 @@ describe("query plans of the users queries", () => {
     const recorder = recordingD1();
     const db = drizzle(recorder.db, { schema });
 
-    expect((await findUserByEmail(db, org.users.USER.email.toUpperCase()))?.id).toBe(org.users.USER.id);
+    expect((await findOrgUserByEmail(db, org.id, org.users.USER.email.toUpperCase()))?.id).toBe(org.users.USER.id);
     expect((await findUser(db, org.id, org.users.USER.id))?.id).toBe(org.users.USER.id);
     const caller = await findCaller(db, org.users.USER.id, Math.floor(Date.now() / 1000));
     expect(caller?.id).toBe(org.users.USER.id);
@@ -174,8 +214,8 @@ describe("query plans of the users queries", () => {
 
     const [byEmail, byId, byCaller] = recorder.executions as [Execution, Execution, Execution];
     const emailPlan = await planOf(byEmail);
-    expectIndexed(emailPlan, "findUserByEmail");
-    expect(emailPlan.join(" / ")).toMatch(/users_email_unique/);
+    expectIndexed(emailPlan, "findOrgUserByEmail");
+    expect(emailPlan.join(" / ")).toMatch(/users_org_email_unique/);
     expectIndexed(await planOf(byId), "findUser");
     expectIndexed(await planOf(byCaller), "findCaller");
   });

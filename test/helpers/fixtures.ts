@@ -37,7 +37,7 @@ export async function insertOrganization(overrides: { deletedAt?: string } = {})
 export async function insertUser(
   orgId: string,
   role: Role,
-  options: { email?: string; firstName?: string; lastName?: string; deleted?: boolean } = {},
+  options: { email?: string; firstName?: string; lastName?: string; deleted?: boolean; unverified?: boolean } = {},
 ): Promise<FixtureUser> {
   const id = uuidv7();
   const email = (options.email ?? `user-${id}@example.com`).toLowerCase();
@@ -47,7 +47,7 @@ export async function insertUser(
   await env.DB.prepare(
     `INSERT INTO users (id, org_id, email, first_name, last_name, first_name_folded, last_name_folded, org_role,
        validated, password_hash, auth_method, created_at, updated_at, deleted_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?, 'LOCAL', ?, ?, ?)`,
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'LOCAL', ?, ?, ?)`,
   )
     .bind(
       id,
@@ -58,6 +58,7 @@ export async function insertUser(
       firstName.toLowerCase(),
       lastName.toLowerCase(),
       role,
+      options.unverified ? 0 : 1,
       FIXTURE_HASH,
       now,
       now,

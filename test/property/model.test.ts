@@ -31,6 +31,8 @@ type ModelUser = {
   deleted: boolean;
   /** The user's token was issued before a deletion of theirs: refused for good, reactivated or not. */
   tokenRevoked: boolean;
+  /** Fixture users are verified; users the API creates are not, so every route refuses them (403). */
+  verified: boolean;
   token: string;
   createdAt: string;
   invitations: number;
@@ -90,7 +92,7 @@ const pick = <T>(list: T[], n: number): T | undefined => list[n % Math.max(1, li
 function resolve(m: Model, ref: UserRef, caller?: ModelUser): ModelUser | undefined {
   if ("unknown" in ref) return undefined;
   if ("manager" in ref) {
-    const managers = m.users.filter((u) => authenticated(u) && u.role >= ROLE.WORKSPACES);
+    const managers = m.users.filter((u) => authenticated(u) && u.verified && u.role >= ROLE.WORKSPACES);
     return pick(managers, ref.manager) ?? pick(m.users, ref.manager);
   }
   if ("owner" in ref) {
@@ -144,6 +146,7 @@ function expectOutcome(res: ApiResponse, expected: Expected, label: string) {
 
 const denied = (message: string): Expected => ({ status: 403, code: "forbidden", message });
 const UNAUTHORIZED: Expected = { status: 401, code: "unauthorized" };
+const NOT_VERIFIED: Expected = { status: 403, code: "email_not_verified", message: MESSAGES.emailNotVerified };
 const NOT_FOUND: Expected = { status: 404, code: "not_found", message: MESSAGES.userNotFound };
 
 function expectUserBody(data: Record<string, unknown>, user: ModelUser) {
@@ -280,9 +283,11 @@ class GetOrganization extends Command {
     const res = await call("GET", `/organization/${orgId}`, { token: await tokenOf(this.caller, caller) });
     const expected: Expected = !authenticated(caller)
       ? UNAUTHORIZED
-      : orgId !== caller.orgId
-        ? denied(MESSAGES.viewOrgDenied)
-        : { status: 200 };
+      : !caller.verified
+        ? NOT_VERIFIED
+        : orgId !== caller.orgId
+          ? denied(MESSAGES.viewOrgDenied)
+          : { status: 200 };
     expectOutcome(res, expected, this.toString());
     if (res.status === 200) {
       const org = m.orgs.find((o) => o.id === orgId) as ModelOrg;
@@ -322,13 +327,15 @@ class UpdateOrganization extends Command {
     const res = await call("PUT", `/organization/${orgId}`, { token: await tokenOf(this.caller, caller), body: this.changes });
     const expected: Expected = !authenticated(caller)
       ? UNAUTHORIZED
-      : caller.role < ROLE.ADMINISTRATOR
-        ? denied(MESSAGES.modifyOrgRole)
-        : Object.keys(this.changes).length === 0
-          ? { status: 400, code: "bad_request", message: MESSAGES.noFields }
-          : orgId !== caller.orgId
-            ? denied(MESSAGES.modifyOrgDenied)
-            : { status: 200 };
+      : !caller.verified
+        ? NOT_VERIFIED
+        : caller.role < ROLE.ADMINISTRATOR
+          ? denied(MESSAGES.modifyOrgRole)
+          : Object.keys(this.changes).length === 0
+            ? { status: 400, code: "bad_request", message: MESSAGES.noFields }
+            : orgId !== caller.orgId
+              ? denied(MESSAGES.modifyOrgDenied)
+              : { status: 200 };
     expectOutcome(res, expected, this.toString());
     if (res.status !== 200) return;
     const org = m.orgs.find((o) => o.id === orgId) as ModelOrg;
@@ -369,9 +376,11 @@ class ListUsers extends Command {
     const first = await call("GET", `/organization/users?${params}`, { token });
     const expected: Expected = !authenticated(caller)
       ? UNAUTHORIZED
-      : caller.role < ROLE.WORKSPACES
-        ? denied(MESSAGES.viewUsersRole)
-        : { status: 200 };
+      : !caller.verified
+        ? NOT_VERIFIED
+        : caller.role < ROLE.WORKSPACES
+          ? denied(MESSAGES.viewUsersRole)
+          : { status: 200 };
     expectOutcome(first, expected, this.toString());
     if (first.status !== 200 || !caller) return;
 
@@ -441,18 +450,20 @@ class CreateUser extends Command {
     const res = await call("POST", "/organization/users", { token: await tokenOf(this.caller, caller), body });
     const expected: Expected = !authenticated(caller)
       ? UNAUTHORIZED
-      : caller.role < ROLE.WORKSPACES
-        ? denied(MESSAGES.createUsersRole)
-        : this.role > caller.role
-          ? denied(MESSAGES.roleAboveOwn)
-          : holder
-            ? {
-                status: 409,
-                code: "conflict",
-                // The hint only for a deleted user of the caller's own organization.
-                message: holder.deleted && holder.orgId === caller.orgId ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken,
-              }
-            : { status: 201 };
+      : !caller.verified
+        ? NOT_VERIFIED
+        : caller.role < ROLE.WORKSPACES
+          ? denied(MESSAGES.createUsersRole)
+          : this.role > caller.role
+            ? denied(MESSAGES.roleAboveOwn)
+            : holder
+              ? {
+                  status: 409,
+                  code: "conflict",
+                  // The hint only for a deleted user of the caller's own organization.
+                  message: holder.deleted && holder.orgId === caller.orgId ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken,
+                }
+              : { status: 201 };
     expectOutcome(res, expected, this.toString());
     if (res.status !== 201 || !caller) return;
     const id = res.body.data.id as string;
@@ -466,6 +477,7 @@ class CreateUser extends Command {
       role: this.role,
       deleted: false,
       tokenRevoked: false,
+      verified: false,
       token: await tokenFor(id),
       createdAt: row?.created_at as string,
       invitations: this.sendInvite ? 1 : 0,
@@ -495,11 +507,13 @@ class GetUser extends Command {
     });
     const expected: Expected = !authenticated(caller)
       ? UNAUTHORIZED
-      : caller.role < ROLE.WORKSPACES
-        ? denied(MESSAGES.viewUsersRole)
-        : !target || target.orgId !== caller.orgId || (target.deleted && !this.includeDeleted)
-          ? NOT_FOUND
-          : { status: 200 };
+      : !caller.verified
+        ? NOT_VERIFIED
+        : caller.role < ROLE.WORKSPACES
+          ? denied(MESSAGES.viewUsersRole)
+          : !target || target.orgId !== caller.orgId || (target.deleted && !this.includeDeleted)
+            ? NOT_FOUND
+            : { status: 200 };
     expectOutcome(res, expected, this.toString());
     if (res.status === 200) expectUserBody(res.body, target as ModelUser);
   }
@@ -520,6 +534,7 @@ class UpdateUser extends Command {
   }
   expected(m: Model, caller: ModelUser | undefined, target: ModelUser | undefined): Expected {
     if (!authenticated(caller)) return UNAUTHORIZED;
+    if (!caller.verified) return NOT_VERIFIED;
     if (caller.role < ROLE.WORKSPACES) return denied(MESSAGES.updateUsersRole);
     if (Object.keys(this.changes).length === 0) return { status: 400, code: "bad_request", message: MESSAGES.noFields };
     const own = target && target.orgId === caller.orgId && !target.deleted ? target : undefined;
@@ -560,6 +575,7 @@ class DeleteUser extends Command {
   }
   expected(m: Model, caller: ModelUser | undefined, target: ModelUser | undefined): Expected {
     if (!authenticated(caller)) return UNAUTHORIZED;
+    if (!caller.verified) return NOT_VERIFIED;
     if (caller.role < ROLE.WORKSPACES) return denied(MESSAGES.deleteUsersRole);
     if (target?.id === caller.id) return { status: 400, code: "bad_request", message: MESSAGES.deleteSelf };
     if (!target || target.orgId !== caller.orgId || target.deleted) return NOT_FOUND;
@@ -592,6 +608,7 @@ class ActivateUser extends Command {
   }
   expected(caller: ModelUser | undefined, target: ModelUser | undefined): Expected {
     if (!authenticated(caller)) return UNAUTHORIZED;
+    if (!caller.verified) return NOT_VERIFIED;
     if (caller.role < ROLE.WORKSPACES) return denied(MESSAGES.activateUsersRole);
     if (!target || target.orgId !== caller.orgId) return NOT_FOUND;
     if (target.role > caller.role) return denied(MESSAGES.targetAboveOwn);
@@ -681,6 +698,7 @@ async function setup(secondOwner: [boolean, boolean]): Promise<Model> {
         deleted: f.deleted,
         // Fixture rows are written without a watermark: their tokens work once reactivated.
         tokenRevoked: false,
+        verified: true,
         token: f.token,
         createdAt: created?.created_at as string,
         invitations: 0,

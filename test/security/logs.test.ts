@@ -1,8 +1,18 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { ROLE } from "../../src/auth/roles";
 import { uuidv7 } from "../../src/lib/uuid";
 import { call, expectError, send } from "../helpers/api";
 import { callWith, faultyDb } from "../helpers/faults";
-import { createOrg } from "../helpers/fixtures";
+import { createOrg, insertUser } from "../helpers/fixtures";
+import {
+  deliver,
+  invitationsOf,
+  newUserBody,
+  recordingEmail,
+  recordingQueue,
+  tokenIn,
+  type SentEmail,
+} from "../helpers/invitations";
 import { captureLogs } from "../helpers/logs";
 
 // What reaches the logs: one JSON line per request with the fields chosen for it, and never a
@@ -14,6 +24,46 @@ let logs: ReturnType<typeof captureLogs> | undefined;
 afterEach(() => {
   logs?.restore();
   logs = undefined;
+});
+
+describe("the invitation lifecycle's logs", () => {
+  it("never hold a verification token, its link, its hash, an address or a name: create, send, failed send, pre-verify, verify", async () => {
+    const org = await createOrg();
+    logs = captureLogs();
+    const queue = recordingQueue();
+    const created = await callWith({ INVITATIONS: queue.binding }, "POST", "/organization/users", {
+      token: org.users.OWNER.token,
+      body: newUserBody({ firstName: "Zephyrine", lastName: "Quixote" }),
+    });
+    await deliver(queue.messages, { email: recordingEmail(() => true).binding });
+    const mail = recordingEmail();
+    await deliver(queue.messages, { email: mail.binding, attempts: 2 });
+    const email = mail.sent[0] as SentEmail;
+    const token = tokenIn(email);
+    await call("POST", "/user/pre-verify-email", { body: { token } });
+    await call("POST", "/user/verify-email", { body: { token, password: "Brand-n3w-secret" } });
+    await call("POST", "/user/verify-email", { body: { token } });
+    logs.restore();
+
+    const [row] = await invitationsOf(created.body.data.id);
+    const secrets = [
+      token,
+      email.to,
+      created.body.data.email,
+      "Zephyrine",
+      "Quixote",
+      "verify-email?",
+      row?.token_hash as string,
+      "Brand-n3w-secret",
+    ];
+    expect(logs.raw.length).toBeGreaterThan(5);
+    for (const line of logs.raw) for (const secret of secrets) expect(line).not.toContain(secret);
+    // What an operator sees instead: which invitation, which attempt, how it went.
+    expect(logs.lines().filter((line) => line.event !== "request")).toEqual([
+      { level: "warn", event: "invitation_send_failed", invitationId: row?.id, attempt: 1, error: { class: "Error" } },
+      { level: "info", event: "invitation_sent", invitationId: row?.id, attempt: 2 },
+    ]);
+  });
 });
 
 describe("the request log", () => {
@@ -67,21 +117,24 @@ describe("the request log", () => {
 
   it("keeps the address out of the logs when the statement bound to it fails (Drizzle's error lists its parameters)", async () => {
     const org = await createOrg();
+    const holder = await insertUser(org.id, ROLE.USER, { unverified: true });
     logs = captureLogs();
-    // The address is taken, so the create looks up its holder, and that lookup fails.
-    const res = await callWith({ DB: faultyDb(/where lower\("users"\."email"\) = \?/i) }, "POST", "/organization/users", {
+    // The address is taken in this organization, so the create looks up its holder, and that lookup fails.
+    const res = await callWith({ DB: faultyDb(/and lower\("users"\."email"\) = \?/i) }, "POST", "/organization/users", {
       token: org.users.OWNER.token,
-      body: { email: org.users.USER.email.toUpperCase(), password: "Passw0rd-ok", firstName: "Ada", lastName: "Byron" },
+      body: { email: holder.email.toUpperCase(), password: "Passw0rd-ok", firstName: "Ada", lastName: "Byron" },
     });
     logs.restore();
     expectError(res, 500, "internal_error");
-    for (const line of logs.raw) expect(line.toLowerCase()).not.toContain(org.users.USER.email);
+    for (const line of logs.raw) expect(line.toLowerCase()).not.toContain(holder.email);
     const [line] = logs.lines();
     expect(line).toMatchObject({ level: "error", status: 500, code: "internal_error", error: { class: "DrizzleQueryError" } });
     // The statement is named, with its placeholders, the parameter list cut off; then the driver's reason.
     expect(line?.error).toEqual({
       class: "DrizzleQueryError",
-      message: expect.stringMatching(/^Failed query: select .* from "users" where lower\("users"\."email"\) = \?$/),
+      message: expect.stringMatching(
+        /^Failed query: select .* from "users" where \("users"\."org_id" = \? and lower\("users"\."email"\) = \?\)$/,
+      ),
       cause: "no such table: users_unavailable: SQLITE_ERROR",
     });
   });

@@ -19,6 +19,7 @@ const MSG = {
   updateUsers: "Insufficient permissions to update users",
   deleteUsers: "Insufficient permissions to delete users",
   activateUsers: "Insufficient permissions to activate users",
+  resendInvitations: "Insufficient permissions to resend invitations",
   userNotFound: "User not found",
   deleteSelf: "Cannot delete yourself",
 } as const;
@@ -215,6 +216,26 @@ const OWN_OPERATIONS: OwnOperation[] = [
       };
     },
   },
+  {
+    label: "POST /organization/users/{userId}/resend-invitation",
+    minimum: ROLE.WORKSPACES,
+    denied: MSG.resendInvitations,
+    write: true,
+    async prepare(org) {
+      const target = await insertUser(org.id, ROLE.USER, { unverified: true });
+      return {
+        request: { method: "POST", path: `/organization/users/${target.id}/resend-invitation` },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body).toEqual({ success: true, message: "Invitation sent" });
+          const { results } = await env.DB.prepare("SELECT status, org_id FROM invitations WHERE user_id = ?")
+            .bind(target.id)
+            .all();
+          expect(results).toEqual([{ status: "pending", org_id: org.id }]);
+        },
+      };
+    },
+  },
 ];
 
 const ownCases = OWN_OPERATIONS.flatMap((op) =>
@@ -241,6 +262,21 @@ describe("every operation as every role, on the caller's own organization", () =
       const res = await expectUnchanged(send);
       expectError(res, 403, "forbidden", op.denied);
     }
+  });
+});
+
+describe("every operation as a caller of every role whose address is not verified", () => {
+  it.each(
+    titled(
+      OWN_OPERATIONS.flatMap((op) => ROLE_NAMES.map((role) => ({ op, role }))),
+      (c) => `an unverified ${c.role} gets 403 email_not_verified on ${c.op.label}, and nothing changes`,
+    ),
+  )("%s", async (_title, { op, role }) => {
+    const org = await createOrg();
+    const caller = await insertUser(org.id, ROLE[role], { unverified: true });
+    const { request } = await op.prepare(org);
+    const res = await expectUnchanged(() => call(request.method, request.path, { token: caller.token, body: request.body }));
+    expectError(res, 403, "email_not_verified", MESSAGES.emailNotVerified);
   });
 });
 
@@ -300,6 +336,12 @@ const FOREIGN_USER_OPERATIONS: ForeignUserOperation[] = [
     denied: MSG.activateUsers,
     request: (id) => ({ method: "POST", path: `/organization/users/${id}/activate` }),
     target: (b) => b.deleted,
+  },
+  {
+    label: "POST /organization/users/{idOfB}/resend-invitation",
+    denied: MSG.resendInvitations,
+    request: (id) => ({ method: "POST", path: `/organization/users/${id}/resend-invitation` }),
+    target: (b) => b.users.USER,
   },
 ];
 

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   createVerifier,
@@ -8,13 +7,13 @@ import {
   LEEWAY_SECONDS,
   TokenError,
 } from "../../src/auth/jwt";
-import { parseAuthConfig, type Bindings } from "../../src/env";
+import { parseAuthConfig, type AuthVars } from "../../src/env";
 import { b64url, encodePart } from "../helpers/jws";
 
 // The verifier on its own, with explicit configurations and an explicit clock.
 
 type Json = Record<string, unknown>;
-type Vars = Omit<Bindings, "DB">;
+type Vars = AuthVars;
 
 const SECRET = "unit-test-secret-0123456789abcdef0123";
 const NOW = 1_800_000_000;
@@ -47,7 +46,7 @@ const ISS = "https://id.example.test";
 const AUD = "org-api";
 const idp = (overrides: Json = {}): Json => claims({ iss: ISS, aud: AUD, ...overrides });
 
-const config = (vars: Vars) => parseAuthConfig({ DB: env.DB, ...vars });
+const config = (vars: Vars) => parseAuthConfig(vars);
 const hsVerifier = (vars: Vars = {}) => createVerifier(config({ JWT_ALG: "HS256", JWT_SECRET: SECRET, ...vars }));
 
 async function expectRefused(promise: Promise<unknown>): Promise<void> {
@@ -535,7 +534,7 @@ describe("a JWKS URL that cannot be fetched", () => {
 
 describe("parseAuthConfig", () => {
   it("accepts HS256 with a 32-byte secret and defaults JWT_ALG to HS256", () => {
-    expect(parseAuthConfig({ DB: env.DB, JWT_SECRET: "s".repeat(32) })).toMatchObject({
+    expect(parseAuthConfig({ JWT_SECRET: "s".repeat(32) })).toMatchObject({
       JWT_ALG: "HS256",
       JWT_SECRET: "s".repeat(32),
     });

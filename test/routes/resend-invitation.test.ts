@@ -1,0 +1,75 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { ROLE } from "../../src/auth/roles";
+import { INVITATIONS_PER_WINDOW, RESEND_WINDOW_MS } from "../../src/db/invitations";
+import { MESSAGES } from "../../src/errors";
+import { call, expectError } from "../helpers/api";
+import { callWith } from "../helpers/faults";
+import { createOrg, insertUser } from "../helpers/fixtures";
+import { invitationsOf, recordingQueue } from "../helpers/invitations";
+import { expectUnchanged } from "../helpers/snapshot";
+
+// POST /organization/users/{userId}/resend-invitation (Flashback's resendTeamUserInvitation).
+
+const resendPath = (id: string) => `/organization/users/${id}/resend-invitation`;
+
+describe("POST /organization/users/{userId}/resend-invitation", () => {
+  it("writes a new pending invitation, revokes the earlier ones and enqueues the new one", async () => {
+    const org = await createOrg();
+    const target = await insertUser(org.id, ROLE.USER, { unverified: true });
+    const first = recordingQueue();
+    await callWith({ INVITATIONS: first.binding }, "POST", resendPath(target.id), { token: org.users.WORKSPACES.token });
+    const queue = recordingQueue();
+    const res = await callWith({ INVITATIONS: queue.binding }, "POST", resendPath(target.id), {
+      token: org.users.WORKSPACES.token,
+    });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({ success: true, message: MESSAGES.invitationSent });
+    const rows = await invitationsOf(target.id);
+    expect(rows.map((r) => r.status)).toEqual(["revoked", "pending"]);
+    expect(queue.messages).toEqual([{ invitationId: rows[1]?.id }]);
+  });
+
+  it(`allows ${INVITATIONS_PER_WINDOW} invitations per user per hour, then 429 with Retry-After and nothing written`, async () => {
+    const org = await createOrg();
+    const target = await insertUser(org.id, ROLE.USER, { unverified: true });
+    for (let i = 0; i < INVITATIONS_PER_WINDOW; i++) {
+      expect((await call("POST", resendPath(target.id), { token: org.users.OWNER.token })).status).toBe(200);
+    }
+    const refused = await expectUnchanged(() => call("POST", resendPath(target.id), { token: org.users.OWNER.token }));
+    expectError(refused, 429, "rate_limited", MESSAGES.tooManyInvitations);
+    const wait = Number(refused.headers.get("Retry-After"));
+    expect(wait).toBeGreaterThan(RESEND_WINDOW_MS / 1000 - 60);
+    expect(wait).toBeLessThanOrEqual(RESEND_WINDOW_MS / 1000);
+
+    // Once the oldest leaves the window, one more is allowed.
+    await env.DB.prepare("UPDATE invitations SET created_at = ? WHERE id = ?")
+      .bind(new Date(Date.now() - RESEND_WINDOW_MS - 1000).toISOString(), (await invitationsOf(target.id))[0]?.id)
+      .run();
+    expect((await call("POST", resendPath(target.id), { token: org.users.OWNER.token })).status).toBe(200);
+  });
+
+  it("refuses a user whose address is already verified with 400 and writes nothing", async () => {
+    const org = await createOrg();
+    const res = await expectUnchanged(() => call("POST", resendPath(org.users.USER.id), { token: org.users.OWNER.token }));
+    expectError(res, 400, "already_verified", MESSAGES.alreadyVerified);
+  });
+
+  it("applies the ceiling: a WORKSPACES caller cannot resend to an ADMINISTRATOR", async () => {
+    const org = await createOrg();
+    const admin = await insertUser(org.id, ROLE.ADMINISTRATOR, { unverified: true });
+    const res = await expectUnchanged(() => call("POST", resendPath(admin.id), { token: org.users.WORKSPACES.token }));
+    expectError(res, 403, "forbidden", MESSAGES.targetAboveOwn);
+  });
+
+  it("answers 404 for a soft-deleted user, another organization's user and an unknown id alike", async () => {
+    const org = await createOrg();
+    const other = await createOrg();
+    const deleted = await insertUser(org.id, ROLE.USER, { unverified: true, deleted: true });
+    const foreign = await insertUser(other.id, ROLE.USER, { unverified: true });
+    for (const id of [deleted.id, foreign.id, crypto.randomUUID()]) {
+      const res = await expectUnchanged(() => call("POST", resendPath(id), { token: org.users.OWNER.token }));
+      expectError(res, 404, "not_found", MESSAGES.userNotFound);
+    }
+  });
+});
