@@ -104,7 +104,9 @@ const apiWorker = (name: string, scriptOptions: object) => {
 };
 const workers = {
   api: apiWorker("api", { modules: true, modulesRoot: buildDir, scriptPath: build.script }),
+  // A queue takes one consumer (Miniflare refuses two): the API's; the probe keeps the producer.
   probe: apiWorker("probe", {
+    queueConsumers: undefined,
     modulesRoot: probeDir,
     modules: [
       { type: "ESModule", path: join(probeDir, "probe.js") },

@@ -15,8 +15,8 @@ export type SoakOrg = {
   hotIds: string[];
   /** Members the load deletes, reactivates and renames at once. */
   toggleIds: string[];
-  /** The email of a live member, sent again in other letter case to provoke a 409. */
-  takenEmail: string;
+  /** Addresses of verified members (one live, one soft-deleted): no organization may create them (409). */
+  verifiedEmails: string[];
 };
 
 export type SoakPlan = { origin: string; seconds: number; connections: number; orgs: SoakOrg[] };
@@ -35,7 +35,8 @@ export type SoakLedger = {
   unexpected: { op: string; status: number; body: string }[];
   /** Requests that got no HTTP answer (reset, timeout). */
   transportErrors: string[];
-  created: { org: number; id: string; email: string; invited: boolean }[];
+  /** 201s; `shared`: the address is also held by an unverified user of the other organization. */
+  created: { org: number; id: string; email: string; invited: boolean; shared: boolean }[];
   deleted: number[];
   activated: number[];
   writes: FieldWrite[];
@@ -81,6 +82,10 @@ const pick = <T>(items: T[]): T => items[Math.floor(Math.random() * items.length
 const other = (org: number) => (org + 1) % orgs.length;
 const at = (org: number) => orgs[org] as SoakOrg;
 const unique = (state: ConnectionState) => `soak${process.pid}c${state.id}n${state.sequence++}`;
+// Addresses of each organization's 201s (unverified users); those not yet created in the other
+// organization too. Taken from synchronously, so no two requests reuse one.
+const createdEmails: string[][] = orgs.map(() => []);
+const shareable: string[][] = orgs.map(() => []);
 
 /** Records every field of an acknowledged write; on refusal, its values must never appear. */
 function fieldWrites(key: string, fields: Record<string, string | number>) {
@@ -211,34 +216,56 @@ const OPERATIONS: Operation[] = [
     name: "POST user",
     weight: 3,
     expected: [201],
+    run: (org, state) => createUser(org, `${unique(state)}@soak.example`, false),
+  },
+  {
+    // Unverified users of several organizations may hold one address (the first to verify wins).
+    // A fresh address until the other organization has a 201 to share.
+    name: "POST user, address of other org",
+    weight: 1,
+    expected: [201],
     run: (org, state) => {
-      const email = `${unique(state)}@soak.example`;
-      const invited = Math.random() < 0.5;
-      return {
-        method: "POST",
-        path: "/organization/users",
-        body: { email, password: "Soak-pass-1", firstName: "Soak", lastName: "Created", orgRole: 0, sendInvite: invited },
-        onAnswer: (status, body) => {
-          if (status !== 201) return;
-          const { data } = JSON.parse(body) as { data: { id: string; orgId: string } };
-          if (data.orgId !== at(org).id) ledger.tenancyViolations.push(`created user ${data.id} in another org`);
-          ledger.created.push({ org, id: data.id, email, invited });
-        },
-      };
+      const email = shareable[other(org)]?.pop();
+      return createUser(org, email ?? `${unique(state)}@soak.example`, email !== undefined);
     },
   },
   {
-    name: "POST user, email taken",
+    name: "POST user, address verified",
     weight: 1,
     expected: [409],
-    run: (org) => ({
-      method: "POST",
-      path: "/organization/users",
-      body: { email: at(other(org)).takenEmail.toUpperCase(), password: "Soak-pass-1", firstName: "Soak", lastName: "Twin" },
-    }),
+    run: (org, state) => refusedCreation(pick([...at(org).verifiedEmails, ...at(other(org)).verifiedEmails]), state),
+  },
+  {
+    name: "POST user, address in own org",
+    weight: 1,
+    expected: [409],
+    run: (org, state) => refusedCreation(pick(createdEmails[org]?.length ? createdEmails[org] : at(org).verifiedEmails), state),
   },
 ];
 const totalWeight = OPERATIONS.reduce((sum, op) => sum + op.weight, 0);
+
+function createUser(org: number, email: string, shared: boolean): ReturnType<Operation["run"]> {
+  const invited = Math.random() < 0.5;
+  return {
+    method: "POST",
+    path: "/organization/users",
+    body: { email, password: "Soak-pass-1", firstName: "Soak", lastName: "Created", orgRole: 0, sendInvite: invited },
+    onAnswer: (status, body) => {
+      if (status !== 201) return;
+      const { data } = JSON.parse(body) as { data: { id: string; orgId: string } };
+      if (data.orgId !== at(org).id) ledger.tenancyViolations.push(`created user ${data.id} in another org`);
+      ledger.created.push({ org, id: data.id, email, invited, shared });
+      createdEmails[org]?.push(email);
+      if (!shared) shareable[org]?.push(email);
+    },
+  };
+}
+
+/** A creation that must be refused (409), in other letter case; its unique last name must never be stored. */
+function refusedCreation(email: string, state: ConnectionState): ReturnType<Operation["run"]> {
+  const body = { email: email.toUpperCase(), password: "Soak-pass-1", firstName: "Soak", lastName: unique(state) };
+  return { method: "POST", path: "/organization/users", body, onAnswer: fieldWrites("", { lastName: body.lastName }) };
+}
 
 function chooseOperation(): Operation {
   let roll = Math.random() * totalWeight;

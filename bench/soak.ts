@@ -6,9 +6,12 @@
 // writes from both organizations for `--seconds`, then waits for every answer. Afterwards the
 // database is read and compared with what the successful responses imply: no 5xx, no answer
 // missing, row counts exact, every acknowledged write present and not silently overwritten by an
-// older one, no refused write visible, no data across organizations. Prints the figures; exits 1
-// when any check fails.
-import { randomBytes } from "node:crypto";
+// older one, no refused write visible, no data across organizations. The Worker's own queue
+// consumer sends the invitations meanwhile; once the load ends the queue is let drain, and every
+// invitation of a 201 with sendInvite must be sent (or recorded as failed), its email received by
+// the local Email binding. Prints the figures; exits 1 when any check fails.
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startHarness } from "./harness";
 import { seedOrganizations, userId, type SeededOrg } from "./seed";
@@ -26,6 +29,8 @@ const CONNECTIONS = option("connections", 16);
 const MEMBERS = 1_000;
 const SECRET = randomBytes(32).toString("base64url");
 const D1_ID = "org-api-soak";
+// How long the queue may take to send the invitations once the load has stopped.
+const DRAIN_LIMIT_MS = 60_000;
 
 const harness = await startHarness("soak", SECONDS * 1000 + 5 * 60_000);
 const { log } = harness;
@@ -33,9 +38,13 @@ const { signToken } = await import("../src/auth/jwt");
 const { hashPassword } = await import("../src/auth/password");
 
 const build = await harness.buildWorker();
+// The local Email binding writes every message it is given to files: under the run's work
+// directory (removed on exit), where the delivery check reads them back.
+const emailDir = join(harness.work, "tmp", "email");
 const mf = await harness.startMiniflare({
   cf: false,
   resourcePersistencePath: join(harness.work, "state"),
+  resourceTmpPath: join(harness.work, "tmp"),
   verbose: false,
   workers: [harness.apiWorker("api", { modules: true, modulesRoot: build.dir, scriptPath: build.script }, D1_ID, SECRET)],
 });
@@ -56,7 +65,11 @@ type State = {
   tallies: Tally[];
   /** organization_user_counts rows that differ from counting users (kept by triggers). */
   countDrift: { org_id: string; org_role: number; counted: number; kept: number }[];
-  sharedEmails: number;
+  /** Addresses of more than one verified account (deleted included), and held twice in one organization. */
+  verifiedShared: number;
+  orgShared: number;
+  /** Addresses held in several organizations: allowed while at most one holder is verified. */
+  crossOrg: number;
   orgsWithoutOwner: number;
   /** Field values by `<id>.<field>`, as FieldWrite keys name them. */
   fields: Map<string, string | number | null>;
@@ -64,30 +77,41 @@ type State = {
 };
 
 async function readState(): Promise<State> {
-  const [organizations, users, invitations, tallies, countDrift, sharedEmails, orgsWithoutOwner, userFields, orgFields] =
-    await db.batch([
-      db.prepare("SELECT count(*) AS n FROM organizations"),
-      db.prepare("SELECT count(*) AS n FROM users"),
-      db.prepare("SELECT count(*) AS n FROM invitations"),
-      db.prepare(
-        "SELECT org_id AS org, sum(deleted_at IS NULL) AS live, sum(deleted_at IS NOT NULL) AS deleted FROM users GROUP BY org_id",
-      ),
-      db.prepare(
-        `SELECT coalesce(u.org_id, c.org_id) AS org_id, coalesce(u.org_role, c.org_role) AS org_role,
+  const [
+    organizations,
+    users,
+    invitations,
+    tallies,
+    countDrift,
+    verifiedShared,
+    orgShared,
+    crossOrg,
+    orgsWithoutOwner,
+    userFields,
+    orgFields,
+  ] = await db.batch([
+    db.prepare("SELECT count(*) AS n FROM organizations"),
+    db.prepare("SELECT count(*) AS n FROM users"),
+    db.prepare("SELECT count(*) AS n FROM invitations"),
+    db.prepare(
+      "SELECT org_id AS org, sum(deleted_at IS NULL) AS live, sum(deleted_at IS NOT NULL) AS deleted FROM users GROUP BY org_id",
+    ),
+    db.prepare(
+      `SELECT coalesce(u.org_id, c.org_id) AS org_id, coalesce(u.org_role, c.org_role) AS org_role,
            coalesce(u.live, 0) || '/' || coalesce(u.deleted, 0) AS counted, coalesce(c.live, 0) || '/' || coalesce(c.deleted, 0) AS kept
          FROM (SELECT org_id, org_role, sum(deleted_at IS NULL) AS live, sum(deleted_at IS NOT NULL) AS deleted FROM users GROUP BY 1, 2) u
          FULL OUTER JOIN organization_user_counts c ON c.org_id = u.org_id AND c.org_role = u.org_role
          WHERE counted IS NOT kept`,
-      ),
-      db.prepare(
-        "SELECT count(*) AS n FROM (SELECT lower(email) FROM users WHERE deleted_at IS NULL GROUP BY 1 HAVING count(*) > 1)",
-      ),
-      db.prepare(
-        "SELECT count(*) AS n FROM organizations o WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = o.id AND u.org_role = 255 AND u.deleted_at IS NULL)",
-      ),
-      db.prepare("SELECT id, org_id, email, first_name, last_name, org_role FROM users"),
-      db.prepare("SELECT id, name, city FROM organizations"),
-    ]);
+    ),
+    db.prepare("SELECT count(*) AS n FROM (SELECT lower(email) FROM users WHERE validated = 1 GROUP BY 1 HAVING count(*) > 1)"),
+    db.prepare("SELECT count(*) AS n FROM (SELECT org_id, lower(email) FROM users GROUP BY 1, 2 HAVING count(*) > 1)"),
+    db.prepare("SELECT count(*) AS n FROM (SELECT lower(email) FROM users GROUP BY 1 HAVING count(DISTINCT org_id) > 1)"),
+    db.prepare(
+      "SELECT count(*) AS n FROM organizations o WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.org_id = o.id AND u.org_role = 255 AND u.deleted_at IS NULL)",
+    ),
+    db.prepare("SELECT id, org_id, email, first_name, last_name, org_role FROM users"),
+    db.prepare("SELECT id, name, city FROM organizations"),
+  ]);
   const count = (result: D1Result | undefined) => Number((result?.results[0] as { n: number } | undefined)?.n);
   const fields = new Map<string, string | number | null>();
   const members = new Map<string, { org: string; email: string }>();
@@ -108,7 +132,9 @@ async function readState(): Promise<State> {
     invitations: count(invitations),
     tallies: (tallies?.results ?? []) as Tally[],
     countDrift: (countDrift?.results ?? []) as State["countDrift"],
-    sharedEmails: count(sharedEmails),
+    verifiedShared: count(verifiedShared),
+    orgShared: count(orgShared),
+    crossOrg: count(crossOrg),
     orgsWithoutOwner: count(orgsWithoutOwner),
     fields,
     members,
@@ -131,7 +157,8 @@ const soakOrg = async (org: SeededOrg, index: number): Promise<SoakOrg> => ({
   readIds: range(100, 200)
     .filter(live)
     .map((n) => userId(index, n)),
-  takenEmail: `member150@org${index}.bench.example`,
+  // Every seeded member is verified; 96 is soft-deleted, which keeps the address bound all the same.
+  verifiedEmails: [150, 96].map((n) => `member${n}@org${index}.bench.example`),
 });
 const plan: SoakPlan = {
   origin,
@@ -141,6 +168,70 @@ const plan: SoakPlan = {
 };
 log(`load: ${CONNECTIONS} connections for ${SECONDS}s, mixed reads and writes from both organizations`);
 const ledger = await harness.runProcess<SoakLedger>("bench/soak-load.ts", plan, (SECONDS + 120) * 1000);
+
+// ---------------------------------------------------------------------------------------------
+// Delivery: the queue drains (bounded), then every invitation is read with its user, and every
+// email the binding was given with the token its link carries.
+
+const sleep = (ms: number) => new Promise((resolveTimer) => setTimeout(resolveTimer, ms));
+const createdIds = JSON.stringify(ledger.created.map((c) => c.id));
+const pendingNow = async () =>
+  (await db
+    .prepare("SELECT count(*) AS n FROM invitations WHERE status = 'pending' AND user_id IN (SELECT value FROM json_each(?))")
+    .bind(createdIds)
+    .first<number>("n")) ?? 0;
+const drainStarted = Date.now();
+let pending = await pendingNow();
+const pendingAtEnd = pending;
+while (pending > 0 && Date.now() - drainStarted < DRAIN_LIMIT_MS) {
+  await sleep(500);
+  pending = await pendingNow();
+}
+const drainSeconds = ((Date.now() - drainStarted) / 1000).toFixed(1);
+log(
+  pending > 0
+    ? `queue not drained: ${pending} invitations still pending after ${drainSeconds}s`
+    : `queue drained: ${pendingAtEnd} invitations pending when the load ended, none after ${drainSeconds}s`,
+);
+
+type InvitationLine = {
+  id: string;
+  user_id: string;
+  org_id: string;
+  email: string;
+  status: string;
+  attempts: number;
+  token_hash: string | null;
+  failed_at: string | null;
+  user_org: string | null;
+  user_email: string | null;
+};
+const invitationRows = (
+  await db
+    .prepare(
+      `SELECT i.id, i.user_id, i.org_id, i.email, i.status, i.attempts, i.token_hash, i.failed_at,
+         u.org_id AS user_org, u.email AS user_email
+       FROM invitations i LEFT JOIN users u ON u.id = i.user_id`,
+    )
+    .all<InvitationLine>()
+).results;
+
+/** The token in the link of every email the binding stored (its text part). */
+function emailTokens(): string[] {
+  if (!existsSync(emailDir)) return [];
+  return readdirSync(emailDir, { recursive: true, encoding: "utf8" })
+    .filter((file) => file.includes("email-text") && file.endsWith(".txt"))
+    .map((file) => /[?&]token=([\w-]+)/.exec(readFileSync(join(emailDir, file), "utf8"))?.[1] ?? "");
+}
+// The binding writes its files after send() has returned, so shortly after the row says sent.
+const sentRows = invitationRows.filter((row) => row.status === "sent");
+let tokens = emailTokens();
+const filesBy = Date.now() + 10_000;
+while (tokens.length < sentRows.length && Date.now() < filesBy) {
+  await sleep(250);
+  tokens = emailTokens();
+}
+
 const after = await readState();
 await harness.stopMiniflare(mf);
 
@@ -194,6 +285,34 @@ const tallyLines = orgIds.map((org, index) => {
 const lost = lostWrites(ledger.writes, after);
 const leakedRefused = ledger.refusedValues.filter((value) => values.has(value));
 const invited = ledger.created.filter((c) => c.invited).length;
+const sharedCreated = ledger.created.filter((c) => c.shared).length;
+
+const invitationsOf = new Map<string, InvitationLine[]>();
+for (const row of invitationRows) invitationsOf.set(row.user_id, [...(invitationsOf.get(row.user_id) ?? []), row]);
+const invitedRows = ledger.created.filter((c) => c.invited).flatMap((c) => invitationsOf.get(c.id) ?? []);
+const notOneInvitation = ledger.created.filter((c) => c.invited && invitationsOf.get(c.id)?.length !== 1);
+const byStatus = new Map<string, number>();
+for (const row of invitedRows) byStatus.set(row.status, (byStatus.get(row.status) ?? 0) + 1);
+const statusText =
+  [...byStatus]
+    .sort(([a], [b]) => (a === "sent" ? -1 : b === "sent" ? 1 : a.localeCompare(b)))
+    .map(([status, n]) => `${n} ${status}`)
+    .join(", ") || "none";
+// Sent, or dead-lettered after the queue's retries and recorded so: never left pending or dropped.
+const unaccounted = invitedRows.filter((row) => row.status !== "sent" && row.status !== "failed");
+const failedInvitations = invitedRows.filter((row) => row.status === "failed");
+const sentInvited = byStatus.get("sent") ?? 0;
+const mismatched = invitationRows.filter(
+  (row) => row.user_org === null || row.user_org !== row.org_id || row.user_email !== row.email,
+);
+const uninvitedWithInvitation = ledger.created.filter((c) => !c.invited && invitationsOf.has(c.id));
+const emailsByHash = new Map<string, number>();
+for (const token of tokens) {
+  const hash = createHash("sha256").update(token).digest("hex");
+  emailsByHash.set(hash, (emailsByHash.get(hash) ?? 0) + 1);
+}
+const emailed = sentRows.filter((row) => row.token_hash !== null && emailsByHash.get(row.token_hash) === 1).length;
+const strayEmails = tokens.length - sum(sentRows.map((row) => (row.token_hash ? (emailsByHash.get(row.token_hash) ?? 0) : 0)));
 
 const checks: { name: string; expected: string; actual: string; pass: boolean }[] = [
   { name: "5xx answers", expected: "0", actual: String(serverErrors), pass: serverErrors === 0 },
@@ -234,6 +353,36 @@ const checks: { name: string; expected: string; actual: string; pass: boolean }[
     pass: after.invitations === before.invitations + invited,
   },
   {
+    name: "201s with sendInvite having exactly one invitation",
+    expected: `${invited} of ${invited}`,
+    actual: `${invited - notOneInvitation.length} of ${invited}${notOneInvitation[0] ? ` (${notOneInvitation[0].id} has ${invitationsOf.get(notOneInvitation[0].id)?.length ?? 0})` : ""}`,
+    pass: notOneInvitation.length === 0,
+  },
+  {
+    name: "their invitations sent, or failed and recorded so, once drained",
+    expected: `${invited} sent`,
+    actual: `${statusText} (drain: ${drainSeconds}s)`,
+    pass: unaccounted.length === 0,
+  },
+  {
+    name: "sent invitations whose email the binding got, by its token",
+    expected: `${sentRows.length} of ${sentRows.length}, 0 other`,
+    actual: `${emailed} of ${sentRows.length}, ${strayEmails} other`,
+    pass: emailed === sentRows.length && strayEmails === 0,
+  },
+  {
+    name: "invitations without their user, its organization or its address",
+    expected: "0",
+    actual: `${mismatched.length}${mismatched[0] ? ` (${mismatched[0].id})` : ""}`,
+    pass: mismatched.length === 0,
+  },
+  {
+    name: "users created without sendInvite that have an invitation",
+    expected: "0",
+    actual: String(uninvitedWithInvitation.length),
+    pass: uninvitedWithInvitation.length === 0,
+  },
+  {
     name: "created users present, in their organization, with their email",
     expected: `${created} of ${created}`,
     actual: `${created - missingCreated.length} of ${created}`,
@@ -258,10 +407,22 @@ const checks: { name: string; expected: string; actual: string; pass: boolean }[
     pass: after.countDrift.length === 0,
   },
   {
-    name: "live users sharing an email (case-insensitive)",
+    name: "verified accounts sharing an address (deleted included)",
     expected: "0",
-    actual: String(after.sharedEmails),
-    pass: after.sharedEmails === 0,
+    actual: String(after.verifiedShared),
+    pass: after.verifiedShared === 0,
+  },
+  {
+    name: "users of one organization sharing an address (deleted included)",
+    expected: "0",
+    actual: String(after.orgShared),
+    pass: after.orgShared === 0,
+  },
+  {
+    name: "addresses in several organizations (before + shared 201s)",
+    expected: `${before.crossOrg} + ${sharedCreated} = ${before.crossOrg + sharedCreated}`,
+    actual: String(after.crossOrg),
+    pass: after.crossOrg === before.crossOrg + sharedCreated,
   },
   {
     name: "organizations without a live owner",
@@ -286,24 +447,29 @@ console.log(
   `\nLoad: ${ledger.requests.toLocaleString("en")} answered requests in ${ledger.seconds.toFixed(1)}s ` +
     `(${(ledger.requests / ledger.seconds).toFixed(0)} req/s), ${CONNECTIONS} connections\n`,
 );
-console.log(`${"operation".padEnd(26)} ${pad("answers", 8)} ${pad("p50 ms", 8)} ${pad("p99 ms", 8)}  statuses`);
+console.log(`${"operation".padEnd(31)} ${pad("answers", 8)} ${pad("p50 ms", 8)} ${pad("p99 ms", 8)}  statuses`);
 for (const [name, byStatus] of Object.entries(ledger.statuses).sort()) {
   const latency = ledger.latency[name];
   const statuses = Object.entries(byStatus)
     .map(([status, n]) => `${status} x${n}`)
     .join(", ");
   console.log(
-    `${name.padEnd(26)} ${pad(sum(Object.values(byStatus)), 8)} ${pad(latency?.p50.toFixed(1) ?? "-", 8)} ${pad(latency?.p99.toFixed(1) ?? "-", 8)}  ${statuses}`,
+    `${name.padEnd(31)} ${pad(sum(Object.values(byStatus)), 8)} ${pad(latency?.p50.toFixed(1) ?? "-", 8)} ${pad(latency?.p99.toFixed(1) ?? "-", 8)}  ${statuses}`,
   );
 }
 console.log(`\n${"check".padEnd(69)} ${"expected".padEnd(20)} actual`);
 for (const check of checks)
   console.log(`${check.pass ? "ok  " : "FAIL"} ${check.name.padEnd(64)} ${check.expected.padEnd(20)} ${check.actual}`);
 for (const sample of ledger.unexpected.slice(0, 5)) console.log(`  unexpected: ${sample.op} -> ${sample.status} ${sample.body}`);
+for (const row of [...failedInvitations, ...unaccounted].slice(0, 5))
+  console.log(
+    `  invitation ${row.id}: ${row.status} after ${row.attempts} attempts${row.failed_at ? `, failed at ${row.failed_at}` : ""}`,
+  );
 const failed = checks.filter((check) => !check.pass).length;
 // Lost: acknowledged field writes, created users, and deletes or activations missing from the counts.
 const lostCount = lost.length + missingCreated.length + sum(tallyLines.map((t) => Math.abs(t.expected.live - t.actual.live)));
 console.log(
-  `\nsoak: ${serverErrors} 5xx, ${lostCount} lost writes, ${failed} of ${checks.length} checks failed (${seconds.toFixed(0)}s in all)`,
+  `\nsoak: ${serverErrors} 5xx, ${lostCount} lost writes, ${sentInvited} of ${invited} invitations sent` +
+    `${failedInvitations.length ? ` (${failedInvitations.length} failed, recorded)` : ""}, ${failed} of ${checks.length} checks failed (${seconds.toFixed(0)}s in all)`,
 );
 if (failed) process.exit(1);
