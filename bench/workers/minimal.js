@@ -2,7 +2,8 @@
 // ORM. It does what the API does for that endpoint at the least cost: verifies the same HS256
 // bearer token with Web Crypto (key imported once per isolate; exp required), then runs the same
 // single D1 statement as the API (src/db/users.ts findCaller: the live organization joined with
-// its live member, the caller, whose token is newer than their watermark), answers 401 without a row, 403 for another organization's id, and
+// its live member, the caller, whose token is newer than their watermark), answers 401 without a row, 403 for an
+// unverified caller or another organization's id, and
 // otherwise the same envelope.
 //
 // Also serves POST /pbkdf2: the password hash of POST /organization/users alone (PBKDF2-SHA256,
@@ -14,7 +15,7 @@ const ORG_PATH = /^\/organization\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 // The statement Drizzle sends for findCaller (src/db/users.ts); bench/run.ts checks that the API
 // still sends exactly this for GET /organization/{id} (GET /sql answers it).
 const SQL =
-  'select "caller"."id", "caller"."org_id", "caller"."org_role", "caller_org"."id", "caller_org"."name", ' +
+  'select "caller"."id", "caller"."org_id", "caller"."org_role", "caller"."validated", "caller_org"."id", "caller_org"."name", ' +
   '"caller_org"."domain", "caller_org"."address1", "caller_org"."address2", "caller_org"."city", ' +
   '"caller_org"."zipcode", "caller_org"."phone", "caller_org"."state", "caller_org"."country", ' +
   '"caller_org"."website", "caller_org"."repos_disabled", "caller_org"."is_business", ' +
@@ -78,9 +79,12 @@ export default {
     const iat = typeof claims.iat === "number" ? claims.iat : null;
     const [row] = await env.DB.prepare(SQL).bind(String(claims.sub), iat).raw();
     if (!row) return refuse(401, "unauthorized", "Invalid or expired token");
+    if (!row[3])
+      return refuse(403, "email_not_verified", "Email address not verified: follow the link in the verification email first");
     if (row[1] !== match[1].toLowerCase())
       return refuse(403, "forbidden", "Access denied: you can only view your own organization");
     const [
+      ,
       ,
       ,
       ,
