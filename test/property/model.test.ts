@@ -226,11 +226,16 @@ async function checkInvariants(m: Model) {
     ).toBeGreaterThanOrEqual(1);
   }
 
-  // No two users share an address, case-insensitively: live ones, and (the stronger rule) any.
+  // No address twice in one organization, deleted users included, and none held by two verified
+  // accounts; unverified users of different organizations may share one.
   const duplicates = await env.DB.prepare(
-    "SELECT lower(email) AS email, count(*) AS n FROM users GROUP BY lower(email) HAVING count(*) > 1",
+    "SELECT org_id, lower(email) AS email, count(*) AS n FROM users GROUP BY org_id, lower(email) HAVING count(*) > 1",
   ).all();
-  expect(duplicates.results, "duplicate addresses").toEqual([]);
+  expect(duplicates.results, "addresses twice in one organization").toEqual([]);
+  const verifiedTwice = await env.DB.prepare(
+    "SELECT lower(email) AS email, count(*) AS n FROM users WHERE validated = 1 GROUP BY lower(email) HAVING count(*) > 1",
+  ).all();
+  expect(verifiedTwice.results, "addresses of two verified accounts").toEqual([]);
 
   // Nothing crosses organizations: an invitation, its user and its inviter share one organization.
   const crossing = await env.DB.prepare(
@@ -438,7 +443,10 @@ class CreateUser extends Command {
       const holder = m.users[this.email.index % m.users.length] as ModelUser;
       email = this.email.upper ? holder.email.toUpperCase() : holder.email;
     }
-    const holder = m.users.find((u) => u.email === email.toLowerCase());
+    // Taken: by a user of the caller's organization (deleted or not), or by a verified account of any.
+    const holders = m.users.filter((u) => u.email === email.toLowerCase());
+    const own = holders.find((u) => u.orgId === caller?.orgId);
+    const taken = own !== undefined || holders.some((u) => u.verified);
     const body = {
       email,
       password: "Model-pass-1",
@@ -456,12 +464,12 @@ class CreateUser extends Command {
           ? denied(MESSAGES.createUsersRole)
           : this.role > caller.role
             ? denied(MESSAGES.roleAboveOwn)
-            : holder
+            : taken
               ? {
                   status: 409,
                   code: "conflict",
                   // The hint only for a deleted user of the caller's own organization.
-                  message: holder.deleted && holder.orgId === caller.orgId ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken,
+                  message: own?.deleted ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken,
                 }
               : { status: 201 };
     expectOutcome(res, expected, this.toString());
