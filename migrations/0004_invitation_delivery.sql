@@ -1,7 +1,10 @@
+-- Accounts that exist before verification did were admitted under the old rule (one address, one
+-- account, across every organization): they count as verified, so none is locked out on upgrade
+-- and none is sent an invitation for an address it already holds.
+UPDATE `users` SET `validated` = 1;--> statement-breakpoint
 DROP INDEX `users_email_unique`;--> statement-breakpoint
 CREATE UNIQUE INDEX `users_verified_email_unique` ON `users` (lower("email")) WHERE "users"."validated" = 1;--> statement-breakpoint
 CREATE UNIQUE INDEX `users_org_email_unique` ON `users` (`org_id`,lower("email"));--> statement-breakpoint
-CREATE INDEX `users_email_idx` ON `users` (lower("email"));--> statement-breakpoint
 -- Nothing references invitations, so it is rebuilt without turning foreign keys off (D1 refuses that).
 CREATE TABLE `__new_invitations` (
 	`id` text PRIMARY KEY NOT NULL,
@@ -25,9 +28,9 @@ CREATE TABLE `__new_invitations` (
 	CONSTRAINT "invitations_status_check" CHECK("__new_invitations"."status" IN ('pending', 'sent', 'failed', 'revoked', 'used', 'superseded'))
 );
 --> statement-breakpoint
--- Invitations written before delivery existed were never sent: they become pending, as enqueued at
--- their creation, so the first scheduled sweep sends them.
-INSERT INTO `__new_invitations`("id", "user_id", "org_id", "email", "invited_by", "created_at", "status", "enqueued_at") SELECT "id", "user_id", "org_id", "email", "invited_by", "created_at", 'pending', "created_at" FROM `invitations`;--> statement-breakpoint
+-- Invitations written before delivery existed were never sent (they carry no token): their users
+-- are verified above, so they are superseded; any `sent_at` they recorded is kept.
+INSERT INTO `__new_invitations`("id", "user_id", "org_id", "email", "invited_by", "created_at", "status", "enqueued_at", "sent_at") SELECT "id", "user_id", "org_id", "email", "invited_by", "created_at", 'superseded', "created_at", "sent_at" FROM `invitations`;--> statement-breakpoint
 DROP TABLE `invitations`;--> statement-breakpoint
 ALTER TABLE `__new_invitations` RENAME TO `invitations`;--> statement-breakpoint
 CREATE INDEX `invitations_user_idx` ON `invitations` (`user_id`,`created_at`);--> statement-breakpoint

@@ -10,6 +10,8 @@ declare global {
       /** fast-check replay of a command sequence (test/property/model.test.ts): the printed replayPath. */
       FC_REPLAY_PATH: string;
       TIGHT_RATE_LIMITER: RateLimit;
+      /** Empty: the upgrade test applies the migrations to it one by one. */
+      UPGRADE_DB: D1Database;
       /** The queue wrangler.toml's consumer reads (INVITATIONS goes to one nothing reads). */
       WIRED_INVITATIONS: Queue<import("../src/invitations/message").InvitationMessage>;
     }

@@ -244,13 +244,23 @@ export async function releaseClaim(db: Db, invitationId: string, tokenHash: stri
     .where(and(eq(invitations.id, invitationId), eq(invitations.tokenHash, tokenHash), eq(invitations.status, "pending")));
 }
 
-/** Records that the queue gave up on an invitation (dead-lettered): visible, and a resend starts over. */
+/**
+ * Records that the queue gave up on an invitation (dead-lettered): visible, and a resend starts
+ * over. Not while a sender holds it: the sweep may have enqueued it again, and that message is
+ * sending now (it records the outcome, or is dead-lettered in turn).
+ */
 export async function markFailed(db: Db, invitationIds: string[], now: string): Promise<void> {
   if (invitationIds.length === 0) return;
   await db
     .update(invitations)
     .set({ status: "failed", failedAt: now, claimedUntil: null })
-    .where(and(inArray(invitations.id, invitationIds), eq(invitations.status, "pending")));
+    .where(
+      and(
+        inArray(invitations.id, invitationIds),
+        eq(invitations.status, "pending"),
+        or(isNull(invitations.claimedUntil), lte(invitations.claimedUntil, now)),
+      ),
+    );
 }
 
 /** Pending invitations last enqueued at or before `before` and not held by a sender, oldest first. */
@@ -329,7 +339,8 @@ export async function verifyEmail(db: Db, tokenHash: string, passwordHash: strin
           ),
         ),
       ),
-    // The other accounts' invitations of the address just verified can no longer be verified.
+    // The other accounts' invitations of the address just verified can no longer be verified. Keyed
+    // on the token this batch used (its `used_at` is now), so a replayed token changes nothing.
     db
       .update(invitations)
       .set({ status: "superseded", claimedUntil: null })
@@ -339,14 +350,13 @@ export async function verifyEmail(db: Db, tokenHash: string, passwordHash: strin
           eq(
             invitations.email,
             sql`(${builder
-              .select({ email: recipients.email })
+              .select({ email: usedInvitations.email })
               .from(usedInvitations)
-              .innerJoin(recipients, eq(recipients.id, usedInvitations.userId))
               .where(
                 and(
                   eq(usedInvitations.tokenHash, tokenHash),
                   eq(usedInvitations.status, "used"),
-                  sql`${recipients.validated} = 1`,
+                  eq(usedInvitations.usedAt, now),
                 ),
               )})`,
           ),

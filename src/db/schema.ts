@@ -64,8 +64,6 @@ export const users = sqliteTable(
       .where(sql`${t.validated} = 1`),
     // One account per address within an organization, verified or not, deleted or not.
     uniqueIndex("users_org_email_unique").on(t.orgId, sql`lower(${t.email})`),
-    // Every account holding an address, for the conflict check and for superseding invitations.
-    index("users_email_idx").on(sql`lower(${t.email})`),
     // Keyset pagination and the per-organization filters.
     index("users_org_created_idx").on(t.orgId, t.createdAt, t.id),
     index("users_org_role_created_idx").on(t.orgId, t.orgRole, t.createdAt, t.id),

@@ -190,6 +190,17 @@ describe("invitation delivery", () => {
     expect((await invitationsOf(id)).map((i) => i.status)).toEqual(["failed", "sent"]);
   });
 
+  it("does not record as failed a dead-lettered invitation that another message is sending", async () => {
+    quiet();
+    const org = await createOrg();
+    const { id, queue } = await create(org.users.OWNER.token);
+    const [invitation] = await invitationsOf(id);
+    const until = new Date(Date.now() + CLAIM_MS).toISOString();
+    await env.DB.prepare("UPDATE invitations SET claimed_until = ? WHERE id = ?").bind(until, invitation?.id).run();
+    await deliver(queue.messages, { queue: DEAD_LETTER_QUEUE, attempts: 6 });
+    expect(await invitationsOf(id)).toMatchObject([{ status: "pending", claimed_until: until, failed_at: null }]);
+  });
+
   it("recovers a lost enqueue with the scheduled sweep, and only once the invitation has waited", async () => {
     quiet();
     const org = await createOrg();

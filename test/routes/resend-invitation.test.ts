@@ -18,7 +18,11 @@ describe("POST /organization/users/{userId}/resend-invitation", () => {
     const org = await createOrg();
     const target = await insertUser(org.id, ROLE.USER, { unverified: true });
     const first = recordingQueue();
-    await callWith({ INVITATIONS: first.binding }, "POST", resendPath(target.id), { token: org.users.WORKSPACES.token });
+    const earlier = await callWith({ INVITATIONS: first.binding }, "POST", resendPath(target.id), {
+      token: org.users.WORKSPACES.token,
+    });
+    expect(earlier.status, earlier.text).toBe(200);
+    expect((await invitationsOf(target.id)).map((r) => r.status)).toEqual(["pending"]);
     const queue = recordingQueue();
     const res = await callWith({ INVITATIONS: queue.binding }, "POST", resendPath(target.id), {
       token: org.users.WORKSPACES.token,
