@@ -1,10 +1,14 @@
-// npm run check:dev: `npm run dev` keeps serving other clients after it refuses an oversize body.
+// npm run check:dev: `npm run dev` keeps serving other clients after it refuses an oversize body,
+// and its console gives what the invitation flow needs.
 // The body limit answers 413 with the request body half read; wrangler's dev proxy before 4.114
 // then parked the next request, from any connection, until yet another one arrived
 // (workers-sdk#14593), and a GET / in that window could make `npm run dev` exit. This starts
 // `npm run dev` on a free port, sends an 80 KB chunked PUT (no Content-Length) as the demo owner
 // and expects 413, then expects prompt answers on new connections, GET / included, and the server
-// still running. Stops the whole dev server process group on every way out.
+// still running. Then it creates a user with an invitation, waits for the console's report of the
+// email, and with the link and the token printed there walks the flow: pre-verify 200, the new
+// user refused with 403 email_not_verified, verify 200, the organization read as the new user 200.
+// Stops the whole dev server process group on every way out.
 import type { ChildProcess } from "node:child_process";
 import { Agent, request } from "node:http";
 import { listenOn, spawnGroup, stopGroup } from "./lib/process-group";
@@ -13,6 +17,7 @@ const READY_MS = 180_000; // migrations, the demo seed and a cold wrangler start
 const ANSWER_MS = 5_000; // what "promptly" means for a local request
 const OVERALL_MS = 300_000;
 const OVERSIZE_BYTES = 80 * 1024; // past the 64 KiB body limit
+const EMAIL_MS = 60_000; // the queue's 5 s batch timeout, the send, the report's database lookup
 
 const started = Date.now();
 const log = (message: string) => console.log(`[check:dev ${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
@@ -133,7 +138,89 @@ async function main(): Promise<string[]> {
   if (server.exitCode !== null || server.signalCode !== null)
     problems.push(`npm run dev exited (${server.signalCode ?? `exit ${server.exitCode}`})`);
   else await expect("GET /openapi.json, new connection", `${origin}/openapi.json`, { method: "GET" }, 200);
+  if (problems.length === 0) await invitationFlow(origin, auth, orgId, expect, problems);
   return problems;
+}
+
+type Expect = (label: string, url: string, init: Parameters<typeof send>[1], status: number) => Promise<Answer | undefined>;
+
+/** The console's report of the email to `address` (scripts/lib/email-report.ts), once complete. */
+function emailReport(address: string): { link: string; token: string; userId?: string } | undefined {
+  const start = serverOutput.indexOf(`\n  to:       ${address}\n`);
+  const end = start < 0 ? -1 : serverOutput.indexOf("\n\n", start);
+  if (end < 0) return undefined;
+  const report = serverOutput.slice(start, end);
+  const link = /^ {2}link: +(\S+)$/m.exec(report)?.[1];
+  const dev = /^ {2}local development token for \S+ \(user ([0-9a-f-]{36}),.*\n {4}([\w-]+\.[\w-]+\.[\w-]+)$/m.exec(report);
+  if (!link || !dev?.[2]) throw new Error(`the email report for ${address} has no link or no local development token`);
+  return { link, token: dev[2], userId: dev[1] };
+}
+
+/** The invitation flow, with nothing but what the dev console printed. Stops at the first failure. */
+async function invitationFlow(
+  origin: string,
+  auth: Record<string, string>,
+  orgId: string,
+  expect: Expect,
+  problems: string[],
+): Promise<void> {
+  const address = `invitee-${Date.now()}@acme.example`;
+  const post = (body: unknown, headers: Record<string, string> = {}) => {
+    const text = JSON.stringify(body);
+    const type = { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(text)) };
+    return { method: "POST", headers: { ...headers, ...type }, chunks: [text] };
+  };
+  const fail = (message: string) => void problems.push(`invitation flow: ${message}`);
+  const count = problems.length;
+  const ok = () => problems.length === count;
+
+  const created = await expect(
+    "create a user with sendInvite",
+    `${origin}/organization/users`,
+    post(
+      { email: address, password: "Str0ng-pass-1", firstName: "Ivy", lastName: "Invitee", orgRole: 0, sendInvite: true },
+      auth,
+    ),
+    201,
+  );
+  if (!created || !ok()) return;
+  const userId = (JSON.parse(created.body) as { data?: { id?: string } }).data?.id;
+
+  const deadline = Date.now() + EMAIL_MS;
+  let report = emailReport(address);
+  while (!report && Date.now() < deadline) {
+    if (!server || server.exitCode !== null || server.signalCode !== null) return fail("npm run dev exited");
+    await sleep(250);
+    report = emailReport(address);
+  }
+  if (!report) return fail(`no email report for ${address} in the dev console within ${EMAIL_MS / 1000}s`);
+  log(`email report for ${address} printed`);
+  if (report.userId !== userId) return fail(`the report's token is for user ${report.userId}, the created user is ${userId}`);
+  const token = new URL(report.link).searchParams.get("token") ?? "";
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return fail(`the link's token is not 43 base64url characters (${token.length})`);
+  // Only the dev console's report may show the link's token: never the Worker's own log lines.
+  const elsewhere = serverOutput.split("\n").filter((line) => line.includes(token) && !/^ {2}(link|check|verify): /.test(line));
+  if (elsewhere.length)
+    return fail(
+      `the verification token appears outside the email report: ${elsewhere[0]?.replaceAll(token, "<token>").slice(0, 200)}`,
+    );
+
+  const invitee = { Authorization: `Bearer ${report.token}` };
+  const organization = `${origin}/organization/${orgId}`;
+  await expect("pre-verify with the link's token", `${origin}/user/pre-verify-email`, post({ token }), 200);
+  if (!ok()) return;
+  const refused = await expect(
+    "GET of the organization as the invitee, unverified",
+    organization,
+    { method: "GET", headers: invitee },
+    403,
+  );
+  if (!ok()) return;
+  if (!refused?.body.includes('"email_not_verified"'))
+    return fail(`403 without email_not_verified: ${refused?.body.slice(0, 200)}`);
+  await expect("verify with the link's token", `${origin}/user/verify-email`, post({ token }), 200);
+  if (!ok()) return;
+  await expect("GET of the organization as the invitee, verified", organization, { method: "GET", headers: invitee }, 200);
 }
 
 let exiting = false;
