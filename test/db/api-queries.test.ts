@@ -1,8 +1,19 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { app } from "../../src/app";
+import { ROLE } from "../../src/auth/roles";
+import { SWEEP_AFTER_MS } from "../../src/invitations/sweep";
 import { uuidv7 } from "../../src/lib/uuid";
-import { createOrg } from "../helpers/fixtures";
+import { createOrg, insertUser } from "../helpers/fixtures";
+import {
+  DEAD_LETTER_QUEUE,
+  deliver,
+  invitationsOf,
+  invitedUser,
+  recordingEmail,
+  recordingQueue,
+  runSweep,
+} from "../helpers/invitations";
 import { expectIndexed, planOf, recordingD1, type Execution, type Recorder } from "./recording";
 
 // Every statement the API sends, recorded from real requests to every operation (successes and
@@ -129,6 +140,45 @@ describe("the statements the API sends", () => {
       }
       expectIndexed(plan, execution.sql);
     }
+  });
+
+  it("the invitation routes, the queue consumer and the sweep use an index for every table, in one round trip each", async () => {
+    const org = await createOrg();
+    const recorder = recordingD1();
+    const owner = org.users.OWNER.token;
+    const target = await insertUser(org.id, ROLE.USER, { unverified: true });
+    const invited = await invitedUser(org.users.OWNER);
+    const resent = await send(recorder, "resend", "POST", `/organization/users/${target.id}/resend-invitation`, { token: owner });
+    const refused = await send(
+      recorder,
+      "resend, verified",
+      "POST",
+      `/organization/users/${org.users.USER.id}/resend-invitation`,
+      {
+        token: owner,
+      },
+    );
+    const checked = await send(recorder, "pre-verify", "POST", "/user/pre-verify-email", { body: { token: invited.token } });
+    const verified = await send(recorder, "verify", "POST", "/user/verify-email", { body: { token: invited.token } });
+    expect([resent, refused, checked, verified].map((s) => [s.name, s.status])).toEqual([
+      ["resend", 200],
+      ["resend, verified", 400],
+      ["pre-verify", 200],
+      ["verify", 200],
+    ]);
+    // Authentication, then the operation's one batch; the public routes have no authentication.
+    expect([resent, refused, checked, verified].map((s) => s.roundTrips)).toEqual([2, 2, 1, 1]);
+
+    const [pending] = await invitationsOf(target.id);
+    await deliver([{ invitationId: pending?.id }], { email: recordingEmail(() => true).binding, env: { DB: recorder.db } });
+    await deliver([{ invitationId: pending?.id }], { email: recordingEmail().binding, env: { DB: recorder.db } });
+    await deliver([{ invitationId: pending?.id }], { queue: DEAD_LETTER_QUEUE, env: { DB: recorder.db } });
+    await runSweep(Date.now() + SWEEP_AFTER_MS + 60_000, { DB: recorder.db, INVITATIONS: recordingQueue().binding });
+
+    const distinct = new Map<string, Execution>();
+    for (const execution of recorder.executions) distinct.set(execution.sql, execution);
+    expect(distinct.size).toBeGreaterThan(10);
+    for (const execution of distinct.values()) expectIndexed(await planOf(execution), execution.sql);
   });
 
   it("the statements of the triggers that keep organization_user_counts use its primary key", async () => {
