@@ -161,3 +161,17 @@ export async function invitedUser(inviter: FixtureUser, body: Record<string, unk
     message: queue.messages[0] as InvitationMessage,
   };
 }
+
+/** A resend by `inviterToken` for `userId`, then its message delivered: the one email it sent, and its token. */
+export async function resendAndDeliver(inviterToken: string, userId: string) {
+  const queue = recordingQueue();
+  const res = await callWith({ INVITATIONS: queue.binding }, "POST", `/organization/users/${userId}/resend-invitation`, {
+    token: inviterToken,
+  });
+  expect(res.status, res.text).toBe(200);
+  const mail = recordingEmail();
+  await deliver(queue.messages, { email: mail.binding });
+  expect(mail.sent).toHaveLength(1);
+  const email = mail.sent[0] as SentEmail;
+  return { email, token: tokenIn(email) };
+}

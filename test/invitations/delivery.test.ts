@@ -15,6 +15,7 @@ import {
   newUserBody,
   recordingEmail,
   recordingQueue,
+  resendAndDeliver,
   runSweep,
   tokenIn,
   type SentEmail,
@@ -105,14 +106,7 @@ describe("invitation delivery", () => {
     expect(queue.messages).toEqual([]);
     expect(await invitationsOf(id)).toEqual([]);
 
-    const resendQueue = recordingQueue();
-    const resent = await callWith({ INVITATIONS: resendQueue.binding }, "POST", `/organization/users/${id}/resend-invitation`, {
-      token: org.users.OWNER.token,
-    });
-    expect(resent.status, resent.text).toBe(200);
-    const mail = recordingEmail();
-    await deliver(resendQueue.messages, { email: mail.binding });
-    expect(mail.sent).toHaveLength(1);
+    await resendAndDeliver(org.users.OWNER.token, id);
     expect((await invitationsOf(id)).map((i) => i.status)).toEqual(["sent"]);
   });
 
@@ -179,14 +173,7 @@ describe("invitation delivery", () => {
     const user = await call("GET", `/organization/users/${id}`, { token: org.users.OWNER.token });
     expect(user.body.validated).toBe(false);
 
-    const resendQueue = recordingQueue();
-    const resent = await callWith({ INVITATIONS: resendQueue.binding }, "POST", `/organization/users/${id}/resend-invitation`, {
-      token: org.users.OWNER.token,
-    });
-    expect(resent.status, resent.text).toBe(200);
-    const mail = recordingEmail();
-    await deliver(resendQueue.messages, { email: mail.binding });
-    expect(mail.sent).toHaveLength(1);
+    await resendAndDeliver(org.users.OWNER.token, id);
     expect((await invitationsOf(id)).map((i) => i.status)).toEqual(["failed", "sent"]);
   });
 

@@ -5,7 +5,7 @@ import { MESSAGES } from "../../src/errors";
 import { answerText, call, expectError, type ApiResponse } from "../helpers/api";
 import { callWith, gatedDb } from "../helpers/faults";
 import { createOrg } from "../helpers/fixtures";
-import { deliver, invitationsOf, invitedUser, recordingEmail, recordingQueue, tokenIn } from "../helpers/invitations";
+import { invitationsOf, invitedUser, resendAndDeliver } from "../helpers/invitations";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 
 // POST /user/pre-verify-email and /user/verify-email: the link's token is the only credential;
@@ -16,18 +16,6 @@ const verify = (body: Record<string, unknown>) => call("POST", "/user/verify-ema
 
 function expectInvalidToken(res: ApiResponse) {
   expectError(res, 400, "invalid_token", MESSAGES.invalidVerificationToken);
-}
-
-async function resend(inviter: string, userId: string) {
-  const queue = recordingQueue();
-  const res = await callWith({ INVITATIONS: queue.binding }, "POST", `/organization/users/${userId}/resend-invitation`, {
-    token: inviter,
-  });
-  expect(res.status, res.text).toBe(200);
-  const mail = recordingEmail();
-  await deliver(queue.messages, { email: mail.binding });
-  expect(mail.sent).toHaveLength(1);
-  return tokenIn(mail.sent[0]!);
 }
 
 describe("the invitation lifecycle", () => {
@@ -123,7 +111,7 @@ describe("the invitation lifecycle", () => {
   it("invalidates every earlier token on a resend; the new one works", async () => {
     const org = await createOrg();
     const invited = await invitedUser(org.users.OWNER);
-    const fresh = await resend(org.users.OWNER.token, invited.id);
+    const fresh = (await resendAndDeliver(org.users.OWNER.token, invited.id)).token;
     expect(fresh).not.toBe(invited.token);
     expect((await invitationsOf(invited.id)).map((i) => i.status)).toEqual(["revoked", "sent"]);
     expectInvalidToken(await expectUnchanged(() => preVerify(invited.token)));
