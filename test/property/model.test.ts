@@ -1,10 +1,12 @@
-// Stateful model test (fast-check `fc.commands`): random sequences of the eight operations over two
+// Stateful model test (fast-check `fc.commands`): random sequences of the eight operations, and of
+// invitations resent, delivered and used to verify, over two
 // organizations with a user of every role (plus soft-deleted ones), issued by random callers of
 // either organization (any role, deleted ones and unknown ones included) on random targets (their
 // own organization's users, the other's, unknown ids). A model predicts every status from the
 // contract (docs/organization-api.md and README "Decisions"); after every command the database must
-// equal the model, every organization must keep a live owner, no two users may share an address
-// (case-insensitively, soft-deleted ones included), and nothing may cross organizations.
+// equal the model, every organization must keep a live owner, no address may be held twice in one
+// organization or by two verified accounts (case-insensitively, soft-deleted ones included), and
+// nothing may cross organizations.
 //
 // Replay a failure with the seed it printed (reruns the whole property, a few seconds):
 //   FC_SEED=<seed> npx vitest run test/property/model.test.ts
@@ -17,8 +19,11 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ROLE, ROLE_VALUES, type Role } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
+import { INVITATIONS_PER_WINDOW } from "../../src/db/invitations";
 import { call, expectError, type ApiResponse } from "../helpers/api";
+import { callWith } from "../helpers/faults";
 import { createOrg, insertUser, tokenFor } from "../helpers/fixtures";
+import { deliver, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
 import { checkProperty, unknownId } from "../helpers/property";
 
 type ModelUser = {
@@ -34,6 +39,10 @@ type ModelUser = {
   /** Fixture users are verified; users the API creates are not, so every route refuses them (403). */
   verified: boolean;
   token: string;
+  /** The verification token of the user's newest delivered invitation, until used or made void. */
+  link?: string;
+  /** Tokens of theirs that no longer verify: revoked by a resend, used, or superseded. */
+  deadLinks: string[];
   createdAt: string;
   invitations: number;
 };
@@ -63,7 +72,13 @@ type Real = Record<string, never>;
 // sequence means the same thing on every replay.
 
 type UserRef =
-  { index: number } | { unknown: string } | { manager: number } | { owner: number } | { colleague: number } | { deleted: number };
+  | { index: number }
+  | { unknown: string }
+  | { manager: number }
+  | { owner: number }
+  | { colleague: number }
+  | { deleted: number }
+  | { unverified: number };
 
 /** A caller: any user (of either organization, deleted ones too), a live manager or owner, or an unknown id. */
 const callerRef: fc.Arbitrary<UserRef> = fc.oneof(
@@ -103,6 +118,10 @@ function resolve(m: Model, ref: UserRef, caller?: ModelUser): ModelUser | undefi
     const deleted = m.users.filter((u) => u.orgId === caller?.orgId && u.deleted);
     return pick(deleted, ref.deleted) ?? pick(m.users, ref.deleted);
   }
+  if ("unverified" in ref) {
+    const unverified = m.users.filter((u) => u.orgId === caller?.orgId && !u.verified);
+    return pick(unverified, ref.unverified) ?? pick(m.users, ref.unverified);
+  }
   if ("colleague" in ref) {
     const colleagues = m.users.filter((u) => u.orgId === caller?.orgId);
     return pick(colleagues, ref.colleague) ?? pick(m.users, ref.colleague);
@@ -118,6 +137,7 @@ function refText(ref: UserRef): string {
   if ("owner" in ref) return `owner#${ref.owner}`;
   if ("deleted" in ref) return `deleted#${ref.deleted}`;
   if ("colleague" in ref) return `colleague#${ref.colleague}`;
+  if ("unverified" in ref) return `unverified#${ref.unverified}`;
   return `#${ref.index}`;
 }
 
@@ -147,6 +167,7 @@ function expectOutcome(res: ApiResponse, expected: Expected, label: string) {
 const denied = (message: string): Expected => ({ status: 403, code: "forbidden", message });
 const UNAUTHORIZED: Expected = { status: 401, code: "unauthorized" };
 const NOT_VERIFIED: Expected = { status: 403, code: "email_not_verified", message: MESSAGES.emailNotVerified };
+const INVALID_TOKEN: Expected = { status: 400, code: "invalid_token", message: MESSAGES.invalidVerificationToken };
 const NOT_FOUND: Expected = { status: 404, code: "not_found", message: MESSAGES.userNotFound };
 
 function expectUserBody(data: Record<string, unknown>, user: ModelUser) {
@@ -174,6 +195,7 @@ type UserRowView = {
   last_name_folded: string;
   org_role: number;
   deleted: number;
+  validated: number;
   invitations: number;
 };
 
@@ -181,7 +203,7 @@ async function checkInvariants(m: Model) {
   const [a, b] = m.orgs;
   const { results: rows } = await env.DB.prepare(
     `SELECT id, org_id, email, first_name, last_name, first_name_folded, last_name_folded, org_role,
-            deleted_at IS NOT NULL AS deleted, (SELECT count(*) FROM invitations i WHERE i.user_id = users.id) AS invitations
+            deleted_at IS NOT NULL AS deleted, validated, (SELECT count(*) FROM invitations i WHERE i.user_id = users.id) AS invitations
        FROM users WHERE org_id IN (?, ?) ORDER BY id`,
   )
     .bind(a.id, b.id)
@@ -200,6 +222,7 @@ async function checkInvariants(m: Model) {
       last_name_folded: u.lastName.toLowerCase(),
       org_role: u.role,
       deleted: u.deleted ? 1 : 0,
+      validated: u.verified ? 1 : 0,
       invitations: u.invitations,
     }));
   expect(rows, "users: database vs model").toEqual(modelled);
@@ -486,6 +509,7 @@ class CreateUser extends Command {
       deleted: false,
       tokenRevoked: false,
       verified: false,
+      deadLinks: [],
       token: await tokenFor(id),
       createdAt: row?.created_at as string,
       invitations: this.sendInvite ? 1 : 0,
@@ -636,6 +660,93 @@ class ActivateUser extends Command {
   }
 }
 
+/** A verified account other than `user` holds the user's address. */
+const addressHeld = (m: Model, user: ModelUser) => m.users.some((u) => u !== user && u.email === user.email && u.verified);
+
+class ResendInvitation extends Command {
+  constructor(
+    readonly caller: UserRef,
+    readonly target: UserRef,
+  ) {
+    super();
+  }
+  toString() {
+    return `Resend(${refText(this.caller)}, ${refText(this.target)})`;
+  }
+  expected(m: Model, caller: ModelUser | undefined, target: ModelUser | undefined): Expected {
+    if (!authenticated(caller)) return UNAUTHORIZED;
+    if (!caller.verified) return NOT_VERIFIED;
+    if (caller.role < ROLE.WORKSPACES) return denied(MESSAGES.resendUsersRole);
+    if (!target || target.orgId !== caller.orgId || target.deleted) return NOT_FOUND;
+    if (target.role > caller.role) return denied(MESSAGES.targetAboveOwn);
+    if (target.verified) return { status: 400, code: "already_verified", message: MESSAGES.alreadyVerified };
+    if (addressHeld(m, target)) return { status: 409, code: "conflict", message: MESSAGES.emailTaken };
+    // Every invitation of the run is within the hour.
+    if (target.invitations >= INVITATIONS_PER_WINDOW)
+      return { status: 429, code: "rate_limited", message: MESSAGES.tooManyInvitations };
+    return { status: 200 };
+  }
+  async step(m: Model) {
+    const caller = resolve(m, this.caller);
+    const target = resolve(m, this.target, caller);
+    const queue = recordingQueue();
+    const res = await callWith(
+      { INVITATIONS: queue.binding },
+      "POST",
+      `/organization/users/${idOf(this.target, target)}/resend-invitation`,
+      {
+        token: await tokenOf(this.caller, caller),
+      },
+    );
+    expectOutcome(res, this.expected(m, caller, target), this.toString());
+    if (res.status !== 200 || !target) {
+      expect(queue.messages, "nothing enqueued on a refusal").toEqual([]);
+      return;
+    }
+    target.invitations++;
+    // The queue delivers it: the real consumer sends one email, whose token is now the only live one.
+    const mail = recordingEmail();
+    await deliver(queue.messages, { email: mail.binding });
+    expect(mail.sent, "one email per resend").toHaveLength(1);
+    if (target.link) target.deadLinks.push(target.link);
+    target.link = tokenIn(mail.sent[0] as SentEmail);
+  }
+}
+
+class VerifyEmail extends Command {
+  constructor(
+    readonly target: number,
+    readonly dead: boolean,
+  ) {
+    super();
+  }
+  toString() {
+    return `Verify(#${this.target}${this.dead ? ", a void token" : ""})`;
+  }
+  async step(m: Model) {
+    const holders = m.users.filter((u) => (this.dead ? u.deadLinks.length > 0 : u.link !== undefined));
+    const target = pick(holders, this.target);
+    const token = (this.dead ? target?.deadLinks.at(-1) : target?.link) ?? "x".repeat(43);
+    const res = await call("POST", "/user/verify-email", { body: { token } });
+    const verifies = !this.dead && target !== undefined && !target.deleted && !target.verified && !addressHeld(m, target);
+    expectOutcome(res, verifies ? { status: 200 } : INVALID_TOKEN, this.toString());
+    if (res.status !== 200 || !target) return;
+    expect(res.body.user).toEqual({
+      id: target.id,
+      email: target.email,
+      name: target.firstName,
+      orgId: target.orgId,
+      orgRole: target.role,
+    });
+    target.verified = true;
+    // Its token is used, and every other account's token for the address is void.
+    for (const other of m.users.filter((u) => u.email === target.email && u.link)) {
+      other.deadLinks.push(other.link as string);
+      other.link = undefined;
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 
 const role = fc.constantFrom(...ROLE_VALUES);
@@ -680,6 +791,15 @@ const COMMANDS: fc.Arbitrary<Command>[] = [
   ...[1, 2].map(() => fc.tuple(callerRef, targetRef, userChanges).map(([c, t, ch]) => new UpdateUser(c, t, ch))),
   ...[1, 2].map(() => fc.tuple(callerRef, targetRef).map(([c, t]) => new DeleteUser(c, t))),
   ...[1, 2].map(() => fc.tuple(callerRef, targetRef).map(([c, t]) => new ActivateUser(c, t))),
+  // Invitations: a manager resending to a colleague, anyone resending, and their links used.
+  // A manager inviting a new user, then resending to an unverified colleague.
+  fc
+    .tuple(fc.nat(), name, fc.boolean())
+    .map(([c, f, i]) => new CreateUser({ manager: c }, { fresh: true }, ROLE.USER, f, "New", i)),
+  ...[1, 2].map(() => fc.tuple(fc.nat(), fc.nat()).map(([c, t]) => new ResendInvitation({ manager: c }, { unverified: t }))),
+  fc.tuple(callerRef, targetRef).map(([c, t]) => new ResendInvitation(c, t)),
+  ...[1, 2].map(() => fc.nat().map((t) => new VerifyEmail(t, false))),
+  fc.nat().map((t) => new VerifyEmail(t, true)),
 ];
 
 /** Two organizations, each with a live user of every role and a soft-deleted one, maybe a second owner. */
@@ -707,6 +827,7 @@ async function setup(secondOwner: [boolean, boolean]): Promise<Model> {
         // Fixture rows are written without a watermark: their tokens work once reactivated.
         tokenRevoked: false,
         verified: true,
+        deadLinks: [],
         token: f.token,
         createdAt: created?.created_at as string,
         invitations: 0,
@@ -739,6 +860,11 @@ const REACHED = [
   "ActivateUser 400 bad_request",
   "ActivateUser 403 forbidden",
   "ActivateUser 404 not_found",
+  "Resend 200",
+  "Resend 400 already_verified",
+  "Resend 404 not_found",
+  "Verify 200",
+  "Verify 400 invalid_token",
 ];
 
 describe("stateful model of the eight operations over two organizations", () => {
