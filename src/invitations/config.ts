@@ -3,8 +3,14 @@ import type { Bindings } from "../env";
 
 // How invitations are delivered, from the Worker's variables (wrangler.toml [vars]).
 
+// A link carries its token: https, except to this machine for local development.
+const LOCAL_HOST = /^(localhost|127\.0\.0\.1|\[::1\])$/;
+
 const schema = z.object({
-  APP_URL: z.url({ protocol: /^https?$/, error: "APP_URL must be an http(s) URL" }),
+  APP_URL: z.url({ protocol: /^https?$/, error: "APP_URL must be an http(s) URL" }).refine((url) => {
+    const parsed = URL.parse(url);
+    return parsed !== null && (parsed.protocol === "https:" || LOCAL_HOST.test(parsed.hostname));
+  }, "APP_URL must be an https URL (http only for localhost)"),
   EMAIL_FROM: z.email({ error: "EMAIL_FROM must be an email address" }),
   VERIFICATION_TOKEN_TTL_HOURS: z.coerce
     .number()
