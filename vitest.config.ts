@@ -42,6 +42,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
           ratelimits: {
             RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },
             AUTH_RATE_LIMITER: { namespace_id: "1003", simple: { limit: 1_000_000, period: 60 } },
+            LOGIN_RATE_LIMITER: { namespace_id: "1004", simple: { limit: 1_000_000, period: 60 } },
             TIGHT_RATE_LIMITER: { namespace_id: "1002", simple: { limit: 1, period: 60 } },
           },
         },

@@ -11,6 +11,7 @@ declare namespace Cloudflare {
 		INVITATIONS: Queue;
 		RATE_LIMITER: RateLimit;
 		AUTH_RATE_LIMITER: RateLimit;
+		LOGIN_RATE_LIMITER: RateLimit;
 		JWT_ALG: "HS256";
 		APP_URL: "http://localhost:8787";
 		EMAIL_FROM: "no-reply@org-api.example";

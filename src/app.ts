@@ -9,6 +9,7 @@ import { validationHook } from "./middleware/validate";
 import { mountDocs } from "./openapi";
 import { health } from "./routes/health";
 import { organization } from "./routes/organization";
+import { sessions } from "./routes/sessions";
 import { users } from "./routes/users";
 import { verification } from "./routes/verification";
 
@@ -33,6 +34,7 @@ app.route("/", users);
 app.route("/", organization);
 app.route("/", health);
 app.route("/", verification);
+app.route("/", sessions);
 mountDocs(app);
 allowOnly(app, "/openapi.json", ["GET"]);
 allowOnly(app, "/docs", ["GET"]);

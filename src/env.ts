@@ -18,6 +18,8 @@ export type Bindings = {
   RATE_LIMITER?: RateLimit;
   /** Per client address on the unauthenticated credential routes (email verification). */
   AUTH_RATE_LIMITER?: RateLimit;
+  /** Per address on sign-in, so guessing one account's password is slow whatever addresses send it. */
+  LOGIN_RATE_LIMITER?: RateLimit;
   /** Invitations to send: the producer; this Worker's `queue()` is the consumer. */
   INVITATIONS: Queue<InvitationMessage>;
   EMAIL: SendEmail;

@@ -10,6 +10,7 @@ export const ERROR_STATUS = {
   invalid_token: 400,
   already_verified: 400,
   unauthorized: 401,
+  invalid_credentials: 401,
   forbidden: 403,
   email_not_verified: 403,
   not_found: 404,
@@ -76,6 +77,10 @@ export const MESSAGES = {
   verificationTokenValid: "Verification token is valid",
   emailVerified: "Email verified successfully",
   passwordRequired: "A password is required to activate this account",
+  invalidCredentials: "Invalid email or password",
+  invalidRefreshToken: "Invalid or expired refresh token",
+  signInDisabled: "Sign-in is not offered here: tokens come from the identity provider",
+  signedOut: "Signed out",
 } as const;
 
 export type FieldProblem = { path: string; message: string };

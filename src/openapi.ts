@@ -22,6 +22,7 @@ export const DOCUMENT_CONFIG = {
   tags: [
     { name: "Organization", description: "The caller's own organization" },
     { name: "Users", description: "Users of the caller's organization; soft-deleted users can be reactivated" },
+    { name: "Sessions", description: "Signing in with a password, refreshing and signing out" },
     { name: "Verification", description: "Verifying an email address with the token from its invitation's link" },
     { name: "Health", description: "Whether the service can serve requests" },
   ],

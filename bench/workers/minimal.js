@@ -2,7 +2,7 @@
 // ORM. It does what the API does for that endpoint at the least cost: verifies the same HS256
 // bearer token with Web Crypto (key imported once per isolate; exp required), then runs the same
 // single D1 statement as the API (src/db/users.ts findCaller: the live organization joined with
-// its live member, the caller, whose token is newer than their watermark), answers 401 without a row, 403 for an
+// its live member, the caller, whose token is newer than their watermark and whose session, if any, is live), answers 401 without a row, 403 for an
 // unverified caller or another organization's id, and
 // otherwise the same envelope.
 //
@@ -22,7 +22,8 @@ const SQL =
   '"caller_org"."mfa_enforced", "caller_org"."created_at", "caller_org"."updated_at", ' +
   '"caller_org"."deleted_at" from "organizations" "caller_org" inner join "users" "caller" on "caller"."org_id" = "caller_org"."id" ' +
   'where ("caller"."id" = ? and "caller"."deleted_at" is null and "caller_org"."deleted_at" is null and ' +
-  '("caller"."tokens_valid_after" is null or "caller"."tokens_valid_after" < ?))';
+  '("caller"."tokens_valid_after" is null or "caller"."tokens_valid_after" < ?) and ' +
+  '(? IS NULL or exists (select 1 from "sessions" where ("sessions"."id" = ? and "sessions"."user_id" = "caller"."id" and "sessions"."ended_at" is null))))';
 
 let key; // Promise<CryptoKey>, once per isolate
 
@@ -77,7 +78,8 @@ export default {
     const claims = await verify(request.headers.get("Authorization"), env.JWT_SECRET);
     if (!claims) return refuse(401, "unauthorized", "Invalid or expired token");
     const iat = typeof claims.iat === "number" ? claims.iat : null;
-    const [row] = await env.DB.prepare(SQL).bind(String(claims.sub), iat).raw();
+    const sid = typeof claims.sid === "string" ? claims.sid : null;
+    const [row] = await env.DB.prepare(SQL).bind(String(claims.sub), iat, sid, sid).raw();
     if (!row) return refuse(401, "unauthorized", "Invalid or expired token");
     if (!row[3])
       return refuse(403, "email_not_verified", "Email address not verified: follow the link in the verification email first");

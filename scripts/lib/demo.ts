@@ -33,6 +33,8 @@ export async function seed(db: D1Database): Promise<void> {
   const now = new Date();
   const statements = [
     db.prepare("DELETE FROM invitations"),
+    db.prepare("DELETE FROM refresh_tokens"),
+    db.prepare("DELETE FROM sessions"),
     db.prepare("DELETE FROM users"),
     db.prepare("DELETE FROM organizations"),
   ];

@@ -1,4 +1,4 @@
-import { verificationTokenHash } from "../../src/auth/verification-token";
+import { opaqueTokenHash } from "../../src/auth/opaque-token";
 import { issueToken, TOKEN_HOURS } from "./demo";
 import type { StoredEmail } from "./local-email";
 
@@ -12,7 +12,7 @@ export type Recipient = { email: string; user?: { id: string; orgId: string; val
  * several organizations; the one whose invitation holds this link's token is the recipient.
  */
 export async function findRecipients(db: D1Database, addresses: string[], linkToken?: string): Promise<Recipient[]> {
-  const hash = linkToken ? await verificationTokenHash(linkToken) : "";
+  const hash = linkToken ? await opaqueTokenHash(linkToken) : "";
   const recipients: Recipient[] = [];
   for (const email of addresses) {
     const row = await db

@@ -13,7 +13,8 @@ import { errorClass, log } from "../log";
 export const LEEWAY_SECONDS = 60;
 export const MAX_TOKEN_LENGTH = 8192;
 
-export type VerifiedToken = { userId: string; orgId?: string; iat?: number };
+/** `sessionId` is the `sid` of a token this service issued at sign-in (src/routes/sessions.ts). */
+export type VerifiedToken = { userId: string; orgId?: string; iat?: number; sessionId?: string };
 
 /** The token is refused: 401 invalid_token. */
 export class TokenError extends Error {}
@@ -166,6 +167,7 @@ function jwksKeyResolver(source: KeySource, alg: AsymmetricAlgorithm, clock: () 
 // whitespace, so the one textual form is enforced here.
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 const ACCESS_TOKEN_TYP = /^(jwt|at\+jwt)$/i;
+const SESSION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 function checkHeader(header: JWTHeaderParameters): void {
   if (header.crit !== undefined) throw new TokenError("unsupported critical header");
@@ -186,9 +188,13 @@ function accessClaims(payload: Record<string, unknown>, now: number): VerifiedTo
   const subject = "sub" in payload ? payload.sub : payload.userId;
   if (typeof subject !== "string" || subject.length === 0) throw new TokenError("token has no subject");
   if (payload.orgId !== undefined && typeof payload.orgId !== "string") throw new TokenError("orgId must be a string");
+  if (payload.sid !== undefined && !(typeof payload.sid === "string" && SESSION_ID.test(payload.sid))) {
+    throw new TokenError("sid must be a session id");
+  }
   return {
     userId: subject,
     ...(typeof payload.orgId === "string" ? { orgId: payload.orgId } : {}),
+    ...(typeof payload.sid === "string" ? { sessionId: payload.sid } : {}),
     ...(iat !== undefined ? { iat } : {}),
   };
 }

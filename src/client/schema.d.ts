@@ -180,6 +180,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/user/login": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with email and password
+         * @description No bearer token. Opens a session: a one-hour access token and a refresh token. An unknown address, a wrong password and a deleted account get one identical 401 after the same work; a correct password of an address not yet verified gets 403 `email_not_verified`. Limited per client address and per address.
+         */
+        post: operations["login"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/refresh": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Trade a refresh token for a new access token and a new refresh token
+         * @description No bearer token. The refresh token presented is used up: the answer carries its replacement. Presenting one that was already used ends its whole session (reuse detection, RFC 9700 §4.14). Limited per client address.
+         */
+        post: operations["refresh"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/logout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign out: end the session of a refresh token
+         * @description No bearer token: the refresh token identifies the session. Its access tokens are refused from the next request on. Limited per client address.
+         */
+        post: operations["logout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -233,7 +293,7 @@ export interface components {
             data: null;
             message: string;
             /** @enum {string} */
-            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "service_unavailable" | "internal_error";
+            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "service_unavailable" | "internal_error";
             /** @description The request's id, also sent as X-Request-Id; quote it when reporting a problem */
             requestId: string;
             details?: {
@@ -399,6 +459,105 @@ export interface components {
              * @description Sets the account's password; required when it has none
              */
             password?: string;
+        };
+        LoginResponse: {
+            /** @enum {boolean} */
+            success: true;
+            /** @description A bearer JWT for one hour */
+            accessToken: string;
+            /** @description The opaque refresh token a sign-in or refresh answered */
+            refreshToken: string;
+            /**
+             * Format: uuid
+             * @description The session this sign-in opened
+             */
+            tokenId: string;
+            /**
+             * Format: int64
+             * @description When the access token expires, in milliseconds since the epoch
+             */
+            expiresAt: number;
+            user: {
+                /** Format: uuid */
+                id: string;
+                /** Format: email */
+                email: string;
+                /** @description First name */
+                name: string;
+                /** Format: uuid */
+                orgId: string;
+                /**
+                 * Format: int32
+                 * @enum {integer}
+                 */
+                orgRole: 0 | 1 | 2 | 254 | 255;
+            };
+        };
+        /**
+         * @example {
+         *       "email": "ada@acme.example",
+         *       "password": "Str0ng-pass"
+         *     }
+         */
+        Login: {
+            /** Format: email */
+            email: string;
+            /** Format: password */
+            password: string;
+            deviceInfo?: components["schemas"]["DeviceInfo"];
+        };
+        DeviceInfo: {
+            userAgent: string;
+            ipAddress?: string;
+            /** @enum {string} */
+            deviceType: "DESKTOP" | "MOBILE" | "TABLET";
+            os: string;
+            browser: string;
+            screenResolution?: string;
+            timezone?: string;
+            language?: string;
+            platform?: string;
+            /** Format: int32 */
+            hardwareConcurrency?: number;
+            deviceMemory?: number;
+        };
+        RefreshTokenResponse: {
+            /** @enum {boolean} */
+            success: true;
+            /** @description The new access token (the same as `accessToken`) */
+            token: string;
+            /** @description A bearer JWT for one hour */
+            accessToken: string;
+            /** @description The new refresh token: the one presented is used up */
+            refreshToken: string;
+            /**
+             * Format: int64
+             * @description When the access token expires, in milliseconds since the epoch
+             */
+            expiresAt: number;
+        };
+        /**
+         * @description Exactly one of `refresh_token` and `refreshToken`
+         * @example {
+         *       "refresh_token": "q3JxVb8mT0k2sYhC9dLwQe7uNfZpA1gR5iXoE4jK6Hc"
+         *     }
+         */
+        Refresh: {
+            /** @description The opaque refresh token a sign-in or refresh answered */
+            refresh_token?: string;
+            /** @description The opaque refresh token a sign-in or refresh answered */
+            refreshToken?: string;
+        };
+        /**
+         * @example {
+         *       "success": true,
+         *       "message": "Signed out"
+         *     }
+         */
+        LogoutResponse: {
+            /** @enum {boolean} */
+            success: true;
+            message: string;
         };
     };
     responses: never;
@@ -3149,6 +3308,639 @@ export interface operations {
                 };
             };
             /** @description Too many requests from this caller */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    login: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Login"];
+            };
+        };
+        responses: {
+            /** @description Signed in */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl",
+                     *       "refreshToken": "q3JxVb8mT0k2sYhC9dLwQe7uNfZpA1gR5iXoE4jK6Hc",
+                     *       "tokenId": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e80",
+                     *       "expiresAt": 1767229200000,
+                     *       "user": {
+                     *         "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *         "email": "ada@acme.example",
+                     *         "name": "Ada",
+                     *         "orgId": "0196f1b2-0000-7000-8000-000000000001",
+                     *         "orgRole": 2
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Validation failed: email: Required",
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown address, wrong password or deleted account (one answer) */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Invalid email or password",
+                     *       "code": "invalid_credentials",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The password is right but the address is not verified (`email_not_verified`), or sign-in is not offered here (`forbidden`) */
+            403: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Email address not verified: follow the link in the verification email first",
+                     *       "code": "email_not_verified",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than 64 KiB */
+            413: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Request body exceeds 65536 bytes",
+                     *       "code": "payload_too_large",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Content-Type must be application/json",
+                     *       "code": "unsupported_media_type",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts from this client address, or for this address */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    refresh: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Refresh"];
+            };
+        };
+        responses: {
+            /** @description Refreshed */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl",
+                     *       "accessToken": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl",
+                     *       "refreshToken": "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWo",
+                     *       "expiresAt": 1767229200000
+                     *     }
+                     */
+                    "application/json": components["schemas"]["RefreshTokenResponse"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Validation failed: email: Required",
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown, used, expired or revoked refresh token, or its user can no longer sign in (one answer) */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Invalid or expired refresh token",
+                     *       "code": "invalid_credentials",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Sign-in is not offered: an external identity provider issues the tokens (JWT_ALG is not HS256) */
+            403: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Sign-in is not offered here: tokens come from the identity provider",
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than 64 KiB */
+            413: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Request body exceeds 65536 bytes",
+                     *       "code": "payload_too_large",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Content-Type must be application/json",
+                     *       "code": "unsupported_media_type",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts from this client address, or for this address */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    logout: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Refresh"];
+            };
+        };
+        responses: {
+            /** @description Signed out */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "message": "Signed out"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["LogoutResponse"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Validation failed: email: Required",
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unknown, used or already ended refresh token */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Invalid or expired refresh token",
+                     *       "code": "invalid_credentials",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body larger than 64 KiB */
+            413: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Request body exceeds 65536 bytes",
+                     *       "code": "payload_too_large",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Content-Type must be application/json",
+                     *       "code": "unsupported_media_type",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many attempts from this client address, or for this address */
             429: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */

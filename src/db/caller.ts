@@ -2,7 +2,7 @@ import { and, eq, exists, gte, isNull, lt, or, sql, type SQL, type SQLWrapper } 
 import { alias, QueryBuilder, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { Role } from "../auth/roles";
 import type { Db } from "./client";
-import { organizations, users } from "./schema";
+import { organizations, sessions, users } from "./schema";
 
 // The caller as the database holds them at the moment a statement runs. Authentication reads it,
 // and every write carries it in its own WHERE, so a caller deleted or demoted after being
@@ -11,8 +11,11 @@ import { organizations, users } from "./schema";
 export const callers = alias(users, "caller");
 export const callerOrganizations = alias(organizations, "caller_org");
 
-/** Who is calling, as authenticated: `issuedAt` is the token's `iat`, checked against the user's watermark. */
-export type CallerRef = { id: string; orgId: string; issuedAt: number | undefined };
+/**
+ * Who is calling, as authenticated: `issuedAt` is the token's `iat`, checked against the user's
+ * watermark; `sessionId` its `sid`, the sign-in session that must still be live.
+ */
+export type CallerRef = { id: string; orgId: string; issuedAt: number | undefined; sessionId?: string | undefined };
 
 const builder = new QueryBuilder();
 
@@ -28,13 +31,34 @@ function issuedAfterWatermark(issuedAt: SQLWrapper | number | null): SQL {
   return or(isNull(callers.tokensValidAfter), lt(callers.tokensValidAfter, issuedAt ?? sql`null`)) as SQL;
 }
 
-/** The caller is a live user of a live organization, holding a token issued after their watermark. */
-export function isLiveCaller(id: SQLWrapper | string, issuedAt: SQLWrapper | number | null): SQL {
+/**
+ * A token of a sign-in session is good while that session is live (not ended, the caller's own); a
+ * token without `sid` (an identity provider's, or a script's) has no session to end.
+ */
+function sessionLive(sessionId: SQLWrapper | string | null): SQL {
+  return or(
+    sql`${sessionId} IS NULL`,
+    exists(
+      builder
+        .select({ one: sql`1` })
+        .from(sessions)
+        .where(and(eq(sessions.id, sessionId ?? sql`null`), eq(sessions.userId, callers.id), isNull(sessions.endedAt))),
+    ),
+  ) as SQL;
+}
+
+/** The caller is a live user of a live organization, holding a token issued after their watermark, of a live session. */
+export function isLiveCaller(
+  id: SQLWrapper | string,
+  issuedAt: SQLWrapper | number | null,
+  sessionId: SQLWrapper | string | null,
+): SQL {
   return and(
     eq(callers.id, id),
     isNull(callers.deletedAt),
     isNull(callerOrganizations.deletedAt),
     issuedAfterWatermark(issuedAt),
+    sessionLive(sessionId),
   ) as SQL;
 }
 
@@ -44,7 +68,7 @@ export type Rights = { minimum: Role; grants?: Role | undefined };
 /** The caller's conditions for a write in `orgId` (a column of the written row, or a value), ranked at least `atLeast`. */
 function mayWrite(caller: CallerRef, rights: Rights, orgId: SQLWrapper | string, atLeast?: SQLWrapper): SQL {
   return and(
-    isLiveCaller(caller.id, caller.issuedAt ?? null),
+    isLiveCaller(caller.id, caller.issuedAt ?? null, caller.sessionId ?? null),
     eq(callers.orgId, orgId),
     gte(callers.orgRole, Math.max(rights.minimum, rights.grants ?? rights.minimum)),
     atLeast === undefined ? undefined : gte(callers.orgRole, atLeast),
@@ -80,7 +104,7 @@ export function callerNow(db: Db, caller: CallerRef) {
       role: callers.orgRole,
       // coalesce: the watermark comparison is NULL, not false, for a token without `iat`.
       valid:
-        sql<boolean>`coalesce((${and(isLiveCaller(caller.id, caller.issuedAt ?? null), eq(callers.orgId, caller.orgId))}), 0)`.mapWith(
+        sql<boolean>`coalesce((${and(isLiveCaller(caller.id, caller.issuedAt ?? null, caller.sessionId ?? null), eq(callers.orgId, caller.orgId))}), 0)`.mapWith(
           Boolean,
         ),
     })

@@ -64,6 +64,8 @@ export const users = sqliteTable(
       .where(sql`${t.validated} = 1`),
     // One account per address within an organization, verified or not, deleted or not.
     uniqueIndex("users_org_email_unique").on(t.orgId, sql`lower(${t.email})`),
+    // Sign-in by address: the verified account first, then the newest (src/db/sessions.ts).
+    index("users_email_sign_in_idx").on(sql`lower(${t.email})`, t.validated, t.createdAt),
     // Keyset pagination and the per-organization filters.
     index("users_org_created_idx").on(t.orgId, t.createdAt, t.id),
     index("users_org_role_created_idx").on(t.orgId, t.orgRole, t.createdAt, t.id),
@@ -139,3 +141,44 @@ export const organizationUserCounts = sqliteTable(
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
 export type InvitationRow = typeof invitations.$inferSelect;
+
+// A sign-in session: what `tokenId` names, what an access token's `sid` claim points at. Ending it
+// (logout, revocation, refresh-token reuse, password change) refuses its access tokens on the next
+// request, because the caller statement requires the session to be live.
+export const sessions = sqliteTable(
+  "sessions",
+  {
+    id: text("id").primaryKey(),
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id),
+    // The client's own description of the device (JSON, bounded), shown in the session list.
+    deviceInfo: text("device_info"),
+    createdAt: text("created_at").notNull(),
+    lastUsedAt: text("last_used_at").notNull(),
+    // The absolute end: no refresh past it, however active the session.
+    expiresAt: text("expires_at").notNull(),
+    endedAt: text("ended_at"),
+    // logout | revoked | reuse | password | ...
+    endReason: text("end_reason"),
+  },
+  (t) => [index("sessions_user_idx").on(t.userId, t.createdAt)],
+);
+
+// The refresh tokens of a session, stored only as their SHA-256 (hex). Each is used once: using it
+// records the token that replaced it, so presenting it again is reuse (RFC 9700 §4.14) and ends the
+// session.
+export const refreshTokens = sqliteTable(
+  "refresh_tokens",
+  {
+    hash: text("hash").primaryKey(),
+    sessionId: text("session_id")
+      .notNull()
+      .references(() => sessions.id),
+    createdAt: text("created_at").notNull(),
+    replacedBy: text("replaced_by"),
+  },
+  (t) => [index("refresh_tokens_session_idx").on(t.sessionId)],
+);
+
+export type SessionRow = typeof sessions.$inferSelect;

@@ -39,16 +39,17 @@ const callerQuery = prepared((db) =>
     })
     .from(callerOrganizations)
     .innerJoin(callers, eq(callers.orgId, callerOrganizations.id))
-    .where(isLiveCaller(sql.placeholder("userId"), sql.placeholder("issuedAt")))
+    .where(isLiveCaller(sql.placeholder("userId"), sql.placeholder("issuedAt"), sql.placeholder("sessionId")))
     .prepare(),
 );
 
 /**
  * The caller behind a token: a live user of a live organization, with that organization, whose
- * token (issued at `issuedAt`, the `iat` claim) is newer than the user's watermark.
+ * token (issued at `issuedAt`, the `iat` claim) is newer than the user's watermark and, when it
+ * names a sign-in session (`sid`), whose session is live.
  */
-export async function findCaller(db: Db, userId: string, issuedAt: number | undefined) {
-  return callerQuery(db).get({ userId, issuedAt: issuedAt ?? null });
+export async function findCaller(db: Db, userId: string, issuedAt: number | undefined, sessionId?: string) {
+  return callerQuery(db).get({ userId, issuedAt: issuedAt ?? null, sessionId: sessionId ?? null });
 }
 
 const userQuery = (options: Visibility) =>

@@ -1,4 +1,4 @@
-import { newVerificationToken } from "../auth/verification-token";
+import { newOpaqueToken } from "../auth/opaque-token";
 import { createDb, type Db } from "../db/client";
 import { claimInvitation, markFailed, markSent, releaseClaim } from "../db/invitations";
 import type { Bindings } from "../env";
@@ -41,7 +41,7 @@ async function deliver(db: Db, env: Bindings, config: DeliveryConfig, message: M
     return;
   }
   const now = Date.now();
-  const { token, hash } = await newVerificationToken();
+  const { token, hash } = await newOpaqueToken();
   const claim = await claimInvitation(
     db,
     invitationId,

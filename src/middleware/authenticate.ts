@@ -55,12 +55,12 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
   }
   await enforceRateLimit(c, `user:${token.userId}`);
 
-  const caller = await findCaller(createDb(c.env.DB), token.userId, token.iat);
+  const caller = await findCaller(createDb(c.env.DB), token.userId, token.iat, token.sessionId);
   if (!caller || !isRole(caller.role)) throw invalidToken();
   if (token.orgId !== undefined && token.orgId !== caller.orgId) throw invalidToken();
   // An address is verified once and never unverified, so a write need not check it again.
   if (!caller.validated && requiresVerifiedEmail(c.env)) throw new ApiError("email_not_verified", MESSAGES.emailNotVerified);
-  c.set("caller", { id: caller.id, orgId: caller.orgId, role: caller.role, issuedAt: token.iat });
+  c.set("caller", { id: caller.id, orgId: caller.orgId, role: caller.role, issuedAt: token.iat, sessionId: token.sessionId });
   c.set("organization", caller.organization);
   await next();
 });

@@ -1,7 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { hashPassword } from "../auth/password";
 import { isRole, ROLE } from "../auth/roles";
-import { verificationTokenHash } from "../auth/verification-token";
+import { opaqueTokenHash } from "../auth/opaque-token";
 import { createDb } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
 import * as invitationsDb from "../db/invitations";
@@ -64,11 +64,7 @@ const preVerifyRoute = createRoute({
 
 verification.openapi(preVerifyRoute, async (c) => {
   const { token } = c.req.valid("json");
-  const found = await invitationsDb.findUsableToken(
-    createDb(c.env.DB),
-    await verificationTokenHash(token),
-    new Date().toISOString(),
-  );
+  const found = await invitationsDb.findUsableToken(createDb(c.env.DB), await opaqueTokenHash(token), new Date().toISOString());
   if (!found) throw invalidVerificationToken();
   return c.json(
     {
@@ -109,7 +105,7 @@ verification.openapi(verifyRoute, async (c) => {
   try {
     outcome = await invitationsDb.verifyEmail(
       createDb(c.env.DB),
-      await verificationTokenHash(body.token),
+      await opaqueTokenHash(body.token),
       passwordHash,
       new Date().toISOString(),
     );

@@ -6,8 +6,8 @@ import { uuidv7 } from "../../src/lib/uuid";
 import { call, type ApiResponse } from "../helpers/api";
 import { checked, OPERATIONS } from "../helpers/contract";
 import { callWith, faultyDb, gatedDb, interleavedDb, unreachableDb } from "../helpers/faults";
-import { createOrg, insertUser, type OrgFixture } from "../helpers/fixtures";
-import { jwksEndpoint, unsignedIdpToken } from "../helpers/idp";
+import { createOrg, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import { idpKey, inlineIdp, jwksEndpoint, unsignedIdpToken } from "../helpers/idp";
 import { invitedUser } from "../helpers/invitations";
 
 // Every documented status of every operation, produced once by a real request: the table is
@@ -59,6 +59,14 @@ const resend = (id: string) => `/organization/users/${id}/resend-invitation`;
 const PRE_VERIFY = "/user/pre-verify-email";
 const VERIFY = "/user/verify-email";
 const UNKNOWN_TOKEN = "x".repeat(43);
+const LOGIN = "/user/login";
+const REFRESH = "/user/refresh";
+const LOGOUT = "/user/logout";
+// Every fixture user's password (test/helpers/fixtures.ts).
+const credentials = (user: FixtureUser) => ({ email: user.email, password: "Fixture-pass-1" });
+async function refreshTokenOf(user: FixtureUser): Promise<string> {
+  return (await call("POST", LOGIN, { body: credentials(user) })).body.refreshToken;
+}
 const newUser = () => ({ email: `new-${uuidv7()}@example.com`, password: "Passw0rd-ok", firstName: "Grace", lastName: "Hopper" });
 
 /** A method the path does not offer: 405, documented on each of the path's operations. */
@@ -212,6 +220,46 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /user/verify-email 415": () => call("POST", VERIFY, { body: '{"token":"x"}', headers: NOT_JSON }),
   "POST /user/verify-email 429": () => overCredentialsLimit(VERIFY, { token: "unknown" }),
   "POST /user/verify-email 500": () => failing(/update "users"/i, "POST", VERIFY, { body: { token: UNKNOWN_TOKEN } }),
+
+  "POST /user/login 200": (org) => call("POST", LOGIN, { body: credentials(org.users.USER) }),
+  "POST /user/login 400": () => call("POST", LOGIN, { body: { email: "a@b.example" } }),
+  "POST /user/login 401": (org) => call("POST", LOGIN, { body: { ...credentials(org.users.USER), password: "Wrong-pass-1" } }),
+  "POST /user/login 403": async (org) => {
+    const unverified = await insertUser(org.id, ROLE.USER, { unverified: true });
+    return call("POST", LOGIN, { body: credentials(unverified) });
+  },
+  "POST /user/login 405": unoffered(LOGIN),
+  "POST /user/login 413": () => call("POST", LOGIN, { body: OVERSIZED }),
+  "POST /user/login 415": (org) => call("POST", LOGIN, { body: JSON.stringify(credentials(org.users.USER)), headers: NOT_JSON }),
+  "POST /user/login 429": (org) => overCredentialsLimit(LOGIN, credentials(org.users.USER)),
+  "POST /user/login 500": (org) => failing(/insert into "sessions"/i, "POST", LOGIN, { body: credentials(org.users.USER) }),
+
+  "POST /user/refresh 200": async (org) =>
+    call("POST", REFRESH, { body: { refresh_token: await refreshTokenOf(org.users.USER) } }),
+  "POST /user/refresh 400": () => call("POST", REFRESH, { body: {} }),
+  "POST /user/refresh 401": () => call("POST", REFRESH, { body: { refresh_token: UNKNOWN_TOKEN } }),
+  "POST /user/refresh 403": async () => {
+    const key = await idpKey("coverage");
+    return callWith({ JWT_ALG: "ES256", ...inlineIdp([key.publicJwk]) }, "POST", REFRESH, {
+      body: { refresh_token: UNKNOWN_TOKEN },
+    });
+  },
+  "POST /user/refresh 405": unoffered(REFRESH),
+  "POST /user/refresh 413": () => call("POST", REFRESH, { body: OVERSIZED }),
+  "POST /user/refresh 415": () => call("POST", REFRESH, { body: `{"refresh_token":"${UNKNOWN_TOKEN}"}`, headers: NOT_JSON }),
+  "POST /user/refresh 429": () => overCredentialsLimit(REFRESH, { refresh_token: UNKNOWN_TOKEN }),
+  "POST /user/refresh 500": async (org) =>
+    failing(/update "refresh_tokens"/i, "POST", REFRESH, { body: { refresh_token: await refreshTokenOf(org.users.USER) } }),
+
+  "POST /user/logout 200": async (org) => call("POST", LOGOUT, { body: { refresh_token: await refreshTokenOf(org.users.USER) } }),
+  "POST /user/logout 400": () => call("POST", LOGOUT, { body: { refresh_token: "short" } }),
+  "POST /user/logout 401": () => call("POST", LOGOUT, { body: { refresh_token: UNKNOWN_TOKEN } }),
+  "POST /user/logout 405": unoffered(LOGOUT),
+  "POST /user/logout 413": () => call("POST", LOGOUT, { body: OVERSIZED }),
+  "POST /user/logout 415": () => call("POST", LOGOUT, { body: `{"refresh_token":"${UNKNOWN_TOKEN}"}`, headers: NOT_JSON }),
+  "POST /user/logout 429": () => overCredentialsLimit(LOGOUT, { refresh_token: UNKNOWN_TOKEN }),
+  "POST /user/logout 500": async (org) =>
+    failing(/update "sessions"/i, "POST", LOGOUT, { body: { refresh_token: await refreshTokenOf(org.users.USER) } }),
 
   "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 400": (org) => call("GET", "/organization/not-a-uuid", { token: org.users.USER.token }),

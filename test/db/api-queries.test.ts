@@ -181,6 +181,39 @@ describe("the statements the API sends", () => {
     for (const execution of distinct.values()) expectIndexed(await planOf(execution), execution.sql);
   });
 
+  it("sign-in, refresh (and reuse) and sign-out use an index for every table, in one round trip each after the account lookup", async () => {
+    const org = await createOrg();
+    const recorder = recordingD1();
+    const body = { email: org.users.USER.email, password: "Fixture-pass-1" };
+    const signedIn = await send(recorder, "login", "POST", "/user/login", { body });
+    const refreshed = await send(recorder, "refresh", "POST", "/user/refresh", {
+      body: { refresh_token: signedIn.body.refreshToken },
+    });
+    const again = await send(recorder, "refresh, reused", "POST", "/user/refresh", {
+      body: { refresh_token: signedIn.body.refreshToken },
+    });
+    const read = await send(recorder, "GET organization, session ended", "GET", `/organization/${org.id}`, {
+      token: refreshed.body.accessToken,
+    });
+    const other = await send(recorder, "login again", "POST", "/user/login", { body });
+    const out = await send(recorder, "logout", "POST", "/user/logout", { body: { refresh_token: other.body.refreshToken } });
+    expect([signedIn, refreshed, again, read, other, out].map((s) => [s.name, s.status, s.roundTrips])).toEqual([
+      // The account, then the session batch.
+      ["login", 200, 2],
+      ["refresh", 200, 1],
+      ["refresh, reused", 401, 1],
+      ["GET organization, session ended", 401, 1],
+      ["login again", 200, 2],
+      ["logout", 200, 1],
+    ]);
+    const distinct = new Map<string, Execution>();
+    for (const execution of recorder.executions) distinct.set(execution.sql, execution);
+    for (const execution of distinct.values()) {
+      const plan = await planOf(execution);
+      if (plan.length > 0) expectIndexed(plan, execution.sql);
+    }
+  });
+
   it("the statements of the triggers that keep organization_user_counts use its primary key", async () => {
     const org = await createOrg();
     const plan = await planOf({

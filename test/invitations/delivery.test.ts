@@ -1,6 +1,6 @@
 import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { verificationTokenHash } from "../../src/auth/verification-token";
+import { opaqueTokenHash } from "../../src/auth/opaque-token";
 import { CLAIM_MS } from "../../src/invitations/deliver";
 import { SWEEP_AFTER_MS } from "../../src/invitations/sweep";
 import { uuidv7 } from "../../src/lib/uuid";
@@ -73,7 +73,7 @@ describe("invitation delivery", () => {
     expect(sent).toMatchObject({
       status: "sent",
       attempts: 1,
-      token_hash: await verificationTokenHash(token),
+      token_hash: await opaqueTokenHash(token),
       claimed_until: null,
     });
     expect(sent?.token_hash).not.toContain(token);

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { opaqueTokenHash } from "../../src/auth/opaque-token";
 import { ROLE } from "../../src/auth/roles";
 import { uuidv7 } from "../../src/lib/uuid";
 import { call, expectError, send } from "../helpers/api";
@@ -63,6 +64,32 @@ describe("the invitation lifecycle's logs", () => {
       { level: "warn", event: "invitation_send_failed", invitationId: row?.id, attempt: 1, error: { class: "Error" } },
       { level: "info", event: "invitation_sent", invitationId: row?.id, attempt: 2 },
     ]);
+  });
+});
+
+describe("sign-in's logs", () => {
+  it("never hold a password, an access or refresh token, an address or a hash: login, failed login, refresh, reuse, logout", async () => {
+    const org = await createOrg();
+    logs = captureLogs();
+    const body = { email: org.users.USER.email, password: "Fixture-pass-1" };
+    const signedIn = await call("POST", "/user/login", { body });
+    await call("POST", "/user/login", { body: { ...body, password: "Wrong-Secret-9" } });
+    const refreshed = await call("POST", "/user/refresh", { body: { refresh_token: signedIn.body.refreshToken } });
+    await call("POST", "/user/refresh", { body: { refresh_token: signedIn.body.refreshToken } });
+    await call("POST", "/user/logout", { body: { refresh_token: refreshed.body.refreshToken } });
+    logs.restore();
+    const secrets = [
+      body.password,
+      "Wrong-Secret-9",
+      org.users.USER.email,
+      signedIn.body.accessToken,
+      signedIn.body.refreshToken,
+      refreshed.body.accessToken,
+      refreshed.body.refreshToken,
+      await opaqueTokenHash(signedIn.body.refreshToken),
+    ];
+    expect(logs.raw.length).toBe(5);
+    for (const line of logs.raw) for (const secret of secrets) expect(line).not.toContain(secret);
   });
 });
 

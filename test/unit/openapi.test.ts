@@ -5,8 +5,9 @@ import { openApiDocument } from "../../src/openapi";
 
 // The route definitions are the single source of the contract; this guards that they still
 // produce a complete document (published by a later change).
-// No token: the health check, and the verification routes (the link's token is the credential).
-const PUBLIC = ["/health", "/user/pre-verify-email", "/user/verify-email"];
+// No bearer token: the health check, the verification routes (the link's token is the credential)
+// and sign-in, refresh and sign-out (the password or the refresh token is).
+const PUBLIC = ["/health", "/user/pre-verify-email", "/user/verify-email", "/user/login", "/user/refresh", "/user/logout"];
 
 describe("route definitions as an OpenAPI document", () => {
   const doc = openApiDocument(app);
@@ -34,6 +35,9 @@ describe("route definitions as an OpenAPI document", () => {
         "POST /organization/users/{userId}/resend-invitation",
         "POST /user/pre-verify-email",
         "POST /user/verify-email",
+        "POST /user/login",
+        "POST /user/refresh",
+        "POST /user/logout",
         "GET /health",
       ].sort(),
     );

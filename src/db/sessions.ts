@@ -1,0 +1,172 @@
+import { and, desc, eq, exists, gt, isNotNull, isNull, ne, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
+import { uuidv7 } from "../lib/uuid";
+import type { Db } from "./client";
+import { selectedRow } from "./insert-select";
+import { organizations, refreshTokens, sessions, users, type UserRow } from "./schema";
+
+// Every query on sign-in sessions and their refresh tokens lives here.
+
+/** A session ends this long after sign-in, however active (absolute lifetime). */
+export const SESSION_MAX_MS = 30 * 24 * 3_600_000;
+/** A refresh token unused this long no longer refreshes (idle lifetime): a forgotten device signs out. */
+export const REFRESH_IDLE_MS = 7 * 24 * 3_600_000;
+
+const signInOrganizations = alias(organizations, "sign_in_org");
+
+/**
+ * The account an address signs in to: its live, verified account of a live organization, or else
+ * its newest live unverified one (whose correct password earns `email_not_verified`, not a session).
+ * Deleted accounts never sign in, so they are answered like unknown addresses.
+ */
+export async function findSignInAccount(db: Db, email: string): Promise<UserRow | undefined> {
+  const [row] = await db
+    .select({ user: users })
+    .from(users)
+    .innerJoin(signInOrganizations, eq(signInOrganizations.id, users.orgId))
+    .where(
+      and(sql`lower(${users.email}) = ${email.toLowerCase()}`, isNull(users.deletedAt), isNull(signInOrganizations.deletedAt)),
+    )
+    .orderBy(desc(users.validated), desc(users.createdAt))
+    .limit(1);
+  return row?.user;
+}
+
+/** The user a session may sign in as: live, verified, of a live organization. */
+function canSignIn(userId: string | SQLWrapper) {
+  return and(
+    eq(users.id, userId),
+    isNull(users.deletedAt),
+    sql`${users.validated} = 1`,
+    sql`(SELECT ${organizations.deletedAt} FROM ${organizations} WHERE ${organizations.id} = ${users.orgId}) IS NULL`,
+  );
+}
+
+/**
+ * Opens a session for `userId` with its first refresh token (stored as `refreshHash`), in one
+ * batch, written only while the user may still sign in. Undefined when they may not.
+ */
+export async function openSession(db: Db, userId: string, refreshHash: string, deviceInfo: string | null, now: Date) {
+  const id = uuidv7(now.getTime());
+  const at = now.toISOString();
+  const [opened] = await db.batch([
+    db
+      .insert(sessions)
+      .select(
+        db
+          .select(
+            selectedRow(sessions, {
+              id,
+              userId: users.id,
+              deviceInfo,
+              createdAt: at,
+              lastUsedAt: at,
+              expiresAt: new Date(now.getTime() + SESSION_MAX_MS).toISOString(),
+              endedAt: null,
+              endReason: null,
+            }),
+          )
+          .from(users)
+          .where(canSignIn(userId))
+          .getSQL(),
+      )
+      .returning({ id: sessions.id }),
+    db.insert(refreshTokens).select(
+      db
+        .select(selectedRow(refreshTokens, { hash: refreshHash, sessionId: sessions.id, createdAt: at, replacedBy: null }))
+        .from(sessions)
+        .where(eq(sessions.id, id))
+        .getSQL(),
+    ),
+  ]);
+  return opened[0]?.id;
+}
+
+const presented = alias(refreshTokens, "presented");
+const builder = new QueryBuilder();
+
+/** The session of the presented refresh token `hash`, when `state` holds of that token. */
+const sessionOf = (hash: string, state: SQL) =>
+  sql`(${builder
+    .select({ id: presented.sessionId })
+    .from(presented)
+    .where(and(eq(presented.hash, hash), state))})`;
+
+/**
+ * Uses a refresh token: when it is its session's current one, unexpired (idle and absolute), and
+ * the user may still sign in, it is replaced by `nextHash` and the session's use recorded; when it
+ * was already replaced, that is reuse and the whole session ends. One batch. Answers the session and
+ * its user when the token was good.
+ */
+export async function rotateRefreshToken(db: Db, hash: string, nextHash: string, now: Date) {
+  const at = now.toISOString();
+  const idleSince = new Date(now.getTime() - REFRESH_IDLE_MS).toISOString();
+  // Replaced by this request (the new hash is random, so no other request replaced it so).
+  const replacedHere = eq(presented.replacedBy, nextHash);
+  const [replaced, , , , [user]] = await db.batch([
+    db
+      .update(refreshTokens)
+      .set({ replacedBy: nextHash })
+      .where(
+        and(
+          eq(refreshTokens.hash, hash),
+          isNull(refreshTokens.replacedBy),
+          gt(refreshTokens.createdAt, idleSince),
+          exists(
+            builder
+              .select({ one: sql`1` })
+              .from(sessions)
+              .innerJoin(users, eq(users.id, sessions.userId))
+              .where(
+                and(
+                  eq(sessions.id, refreshTokens.sessionId),
+                  isNull(sessions.endedAt),
+                  gt(sessions.expiresAt, at),
+                  canSignIn(sessions.userId),
+                ),
+              ),
+          ),
+        ),
+      )
+      .returning({ sessionId: refreshTokens.sessionId }),
+    // Reuse: a token another request already replaced ends its whole session.
+    db
+      .update(sessions)
+      .set({ endedAt: at, endReason: "reuse" })
+      .where(
+        and(
+          isNull(sessions.endedAt),
+          eq(sessions.id, sessionOf(hash, and(isNotNull(presented.replacedBy), ne(presented.replacedBy, nextHash)) as SQL)),
+        ),
+      ),
+    db.insert(refreshTokens).select(
+      db
+        .select(selectedRow(refreshTokens, { hash: nextHash, sessionId: presented.sessionId, createdAt: at, replacedBy: null }))
+        .from(presented)
+        .where(and(eq(presented.hash, hash), replacedHere))
+        .getSQL(),
+    ),
+    db
+      .update(sessions)
+      .set({ lastUsedAt: at })
+      .where(eq(sessions.id, sessionOf(hash, replacedHere))),
+    db
+      .select()
+      .from(users)
+      .where(
+        eq(users.id, sql`(SELECT ${sessions.userId} FROM ${sessions} WHERE ${sessions.id} = ${sessionOf(hash, replacedHere)})`),
+      ),
+  ]);
+  const sessionId = replaced[0]?.sessionId;
+  return sessionId && user ? { sessionId, user } : undefined;
+}
+
+/** Ends the session whose current refresh token this is; whether one ended. */
+export async function endSessionByRefreshToken(db: Db, hash: string, now: Date, reason: string): Promise<boolean> {
+  const ended = await db
+    .update(sessions)
+    .set({ endedAt: now.toISOString(), endReason: reason })
+    .where(and(isNull(sessions.endedAt), eq(sessions.id, sessionOf(hash, isNull(presented.replacedBy)))))
+    .returning({ id: sessions.id });
+  return ended.length > 0;
+}

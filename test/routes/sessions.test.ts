@@ -1,0 +1,245 @@
+import { env } from "cloudflare:workers";
+import { decodeJwt } from "jose";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { ACCESS_TOKEN_TTL_SECONDS } from "../../src/auth/access-token";
+import { opaqueTokenHash } from "../../src/auth/opaque-token";
+import { ROLE } from "../../src/auth/roles";
+import { REFRESH_IDLE_MS } from "../../src/db/sessions";
+import { MESSAGES } from "../../src/errors";
+import { answerText, call, expectError, type ApiResponse } from "../helpers/api";
+import { callWith } from "../helpers/faults";
+import { createOrg, insertUser, type FixtureUser } from "../helpers/fixtures";
+import { idpKey, inlineIdp } from "../helpers/idp";
+import { invitedUser } from "../helpers/invitations";
+import { expectUnchanged } from "../helpers/snapshot";
+
+// POST /user/login, /user/refresh and /user/logout, with the bodies Flashback's client sends
+// (userLogin, userRefresh and userLogout send `refresh_token`).
+
+// Every fixture user's password (test/helpers/fixtures.ts).
+const PASSWORD = "Fixture-pass-1";
+
+afterEach(() => vi.restoreAllMocks());
+
+const login = (email: string, password = PASSWORD, extra: Record<string, unknown> = {}) =>
+  call("POST", "/user/login", { body: { email, password, ...extra } });
+const refresh = (token: string) => call("POST", "/user/refresh", { body: { refresh_token: token } });
+const logout = (token: string) => call("POST", "/user/logout", { body: { refresh_token: token } });
+
+async function signIn(user: FixtureUser) {
+  const res = await login(user.email);
+  expect(res.status, res.text).toBe(200);
+  return res.body as { accessToken: string; refreshToken: string; tokenId: string; expiresAt: number };
+}
+
+const orgAs = (orgId: string, token: string) => call("GET", `/organization/${orgId}`, { token });
+
+async function sessionRow(id: string) {
+  return env.DB.prepare("SELECT user_id, ended_at, end_reason, device_info FROM sessions WHERE id = ?").bind(id).first();
+}
+
+function expectRefused(res: ApiResponse) {
+  expectError(res, 401, "invalid_credentials", MESSAGES.invalidRefreshToken);
+}
+
+describe("POST /user/login", () => {
+  it("opens a session: a one-hour access token with Flashback's claims and the session id, a refresh token stored as a hash", async () => {
+    const org = await createOrg();
+    const user = org.users.WORKSPACES;
+    const before = Math.floor(Date.now() / 1000);
+    const deviceInfo = { userAgent: "Mozilla/5.0", deviceType: "DESKTOP", os: "Linux", browser: "Firefox" };
+    const res = await login(user.email.toUpperCase(), PASSWORD, { deviceInfo });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({
+      success: true,
+      accessToken: expect.any(String),
+      refreshToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      tokenId: expect.any(String),
+      expiresAt: expect.any(Number),
+      user: { id: user.id, email: user.email, name: "Ada", orgId: org.id, orgRole: ROLE.WORKSPACES },
+    });
+    const claims = decodeJwt(res.body.accessToken);
+    expect(claims).toMatchObject({
+      sub: user.id,
+      userId: user.id,
+      email: user.email,
+      orgId: org.id,
+      type: "access",
+      sid: res.body.tokenId,
+    });
+    expect((claims.exp as number) - (claims.iat as number)).toBe(ACCESS_TOKEN_TTL_SECONDS);
+    expect(claims.iat).toBeGreaterThanOrEqual(before);
+    expect(res.body.expiresAt).toBe((claims.exp as number) * 1000);
+
+    expect(await sessionRow(res.body.tokenId)).toEqual({
+      user_id: user.id,
+      ended_at: null,
+      end_reason: null,
+      device_info: JSON.stringify(deviceInfo),
+    });
+    const stored = await env.DB.prepare("SELECT hash FROM refresh_tokens WHERE session_id = ?").bind(res.body.tokenId).all();
+    expect(stored.results).toEqual([{ hash: await opaqueTokenHash(res.body.refreshToken) }]);
+    expect((await orgAs(org.id, res.body.accessToken)).status).toBe(200);
+  });
+
+  it("answers an unknown address, a wrong password and a deleted account identically, after the same hashing", async () => {
+    const org = await createOrg();
+    const derive = vi.spyOn(crypto.subtle, "deriveBits");
+    const answers: string[] = [];
+    for (const [email, password] of [
+      [`nobody-${crypto.randomUUID()}@example.com`, PASSWORD],
+      [org.users.USER.email, "Wrong-pass-1"],
+      [org.deleted.email, PASSWORD],
+    ] as const) {
+      derive.mockClear();
+      const res = await expectUnchanged(() => login(email, password));
+      expectError(res, 401, "invalid_credentials", MESSAGES.invalidCredentials);
+      expect(derive, email).toHaveBeenCalledTimes(1);
+      answers.push(answerText(res));
+    }
+    expect(new Set(answers).size).toBe(1);
+  });
+
+  it("refuses an unverified account with 403 email_not_verified only once its password is proven", async () => {
+    const org = await createOrg();
+    const unverified = await insertUser(org.id, ROLE.USER, { unverified: true });
+    expectError(await expectUnchanged(() => login(unverified.email)), 403, "email_not_verified", MESSAGES.emailNotVerified);
+    expectError(await login(unverified.email, "Wrong-pass-1"), 401, "invalid_credentials");
+  });
+
+  it("signs in an invited user with the password set at verification", async () => {
+    const org = await createOrg();
+    const invited = await invitedUser(org.users.OWNER);
+    await call("POST", "/user/verify-email", { body: { token: invited.token, password: "Chosen-pass-7" } });
+    const res = await login(invited.address, "Chosen-pass-7");
+    expect(res.status, res.text).toBe(200);
+    expect((await orgAs(org.id, res.body.accessToken)).status).toBe(200);
+  });
+
+  it("limits attempts per address, whatever client address they come from, and per client address", async () => {
+    const org = await createOrg();
+    const perAddress = { LOGIN_RATE_LIMITER: env.TIGHT_RATE_LIMITER } as unknown as Partial<Env>;
+    const body = { email: org.users.USER.email, password: "Wrong-pass-1" };
+    await callWith(perAddress, "POST", "/user/login", { body, headers: { "CF-Connecting-IP": "198.51.100.1" } });
+    const limited = await callWith(perAddress, "POST", "/user/login", { body, headers: { "CF-Connecting-IP": "198.51.100.2" } });
+    expectError(limited, 429, "rate_limited");
+    expect(limited.headers.get("Retry-After")).toBe("60");
+
+    const perClient = { AUTH_RATE_LIMITER: env.TIGHT_RATE_LIMITER } as unknown as Partial<Env>;
+    const headers = { "CF-Connecting-IP": "198.51.100.77" };
+    await callWith(perClient, "POST", "/user/login", { body, headers });
+    const other = { email: org.users.OWNER.email, password: "Wrong-pass-1" };
+    expectError(await callWith(perClient, "POST", "/user/login", { body: other, headers }), 429, "rate_limited");
+  });
+
+  it("is not offered when an external identity provider issues the tokens", async () => {
+    const org = await createOrg();
+    const key = await idpKey("k1");
+    const res = await callWith({ JWT_ALG: "ES256", ...inlineIdp([key.publicJwk]) }, "POST", "/user/login", {
+      body: { email: org.users.USER.email, password: PASSWORD },
+    });
+    expectError(res, 403, "forbidden", MESSAGES.signInDisabled);
+  });
+});
+
+describe("POST /user/refresh", () => {
+  it("rotates: new access and refresh tokens for the same session, the used one spent", async () => {
+    const org = await createOrg();
+    const session = await signIn(org.users.USER);
+    const res = await call("POST", "/user/refresh", { body: { refreshToken: session.refreshToken } });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({
+      success: true,
+      token: res.body.accessToken,
+      accessToken: expect.any(String),
+      refreshToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      expiresAt: expect.any(Number),
+    });
+    expect(res.body.refreshToken).not.toBe(session.refreshToken);
+    expect(decodeJwt(res.body.accessToken).sid).toBe(session.tokenId);
+    expect((await orgAs(org.id, res.body.accessToken)).status).toBe(200);
+    expect((await refresh(res.body.refreshToken)).status).toBe(200);
+  });
+
+  it("ends the whole session when a used refresh token comes back (reuse), and the next request of its tokens is 401", async () => {
+    const org = await createOrg();
+    const session = await signIn(org.users.USER);
+    const next = (await refresh(session.refreshToken)).body;
+    expectRefused(await refresh(session.refreshToken));
+    expect(await sessionRow(session.tokenId)).toMatchObject({ ended_at: expect.any(String), end_reason: "reuse" });
+    expectError(await orgAs(org.id, next.accessToken), 401, "unauthorized");
+    expectError(await orgAs(org.id, session.accessToken), 401, "unauthorized");
+    expectRefused(await refresh(next.refreshToken));
+  });
+
+  it("lets at most one of two concurrent refreshes with one token succeed; the session then ends, consistently", async () => {
+    const org = await createOrg();
+    const session = await signIn(org.users.USER);
+    const answers = await Promise.all([refresh(session.refreshToken), refresh(session.refreshToken)]);
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 401]);
+    const winner = answers.find((r) => r.status === 200) as ApiResponse;
+    expect(await sessionRow(session.tokenId)).toMatchObject({ end_reason: "reuse" });
+    expectRefused(await refresh(winner.body.refreshToken));
+    expectError(await orgAs(org.id, winner.body.accessToken), 401, "unauthorized");
+  });
+
+  it("refuses an idle, an expired, a tampered and an unknown refresh token, identically", async () => {
+    const org = await createOrg();
+    const idle = await signIn(org.users.USER);
+    await env.DB.prepare("UPDATE refresh_tokens SET created_at = ? WHERE session_id = ?")
+      .bind(new Date(Date.now() - REFRESH_IDLE_MS - 1000).toISOString(), idle.tokenId)
+      .run();
+    const expired = await signIn(org.users.BILLING);
+    await env.DB.prepare("UPDATE sessions SET expires_at = ? WHERE id = ?")
+      .bind(new Date(Date.now() - 1000).toISOString(), expired.tokenId)
+      .run();
+    const live = await signIn(org.users.WORKSPACES);
+    const tampered = `${live.refreshToken.slice(0, -1)}${live.refreshToken.endsWith("A") ? "B" : "A"}`;
+    const answers = [];
+    for (const token of [idle.refreshToken, expired.refreshToken, tampered, "x".repeat(43)]) {
+      const res = await expectUnchanged(() => refresh(token));
+      expectRefused(res);
+      answers.push(answerText(res));
+    }
+    expect(new Set(answers).size).toBe(1);
+    expect((await refresh(live.refreshToken)).status).toBe(200);
+  });
+
+  it("refuses a body with both names, or neither", async () => {
+    const org = await createOrg();
+    const session = await signIn(org.users.USER);
+    for (const body of [{ refresh_token: session.refreshToken, refreshToken: session.refreshToken }, {}]) {
+      expectError(await expectUnchanged(() => call("POST", "/user/refresh", { body })), 400, "validation_failed");
+    }
+  });
+
+  it("stops refreshing once the user is soft-deleted, and the access token is refused at once", async () => {
+    const org = await createOrg();
+    const session = await signIn(org.users.USER);
+    expect((await call("DELETE", `/organization/users/${org.users.USER.id}`, { token: org.users.OWNER.token })).status).toBe(200);
+    expectError(await orgAs(org.id, session.accessToken), 401, "unauthorized");
+    expectRefused(await refresh(session.refreshToken));
+  });
+});
+
+describe("POST /user/logout", () => {
+  it("ends the session: its access token is refused on the very next request, its refresh token too", async () => {
+    const org = await createOrg();
+    const session = await signIn(org.users.OWNER);
+    const other = await signIn(org.users.OWNER);
+    const res = await logout(session.refreshToken);
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({ success: true, message: MESSAGES.signedOut });
+    expect(await sessionRow(session.tokenId)).toMatchObject({ ended_at: expect.any(String), end_reason: "logout" });
+    expectError(await orgAs(org.id, session.accessToken), 401, "unauthorized");
+    expectRefused(await refresh(session.refreshToken));
+    expectRefused(await logout(session.refreshToken));
+    // Writes check the session in their own statement too, and other sessions are untouched.
+    expectError(
+      await call("PUT", `/organization/${org.id}`, { token: session.accessToken, body: { city: "Oslo" } }),
+      401,
+      "unauthorized",
+    );
+    expect((await orgAs(org.id, other.accessToken)).status).toBe(200);
+  });
+});
