@@ -81,6 +81,9 @@ export const MESSAGES = {
   invalidRefreshToken: "Invalid or expired refresh token",
   signInDisabled: "Sign-in is not offered here: tokens come from the identity provider",
   signedOut: "Signed out",
+  sessionNotFound: "Session not found",
+  sessionEnded: "Session ended",
+  membersOnly: "Every member may",
 } as const;
 
 export type FieldProblem = { path: string; message: string };

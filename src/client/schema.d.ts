@@ -240,6 +240,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's live sessions
+         * @description Any member. Each sign-in opens one; the list never holds a token.
+         */
+        get: operations["listSessions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/token/{tokenId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * End one of the caller's sessions
+         * @description Any member, for their own sessions only (anyone else's is 404). Its tokens are refused from the next request on.
+         */
+        delete: operations["revokeSession"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/user/profile": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's own profile
+         * @description Any member.
+         */
+        get: operations["getProfile"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -558,6 +618,64 @@ export interface components {
             /** @enum {boolean} */
             success: true;
             message: string;
+        };
+        SessionList: {
+            /** @enum {boolean} */
+            success: true;
+            tokens: components["schemas"]["Session"][];
+        };
+        Session: {
+            /**
+             * Format: uuid
+             * @description The `tokenId` sign-in answered; `DELETE /token/{tokenId}` ends it
+             */
+            id: string;
+            /** @description As the client sent it at sign-in */
+            deviceInfo: {
+                [key: string]: unknown;
+            } | null;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description The last sign-in or refresh
+             */
+            lastUsedAt: string;
+            /**
+             * Format: date-time
+             * @description The session's absolute end
+             */
+            expiresAt: string;
+            /** @description Whether the request's own token belongs to it */
+            current: boolean;
+        };
+        UserProfileResponse: {
+            /** @enum {boolean} */
+            success: true;
+            data: {
+                /** Format: uuid */
+                id: string;
+                /** @description First name */
+                name: string;
+                lastName: string;
+                /** Format: email */
+                email: string;
+                /** Format: uuid */
+                orgId: string;
+                /**
+                 * Format: int32
+                 * @enum {integer}
+                 */
+                orgRole: 0 | 1 | 2 | 254 | 255;
+                /** @enum {string} */
+                orgRoleDescription: "USER" | "BILLING" | "WORKSPACES" | "ADMINISTRATORS" | "OWNER";
+                orgRoles: (0 | 1 | 2 | 254 | 255)[];
+                validated: boolean;
+                /** @description The organization enforces MFA (`mfaEnforced`) */
+                mfaRequired: boolean;
+                /** @description The organization is a business */
+                isBusiness: boolean;
+            };
         };
     };
     responses: never;
@@ -3980,6 +4098,641 @@ export interface operations {
                      *       "data": null,
                      *       "message": "Internal server error",
                      *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSessions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller's live sessions, newest first */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "tokens": [
+                     *         {
+                     *           "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e80",
+                     *           "deviceInfo": {
+                     *             "userAgent": "Mozilla/5.0",
+                     *             "deviceType": "DESKTOP",
+                     *             "os": "Linux",
+                     *             "browser": "Firefox"
+                     *           },
+                     *           "createdAt": "2026-12-01T09:00:00.000Z",
+                     *           "lastUsedAt": "2026-12-01T09:55:00.000Z",
+                     *           "expiresAt": "2026-12-31T09:00:00.000Z",
+                     *           "current": true
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["SessionList"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Validation failed: email: Invalid email address",
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Authentication required",
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Never for the role (every member may); or (`email_not_verified`) the caller has not verified their address */
+            403: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Email address not verified: follow the link in the verification email first",
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                tokenId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Ended */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "message": "Session ended"
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        /** @example Session ended */
+                        message: string;
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Validation failed: email: Invalid email address",
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Authentication required",
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Never for the role (every member may); or (`email_not_verified`) the caller has not verified their address */
+            403: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Email address not verified: follow the link in the verification email first",
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No live session of the caller's with this id */
+            404: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Session not found",
+                     *       "code": "not_found",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getProfile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The caller */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": {
+                     *         "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *         "name": "Ada",
+                     *         "lastName": "Lovelace",
+                     *         "email": "ada@acme.example",
+                     *         "orgId": "0196f1b2-0000-7000-8000-000000000001",
+                     *         "orgRole": 2,
+                     *         "orgRoleDescription": "WORKSPACES",
+                     *         "orgRoles": [
+                     *           0,
+                     *           1,
+                     *           2
+                     *         ],
+                     *         "validated": true,
+                     *         "mfaRequired": false,
+                     *         "isBusiness": true
+                     *       }
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserProfileResponse"];
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Validation failed: email: Invalid email address",
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Authentication required",
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Never for the role (every member may); or (`email_not_verified`) the caller has not verified their address */
+            403: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Email address not verified: follow the link in the verification email first",
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Too many requests from this caller */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "code": "service_unavailable",
                      *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
                      */

@@ -1,6 +1,8 @@
 import { and, desc, eq, exists, gt, isNotNull, isNull, ne, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { uuidv7 } from "../lib/uuid";
+import { ROLE } from "../auth/roles";
+import { callerMayWrite, callerNow, type CallerRef } from "./caller";
 import type { Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { organizations, refreshTokens, sessions, users, type UserRow } from "./schema";
@@ -169,4 +171,42 @@ export async function endSessionByRefreshToken(db: Db, hash: string, now: Date, 
     .where(and(isNull(sessions.endedAt), eq(sessions.id, sessionOf(hash, isNull(presented.replacedBy)))))
     .returning({ id: sessions.id });
   return ended.length > 0;
+}
+
+/** The live sessions of a user, newest first: what the session list shows (never a token). */
+export async function listSessions(db: Db, userId: string, now: Date) {
+  return db
+    .select({
+      id: sessions.id,
+      deviceInfo: sessions.deviceInfo,
+      createdAt: sessions.createdAt,
+      lastUsedAt: sessions.lastUsedAt,
+      expiresAt: sessions.expiresAt,
+    })
+    .from(sessions)
+    .where(and(eq(sessions.userId, userId), isNull(sessions.endedAt), gt(sessions.expiresAt, now.toISOString())))
+    .orderBy(desc(sessions.createdAt));
+}
+
+/**
+ * Ends one of the caller's own live sessions, while the caller is still a valid caller (in the same
+ * statement); reads the caller in the same batch, so a refusal is explained by that state.
+ */
+export async function endOwnSession(db: Db, caller: CallerRef, sessionId: string, now: Date) {
+  const [ended, [seen]] = await db.batch([
+    db
+      .update(sessions)
+      .set({ endedAt: now.toISOString(), endReason: "revoked" })
+      .where(
+        and(
+          eq(sessions.id, sessionId),
+          eq(sessions.userId, caller.id),
+          isNull(sessions.endedAt),
+          callerMayWrite(caller, { minimum: ROLE.USER }, { orgId: sql`${caller.orgId}` }),
+        ),
+      )
+      .returning({ id: sessions.id }),
+    callerNow(db, caller),
+  ]);
+  return { ended: ended.length > 0, caller: seen };
 }

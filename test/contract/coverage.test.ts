@@ -261,6 +261,47 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /user/logout 500": async (org) =>
     failing(/update "sessions"/i, "POST", LOGOUT, { body: { refresh_token: await refreshTokenOf(org.users.USER) } }),
 
+  "GET /token 200": (org) => call("GET", "/token", { token: org.users.USER.token }),
+  "GET /token 400": (org) => call("GET", "/token?all=1", { token: org.users.USER.token }),
+  "GET /token 401": () => call("GET", "/token"),
+  "GET /token 403": async (org) => {
+    const unverified = await insertUser(org.id, ROLE.USER, { unverified: true });
+    return call("GET", "/token", { token: unverified.token });
+  },
+  "GET /token 405": unoffered("/token"),
+  "GET /token 429": (org) => overLimit("GET", "/token", { token: org.users.USER.token }),
+  "GET /token 500": (org) => failing(/from "sessions"/i, "GET", "/token", { token: org.users.USER.token }),
+  "GET /token 503": () => providerDown("GET", "/token"),
+
+  "DELETE /token/{tokenId} 200": async (org) => {
+    const session = (await call("POST", LOGIN, { body: credentials(org.users.USER) })).body;
+    return call("DELETE", `/token/${session.tokenId}`, { token: session.accessToken });
+  },
+  "DELETE /token/{tokenId} 400": (org) => call("DELETE", "/token/not-a-uuid", { token: org.users.USER.token }),
+  "DELETE /token/{tokenId} 401": () => call("DELETE", `/token/${uuidv7()}`),
+  "DELETE /token/{tokenId} 403": async (org) => {
+    const unverified = await insertUser(org.id, ROLE.USER, { unverified: true });
+    return call("DELETE", `/token/${uuidv7()}`, { token: unverified.token });
+  },
+  "DELETE /token/{tokenId} 404": (org) => call("DELETE", `/token/${uuidv7()}`, { token: org.users.USER.token }),
+  "DELETE /token/{tokenId} 405": unoffered(`/token/${uuidv7()}`),
+  "DELETE /token/{tokenId} 429": (org) => overLimit("DELETE", `/token/${uuidv7()}`, { token: org.users.USER.token }),
+  "DELETE /token/{tokenId} 500": (org) =>
+    failing(/^update "sessions"/i, "DELETE", `/token/${uuidv7()}`, { token: org.users.USER.token }),
+  "DELETE /token/{tokenId} 503": () => providerDown("DELETE", `/token/${uuidv7()}`),
+
+  "GET /user/profile 200": (org) => call("GET", "/user/profile", { token: org.users.USER.token }),
+  "GET /user/profile 400": (org) => call("GET", "/user/profile?x=1", { token: org.users.USER.token }),
+  "GET /user/profile 401": () => call("GET", "/user/profile"),
+  "GET /user/profile 403": async (org) => {
+    const unverified = await insertUser(org.id, ROLE.USER, { unverified: true });
+    return call("GET", "/user/profile", { token: unverified.token });
+  },
+  "GET /user/profile 405": unoffered("/user/profile"),
+  "GET /user/profile 429": (org) => overLimit("GET", "/user/profile", { token: org.users.USER.token }),
+  "GET /user/profile 500": (org) => failing(/from "users" where/i, "GET", "/user/profile", { token: org.users.USER.token }),
+  "GET /user/profile 503": () => providerDown("GET", "/user/profile"),
+
   "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 400": (org) => call("GET", "/organization/not-a-uuid", { token: org.users.USER.token }),
   "GET /organization/{orgId} 401": (org) => call("GET", `/organization/${org.id}`),

@@ -243,3 +243,73 @@ describe("POST /user/logout", () => {
     expect((await orgAs(org.id, other.accessToken)).status).toBe(200);
   });
 });
+
+describe("GET /token and DELETE /token/{tokenId}", () => {
+  it("lists the caller's live sessions, newest first, with the current one marked and never a token", async () => {
+    const org = await createOrg();
+    const first = await signIn(org.users.USER);
+    const second = await signIn(org.users.USER);
+    const ended = await signIn(org.users.USER);
+    await logout(ended.refreshToken);
+    await signIn(org.users.OWNER);
+    const res = await call("GET", "/token", { token: second.accessToken });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.tokens.map((t: { id: string; current: boolean }) => [t.id, t.current])).toEqual([
+      [second.tokenId, true],
+      [first.tokenId, false],
+    ]);
+    for (const secret of [first.accessToken, first.refreshToken, second.refreshToken]) expect(res.text).not.toContain(secret);
+  });
+
+  it("ends one of the caller's own sessions: its access token is refused on the very next request, the others keep working", async () => {
+    const org = await createOrg();
+    const phone = await signIn(org.users.USER);
+    const laptop = await signIn(org.users.USER);
+    const res = await call("DELETE", `/token/${phone.tokenId}`, { token: laptop.accessToken });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({ success: true, message: MESSAGES.sessionEnded });
+    expect(await sessionRow(phone.tokenId)).toMatchObject({ ended_at: expect.any(String), end_reason: "revoked" });
+    expectError(await orgAs(org.id, phone.accessToken), 401, "unauthorized");
+    expectRefused(await refresh(phone.refreshToken));
+    expect((await orgAs(org.id, laptop.accessToken)).status).toBe(200);
+    expectError(await call("DELETE", `/token/${phone.tokenId}`, { token: laptop.accessToken }), 404, "not_found");
+  });
+
+  it("answers 404 for another user's session, of this organization or another, and an unknown id, ending nothing", async () => {
+    const org = await createOrg();
+    const other = await createOrg();
+    const mine = await signIn(org.users.OWNER);
+    const colleague = await signIn(org.users.USER);
+    const foreign = await signIn(other.users.USER);
+    for (const id of [colleague.tokenId, foreign.tokenId, crypto.randomUUID()]) {
+      const res = await expectUnchanged(() => call("DELETE", `/token/${id}`, { token: mine.accessToken }));
+      expectError(res, 404, "not_found", MESSAGES.sessionNotFound);
+    }
+    expect((await orgAs(org.id, colleague.accessToken)).status).toBe(200);
+  });
+});
+
+describe("GET /user/profile", () => {
+  it("answers the caller's profile in Flashback's UserProfileResponse shape", async () => {
+    const org = await createOrg();
+    await env.DB.prepare("UPDATE organizations SET mfa_enforced = 1, is_business = 1 WHERE id = ?").bind(org.id).run();
+    const res = await call("GET", "/user/profile", { token: org.users.ADMINISTRATOR.token });
+    expect(res.status, res.text).toBe(200);
+    expect(res.body).toEqual({
+      success: true,
+      data: {
+        id: org.users.ADMINISTRATOR.id,
+        name: "Ada",
+        lastName: "Lovelace",
+        email: org.users.ADMINISTRATOR.email,
+        orgId: org.id,
+        orgRole: ROLE.ADMINISTRATOR,
+        orgRoleDescription: "ADMINISTRATORS",
+        orgRoles: [0, 1, 2, 254],
+        validated: true,
+        mfaRequired: true,
+        isBusiness: true,
+      },
+    });
+  });
+});

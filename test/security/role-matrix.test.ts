@@ -236,6 +236,51 @@ const OWN_OPERATIONS: OwnOperation[] = [
       };
     },
   },
+  {
+    label: "GET /token",
+    minimum: ROLE.USER,
+    denied: "",
+    write: false,
+    async prepare() {
+      return {
+        request: { method: "GET", path: "/token" },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          // A fixture token names no session: the caller has none yet.
+          expect(res.body).toEqual({ success: true, tokens: [] });
+        },
+      };
+    },
+  },
+  {
+    label: "DELETE /token/{tokenId}",
+    minimum: ROLE.USER,
+    denied: "",
+    write: true,
+    async prepare() {
+      return {
+        request: { method: "DELETE", path: `/token/${crypto.randomUUID()}` },
+        async verify(res) {
+          expectError(res, 404, "not_found", "Session not found");
+        },
+      };
+    },
+  },
+  {
+    label: "GET /user/profile",
+    minimum: ROLE.USER,
+    denied: "",
+    write: false,
+    async prepare(org) {
+      return {
+        request: { method: "GET", path: "/user/profile" },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body.data.orgId).toBe(org.id);
+        },
+      };
+    },
+  },
 ];
 
 const ownCases = OWN_OPERATIONS.flatMap((op) =>

@@ -38,6 +38,9 @@ describe("route definitions as an OpenAPI document", () => {
         "POST /user/login",
         "POST /user/refresh",
         "POST /user/logout",
+        "GET /token",
+        "DELETE /token/{tokenId}",
+        "GET /user/profile",
         "GET /health",
       ].sort(),
     );

@@ -1,0 +1,137 @@
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { isRole, roleDescription, rolesUpTo, ROLE } from "../auth/roles";
+import { createDb } from "../db/client";
+import * as sessionsDb from "../db/sessions";
+import { findUser } from "../db/users";
+import type { AppEnv } from "../env";
+import { ApiError, MESSAGES } from "../errors";
+import { invalidToken } from "../middleware/authenticate";
+import { allowOnly } from "../middleware/method-not-allowed";
+import { callerRefusal, operationRole } from "../middleware/require-role";
+import { validationHook } from "../middleware/validate";
+import { PROFILE_EXAMPLE, ProfileResponse, SESSION_LIST_EXAMPLE, SessionListResponse, TokenIdParams } from "../schemas/account";
+import { errorResponse, noQuery } from "../schemas/common";
+import { actionResponse, bearer, errorResponses, jsonContent, methodNotAllowed } from "../schemas/envelope";
+
+// The caller's own account: every member may list and end their own sessions and read their profile.
+
+export const account = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
+
+const OWN = operationRole("USER", MESSAGES.membersOnly);
+const ownErrors = errorResponses(MESSAGES.emailNotVerified, "Never for the role (every member may)");
+
+const TOKENS = "/token";
+const TOKEN = "/token/{tokenId}";
+const PROFILE = "/user/profile";
+
+const listRoute = createRoute({
+  method: "get",
+  operationId: "listSessions",
+  path: TOKENS,
+  tags: ["Sessions"],
+  summary: "The caller's live sessions",
+  description: "Any member. Each sign-in opens one; the list never holds a token.",
+  security: bearer,
+  ...OWN.documented,
+  middleware: OWN.middleware,
+  request: { query: noQuery },
+  responses: {
+    200: jsonContent(SessionListResponse, "The caller's live sessions, newest first", SESSION_LIST_EXAMPLE),
+    ...ownErrors,
+    405: methodNotAllowed(["GET"]),
+  },
+});
+
+account.openapi(listRoute, async (c) => {
+  const caller = c.get("caller");
+  const rows = await sessionsDb.listSessions(createDb(c.env.DB), caller.id, new Date());
+  return c.json(
+    {
+      success: true as const,
+      tokens: rows.map((row) => ({
+        ...row,
+        deviceInfo: row.deviceInfo === null ? null : (JSON.parse(row.deviceInfo) as Record<string, unknown>),
+        current: row.id === caller.sessionId,
+      })),
+    },
+    200,
+  );
+});
+
+allowOnly(account, TOKENS, ["GET"]);
+
+const revokeRoute = createRoute({
+  method: "delete",
+  operationId: "revokeSession",
+  path: TOKEN,
+  tags: ["Sessions"],
+  summary: "End one of the caller's sessions",
+  description: "Any member, for their own sessions only (anyone else's is 404). Its tokens are refused from the next request on.",
+  security: bearer,
+  ...OWN.documented,
+  middleware: OWN.middleware,
+  request: { params: TokenIdParams, query: noQuery },
+  responses: {
+    200: actionResponse("Ended", MESSAGES.sessionEnded),
+    ...ownErrors,
+    404: errorResponse("No live session of the caller's with this id", "not_found", MESSAGES.sessionNotFound),
+    405: methodNotAllowed(["DELETE"]),
+  },
+});
+
+account.openapi(revokeRoute, async (c) => {
+  const { tokenId } = c.req.valid("param");
+  const outcome = await sessionsDb.endOwnSession(createDb(c.env.DB), c.get("caller"), tokenId, new Date());
+  if (!outcome.ended) throw callerRefusal(outcome.caller, OWN) ?? new ApiError("not_found", MESSAGES.sessionNotFound);
+  return c.json({ success: true as const, message: MESSAGES.sessionEnded }, 200);
+});
+
+allowOnly(account, TOKEN, ["DELETE"]);
+
+const profileRoute = createRoute({
+  method: "get",
+  operationId: "getProfile",
+  path: PROFILE,
+  tags: ["Sessions"],
+  summary: "The caller's own profile",
+  description: "Any member.",
+  security: bearer,
+  ...OWN.documented,
+  middleware: OWN.middleware,
+  request: { query: noQuery },
+  responses: {
+    200: jsonContent(ProfileResponse, "The caller", PROFILE_EXAMPLE),
+    ...ownErrors,
+    405: methodNotAllowed(["GET"]),
+  },
+});
+
+account.openapi(profileRoute, async (c) => {
+  const caller = c.get("caller");
+  const organization = c.get("organization");
+  const user = await findUser(createDb(c.env.DB), caller.orgId, caller.id);
+  // Deleted between authentication and this read.
+  if (!user) throw invalidToken();
+  const orgRole = isRole(user.orgRole) ? user.orgRole : ROLE.USER;
+  return c.json(
+    {
+      success: true as const,
+      data: {
+        id: user.id,
+        name: user.firstName,
+        lastName: user.lastName,
+        email: user.email,
+        orgId: user.orgId,
+        orgRole,
+        orgRoleDescription: roleDescription(orgRole),
+        orgRoles: rolesUpTo(orgRole),
+        validated: user.validated,
+        mfaRequired: organization.mfaEnforced,
+        isBusiness: organization.isBusiness,
+      },
+    },
+    200,
+  );
+});
+
+allowOnly(account, PROFILE, ["GET"]);
