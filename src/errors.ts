@@ -84,6 +84,7 @@ export const MESSAGES = {
   sessionNotFound: "Session not found",
   sessionEnded: "Session ended",
   membersOnly: "Every member may",
+  ownAccountOnly: "You can only update your own account; other users are under /organization/users",
 } as const;
 
 export type FieldProblem = { path: string; message: string };

@@ -210,3 +210,57 @@ export async function endOwnSession(db: Db, caller: CallerRef, sessionId: string
   ]);
   return { ended: ended.length > 0, caller: seen };
 }
+
+export type OwnChanges = { firstName?: string | undefined; lastName?: string | undefined; passwordHash?: string | undefined };
+
+/**
+ * The caller's own name, last name or password, while they are a valid caller (in the same
+ * statement). A new password ends every other session of theirs in the same batch, keyed on the
+ * new hash (its salt is random, so only this write stored it). Reads the caller for a refusal.
+ */
+export async function updateOwnAccount(db: Db, caller: CallerRef, changes: OwnChanges, now: Date) {
+  const at = now.toISOString();
+  const set: Partial<typeof users.$inferInsert> = { updatedAt: at };
+  if (changes.firstName !== undefined)
+    Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
+  if (changes.lastName !== undefined)
+    Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
+  if (changes.passwordHash !== undefined) set.passwordHash = changes.passwordHash;
+  const update = db
+    .update(users)
+    .set(set)
+    .where(
+      and(
+        eq(users.id, caller.id),
+        isNull(users.deletedAt),
+        callerMayWrite(caller, { minimum: ROLE.USER }, { orgId: users.orgId }),
+      ),
+    )
+    .returning({ id: users.id });
+  const seen = callerNow(db, caller);
+  if (changes.passwordHash === undefined) {
+    const [updated, [seenCaller]] = await db.batch([update, seen]);
+    return { updated: updated.length > 0, caller: seenCaller };
+  }
+  const [updated, [seenCaller]] = await db.batch([
+    update,
+    seen,
+    db
+      .update(sessions)
+      .set({ endedAt: at, endReason: "password" })
+      .where(
+        and(
+          eq(sessions.userId, caller.id),
+          isNull(sessions.endedAt),
+          caller.sessionId === undefined ? undefined : ne(sessions.id, caller.sessionId),
+          exists(
+            builder
+              .select({ one: sql`1` })
+              .from(users)
+              .where(and(eq(users.id, caller.id), eq(users.passwordHash, changes.passwordHash))),
+          ),
+        ),
+      ),
+  ]);
+  return { updated: updated.length > 0, caller: seenCaller };
+}

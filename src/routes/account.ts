@@ -1,17 +1,34 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { isRole, roleDescription, rolesUpTo, ROLE } from "../auth/roles";
+import { hashPassword } from "../auth/password";
 import { createDb } from "../db/client";
 import * as sessionsDb from "../db/sessions";
 import { findUser } from "../db/users";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { invalidToken } from "../middleware/authenticate";
+import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { callerRefusal, operationRole } from "../middleware/require-role";
 import { validationHook } from "../middleware/validate";
-import { PROFILE_EXAMPLE, ProfileResponse, SESSION_LIST_EXAMPLE, SessionListResponse, TokenIdParams } from "../schemas/account";
-import { errorResponse, noQuery } from "../schemas/common";
-import { actionResponse, bearer, errorResponses, jsonContent, methodNotAllowed } from "../schemas/envelope";
+import {
+  PROFILE_EXAMPLE,
+  ProfileResponse,
+  SESSION_LIST_EXAMPLE,
+  SessionListResponse,
+  TokenIdParams,
+  UpdateOwnAccountBody,
+} from "../schemas/account";
+import { errorResponse, idParams, noQuery } from "../schemas/common";
+import {
+  actionResponse,
+  bearer,
+  bodyErrorResponses,
+  errorResponses,
+  jsonBodyOf,
+  jsonContent,
+  methodNotAllowed,
+} from "../schemas/envelope";
 
 // The caller's own account: every member may list and end their own sessions and read their profile.
 
@@ -135,3 +152,52 @@ account.openapi(profileRoute, async (c) => {
 });
 
 allowOnly(account, PROFILE, ["GET"]);
+
+// After /user/profile and the sign-in routes, which would otherwise be taken for a user id.
+const OWN_RECORD = "/user/{userId}";
+
+const updateOwnRoute = createRoute({
+  method: "put",
+  operationId: "updateOwnAccount",
+  path: OWN_RECORD,
+  tags: ["Sessions"],
+  summary: "Update one's own name, last name or password",
+  description:
+    "Any member, for their own record only (Flashback's rule: only one's own password); others' records are under `/organization/users`. A new password ends every other session of the caller; the one making the change stays signed in.",
+  security: bearer,
+  ...OWN.documented,
+  middleware: [...OWN.middleware, jsonBody],
+  request: { params: idParams, query: noQuery, body: jsonBodyOf(UpdateOwnAccountBody) },
+  responses: {
+    200: actionResponse("Updated", MESSAGES.userUpdated),
+    ...ownErrors,
+    403: errorResponse(
+      "Not the caller's own record; or (`email_not_verified`) the caller has not verified their address",
+      "forbidden",
+      MESSAGES.ownAccountOnly,
+    ),
+    405: methodNotAllowed(["PUT"]),
+    ...bodyErrorResponses,
+  },
+});
+
+account.openapi(updateOwnRoute, async (c) => {
+  const caller = c.get("caller");
+  const { userId } = c.req.valid("param");
+  if (userId !== caller.id) throw new ApiError("forbidden", MESSAGES.ownAccountOnly);
+  const body = c.req.valid("json");
+  const outcome = await sessionsDb.updateOwnAccount(
+    createDb(c.env.DB),
+    caller,
+    {
+      firstName: body.name,
+      lastName: body.lastName,
+      passwordHash: body.password === undefined ? undefined : await hashPassword(body.password),
+    },
+    new Date(),
+  );
+  if (!outcome.updated) throw callerRefusal(outcome.caller, OWN) ?? invalidToken();
+  return c.json({ success: true as const, message: MESSAGES.userUpdated }, 200);
+});
+
+allowOnly(account, OWN_RECORD, ["PUT"]);

@@ -1,11 +1,10 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { issueAccessToken, signsOwnTokens } from "../auth/access-token";
+import { startSession } from "../auth/sign-in";
 import { newOpaqueToken, opaqueTokenHash } from "../auth/opaque-token";
 import { verifyPassword } from "../auth/password";
-import { isRole, ROLE } from "../auth/roles";
 import { createDb } from "../db/client";
 import * as sessionsDb from "../db/sessions";
-import type { UserRow } from "../db/schema";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { jsonBody } from "../middleware/json-body";
@@ -23,6 +22,7 @@ import {
   RefreshBody,
   RefreshResponse,
   SignedOutResponse,
+  toSignedInUser,
 } from "../schemas/sessions";
 
 // Sign-in, refresh and sign-out: this service as its own identity provider (HS256). The password
@@ -56,14 +56,6 @@ const publicErrors = {
   500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
   ...bodyErrorResponses,
 };
-
-const signedInUser = (user: UserRow) => ({
-  id: user.id,
-  email: user.email,
-  name: user.firstName,
-  orgId: user.orgId,
-  orgRole: isRole(user.orgRole) ? user.orgRole : ROLE.USER,
-});
 
 const refuseUnlessOwnTokens = (env: AppEnv["Bindings"]) => {
   if (!signsOwnTokens(env)) throw new ApiError("forbidden", MESSAGES.signInDisabled);
@@ -107,29 +99,11 @@ sessions.openapi(loginRoute, async (c) => {
   const proven = await verifyPassword(body.password, account?.passwordHash ?? NO_ACCOUNT_HASH);
   if (!account || !proven) throw invalidCredentials();
   if (!account.validated) throw new ApiError("email_not_verified", MESSAGES.emailNotVerified);
-  const now = new Date();
-  const refresh = await newOpaqueToken();
-  const sessionId = await sessionsDb.openSession(
-    db,
-    account.id,
-    refresh.hash,
-    body.deviceInfo === undefined ? null : JSON.stringify(body.deviceInfo),
-    now,
-  );
+  const deviceInfo = body.deviceInfo === undefined ? null : JSON.stringify(body.deviceInfo);
+  const session = await startSession(c.env, db, account, deviceInfo, new Date());
   // Deleted or moved between the read and the write.
-  if (!sessionId) throw invalidCredentials();
-  const access = await issueAccessToken(c.env, account, sessionId, now);
-  return c.json(
-    {
-      success: true as const,
-      accessToken: access.token,
-      refreshToken: refresh.token,
-      tokenId: sessionId,
-      expiresAt: access.expiresAt,
-      user: signedInUser(account),
-    },
-    200,
-  );
+  if (!session) throw invalidCredentials();
+  return c.json({ success: true as const, ...session, user: toSignedInUser(account) }, 200);
 });
 
 allowOnly(sessions, LOGIN, METHODS);

@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { hashPassword } from "../auth/password";
-import { isRole, ROLE } from "../auth/roles";
+import { signsOwnTokens } from "../auth/access-token";
+import { startSession } from "../auth/sign-in";
 import { opaqueTokenHash } from "../auth/opaque-token";
 import { createDb } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
@@ -21,6 +22,7 @@ import {
   VerifyBody,
   VerifyResponse,
 } from "../schemas/verification";
+import { toSignedInUser } from "../schemas/sessions";
 
 // Email verification, without authentication: the token from the invitation's link is the
 // credential. Unknown, used, expired, revoked and superseded tokens all get one answer.
@@ -86,7 +88,7 @@ const verifyRoute = createRoute({
   tags: ["Verification"],
   summary: "Verify an email address with the token from its link",
   description:
-    "No authentication; limited per client address. Verifies the address, uses the token (once) and sets the password when one is given. The first verification of an address wins: other accounts' invitations of it stop working.",
+    "No authentication; limited per client address. Verifies the address, uses the token (once) and sets the password when one is given. The first verification of an address wins: other accounts' invitations of it stop working. Signs the user in: the answer carries the tokens of a new session, as sign-in's does (when this deployment issues the tokens, JWT_ALG HS256).",
   security: [],
   middleware: [limitCredentialsByClient, refuseEmptyParameterNames, jsonBody],
   request: { query: noQuery, body: jsonBodyOf(VerifyBody) },
@@ -101,14 +103,10 @@ verification.openapi(verifyRoute, async (c) => {
   const body = c.req.valid("json");
   // Hashed before the token is looked up, so a valid and an invalid token cost the same.
   const passwordHash = body.password === undefined ? null : await hashPassword(body.password);
+  const db = createDb(c.env.DB);
   let outcome;
   try {
-    outcome = await invitationsDb.verifyEmail(
-      createDb(c.env.DB),
-      await opaqueTokenHash(body.token),
-      passwordHash,
-      new Date().toISOString(),
-    );
+    outcome = await invitationsDb.verifyEmail(db, await opaqueTokenHash(body.token), passwordHash, new Date().toISOString());
   } catch (error) {
     // A concurrent verification of the same address by another account won.
     if (isUniqueViolation(error)) throw invalidVerificationToken();
@@ -121,20 +119,9 @@ verification.openapi(verifyRoute, async (c) => {
   }
   const user = outcome.user;
   if (!user) throw invalidVerificationToken();
-  return c.json(
-    {
-      success: true as const,
-      message: MESSAGES.emailVerified,
-      user: {
-        id: user.id,
-        email: user.email,
-        name: user.firstName,
-        orgId: user.orgId,
-        orgRole: isRole(user.orgRole) ? user.orgRole : ROLE.USER,
-      },
-    },
-    200,
-  );
+  // Verifying signs the user in, when this deployment issues the tokens.
+  const session = signsOwnTokens(c.env) ? await startSession(c.env, db, user, null, new Date()) : undefined;
+  return c.json({ success: true as const, message: MESSAGES.emailVerified, user: toSignedInUser(user), ...session }, 200);
 });
 
 allowOnly(verification, VERIFY, METHODS);

@@ -1,10 +1,19 @@
 import { z } from "@hono/zod-openapi";
 import { ROLE_DESCRIPTIONS } from "../auth/roles";
-import { roleValue, uuid, wire } from "./common";
-import { USER_EXAMPLE } from "./users";
+import { partialUpdate, roleValue, text, uuid, wire } from "./common";
+import { password, USER_EXAMPLE } from "./users";
 
 // The caller's own account: their sessions (Flashback's getTokens / revokeToken) and profile
 // (getUserProfile).
+
+// Flashback's UserUpdateRequest: one's own names and password.
+export const UpdateOwnAccountBody = partialUpdate(
+  z.strictObject({
+    name: text(1, 100).optional(),
+    lastName: text(1, 100).optional(),
+    password: password.optional().openapi({ description: "A new password: every other session of the caller ends" }),
+  }),
+).openapi("UpdateOwnAccount", { example: { name: "Grace", password: "N3w-secret-pass" } });
 
 export const TokenIdParams = z.object({ tokenId: uuid.openapi({ param: { name: "tokenId", in: "path" } }) });
 

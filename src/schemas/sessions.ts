@@ -1,4 +1,6 @@
 import { z } from "@hono/zod-openapi";
+import { isRole, ROLE } from "../auth/roles";
+import type { UserRow } from "../db/schema";
 import { MESSAGES } from "../errors";
 import { roleValue, text, wire } from "./common";
 import { USER_EXAMPLE } from "./users";
@@ -7,7 +9,7 @@ import { USER_EXAMPLE } from "./users";
 // RefreshTokenResponse, LogoutResponse; src/api/types/platform/{auth,device}.ts).
 
 const REFRESH_PATTERN = "^[A-Za-z0-9_-]{43}$";
-const refreshToken = z
+export const refreshToken = z
   .string()
   .length(43)
   .regex(new RegExp(REFRESH_PATTERN), "Not a refresh token")
@@ -39,7 +41,7 @@ export const LoginBody = z
   })
   .openapi("Login", { example: { email: "ada@acme.example", password: "Str0ng-pass" } });
 
-const SignedInUser = z.strictObject({
+export const SignedInUser = z.strictObject({
   id: wire.id,
   email: wire.email,
   name: wire.text(100).openapi({ description: "First name" }),
@@ -47,13 +49,13 @@ const SignedInUser = z.strictObject({
   orgRole: roleValue,
 });
 
-const expiresAt = z
+export const expiresAt = z
   .number()
   .int()
   .min(0)
   .max(Number.MAX_SAFE_INTEGER)
   .openapi({ format: "int64", description: "When the access token expires, in milliseconds since the epoch" });
-const accessToken = wire.text(4096).openapi({ description: "A bearer JWT for one hour" });
+export const accessToken = wire.text(4096).openapi({ description: "A bearer JWT for one hour" });
 
 export const LoginResponse = z
   .strictObject({
@@ -108,6 +110,17 @@ export const REFRESH_EXAMPLE = {
 export const SignedOutResponse = z
   .strictObject({ success: z.literal(true), message: wire.text(100) })
   .openapi("LogoutResponse", { example: { success: true, message: MESSAGES.signedOut } });
+
+/** The user as sign-in (and verification) answers them: Flashback's RegisterResponse `user`. */
+export function toSignedInUser(user: UserRow) {
+  return {
+    id: user.id,
+    email: user.email,
+    name: user.firstName,
+    orgId: user.orgId,
+    orgRole: isRole(user.orgRole) ? user.orgRole : ROLE.USER,
+  };
+}
 
 /** The refresh token of a body, whichever name it came under. */
 export function presentedRefreshToken(body: { refresh_token?: string | undefined; refreshToken?: string | undefined }): string {

@@ -1,6 +1,7 @@
 import { z } from "@hono/zod-openapi";
 import { MESSAGES } from "../errors";
-import { roleValue, wire } from "./common";
+import { wire } from "./common";
+import { accessToken, expiresAt, refreshToken, SignedInUser } from "./sessions";
 import { AUTH_METHODS } from "../db/schema";
 import { password, USER_EXAMPLE } from "./users";
 
@@ -42,17 +43,16 @@ export const PRE_VERIFY_EXAMPLE = {
   hasPassword: true,
 };
 
+// With a session when this deployment signs its own tokens (JWT_ALG HS256): verifying signs in.
 export const VerifyResponse = z
   .strictObject({
     success: z.literal(true),
     message: wire.text(500),
-    user: z.strictObject({
-      id: wire.id,
-      email: wire.email,
-      name: wire.text(100).openapi({ description: "First name" }),
-      orgId: wire.id,
-      orgRole: roleValue,
-    }),
+    user: SignedInUser,
+    accessToken: accessToken.optional(),
+    refreshToken: refreshToken.optional(),
+    tokenId: wire.id.optional().openapi({ description: "The session this verification opened" }),
+    expiresAt: expiresAt.optional(),
   })
   .openapi("VerifyEmailResponse");
 
@@ -60,4 +60,8 @@ export const VERIFY_EXAMPLE = {
   success: true,
   message: MESSAGES.emailVerified,
   user: { id: USER_EXAMPLE.id, email: USER_EXAMPLE.email, name: USER_EXAMPLE.name, orgId: USER_EXAMPLE.orgId, orgRole: 2 },
+  accessToken: "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIuLi4ifQ.c2lnbmF0dXJl",
+  refreshToken: "q3JxVb8mT0k2sYhC9dLwQe7uNfZpA1gR5iXoE4jK6Hc",
+  tokenId: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e80",
+  expiresAt: 1767229200000,
 };

@@ -302,6 +302,21 @@ const SCENARIOS: Record<string, Scenario> = {
   "GET /user/profile 500": (org) => failing(/from "users" where/i, "GET", "/user/profile", { token: org.users.USER.token }),
   "GET /user/profile 503": () => providerDown("GET", "/user/profile"),
 
+  "PUT /user/{userId} 200": (org) =>
+    call("PUT", `/user/${org.users.USER.id}`, { token: org.users.USER.token, body: { name: "Grace" } }),
+  "PUT /user/{userId} 400": (org) => call("PUT", `/user/${org.users.USER.id}`, { token: org.users.USER.token, body: {} }),
+  "PUT /user/{userId} 401": (org) => call("PUT", `/user/${org.users.USER.id}`, { body: { name: "Grace" } }),
+  "PUT /user/{userId} 403": (org) =>
+    call("PUT", `/user/${org.users.OWNER.id}`, { token: org.users.USER.token, body: { name: "Grace" } }),
+  "PUT /user/{userId} 405": unoffered(`/user/${uuidv7()}`),
+  "PUT /user/{userId} 413": (org) => call("PUT", `/user/${org.users.USER.id}`, { token: org.users.USER.token, body: OVERSIZED }),
+  "PUT /user/{userId} 415": (org) =>
+    call("PUT", `/user/${org.users.USER.id}`, { token: org.users.USER.token, body: '{"name":"Grace"}', headers: NOT_JSON }),
+  "PUT /user/{userId} 429": (org) => overLimit("PUT", `/user/${org.users.USER.id}`, { token: org.users.USER.token, body: {} }),
+  "PUT /user/{userId} 500": (org) =>
+    failing(/^update "users"/i, "PUT", `/user/${org.users.USER.id}`, { token: org.users.USER.token, body: { name: "Grace" } }),
+  "PUT /user/{userId} 503": (org) => providerDown("PUT", `/user/${org.users.USER.id}`, { body: { name: "Grace" } }),
+
   "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 400": (org) => call("GET", "/organization/not-a-uuid", { token: org.users.USER.token }),
   "GET /organization/{orgId} 401": (org) => call("GET", `/organization/${org.id}`),

@@ -166,8 +166,9 @@ describe("the statements the API sends", () => {
       ["pre-verify", 200],
       ["verify", 200],
     ]);
-    // Authentication, then the operation's one batch; the public routes have no authentication.
-    expect([resent, refused, checked, verified].map((s) => s.roundTrips)).toEqual([2, 2, 1, 1]);
+    // Authentication, then the operation's one batch; the public routes have no authentication, and
+    // verifying then opens the new session in a second batch.
+    expect([resent, refused, checked, verified].map((s) => s.roundTrips)).toEqual([2, 2, 1, 2]);
 
     const [pending] = await invitationsOf(target.id);
     await deliver([{ invitationId: pending?.id }], { email: recordingEmail(() => true).binding, env: { DB: recorder.db } });

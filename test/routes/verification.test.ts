@@ -40,7 +40,14 @@ describe("the invitation lifecycle", () => {
       success: true,
       message: MESSAGES.emailVerified,
       user: { id: invited.id, email: invited.address, name: "Grace", orgId: org.id, orgRole: 0 },
+      accessToken: expect.any(String),
+      refreshToken: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      tokenId: expect.any(String),
+      expiresAt: expect.any(Number),
     });
+    // Verifying signed the user in: that session's access token works, and it refreshes.
+    expect((await call("GET", `/organization/${org.id}`, { token: verified.body.accessToken })).status).toBe(200);
+    expect((await call("POST", "/user/refresh", { body: { refresh_token: verified.body.refreshToken } })).status).toBe(200);
     expect(await userRow(invited.id)).toMatchObject({ validated: 1 });
     expect(await invitationsOf(invited.id)).toMatchObject([{ status: "used", used_at: expect.any(String) }]);
 

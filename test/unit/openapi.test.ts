@@ -41,6 +41,7 @@ describe("route definitions as an OpenAPI document", () => {
         "GET /token",
         "DELETE /token/{tokenId}",
         "GET /user/profile",
+        "PUT /user/{userId}",
         "GET /health",
       ].sort(),
     );
