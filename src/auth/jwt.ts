@@ -177,7 +177,11 @@ function checkHeader(header: JWTHeaderParameters): void {
   }
 }
 
-function accessClaims(payload: Record<string, unknown>, now: number): VerifiedToken {
+/**
+ * The claims of an access token. `sid` names one of this service's sessions only in the tokens it
+ * signs itself (HS256); an identity provider's `sid` (OIDC's session id) means nothing here.
+ */
+function accessClaims(payload: Record<string, unknown>, now: number, ownTokens: boolean): VerifiedToken {
   // jose has checked that iat, when present, is a number; a future one is refused here.
   const iat = typeof payload.iat === "number" ? payload.iat : undefined;
   if (iat !== undefined && iat > now + LEEWAY_SECONDS) throw new TokenError("token issued in the future");
@@ -188,13 +192,12 @@ function accessClaims(payload: Record<string, unknown>, now: number): VerifiedTo
   const subject = "sub" in payload ? payload.sub : payload.userId;
   if (typeof subject !== "string" || subject.length === 0) throw new TokenError("token has no subject");
   if (payload.orgId !== undefined && typeof payload.orgId !== "string") throw new TokenError("orgId must be a string");
-  if (payload.sid !== undefined && !(typeof payload.sid === "string" && SESSION_ID.test(payload.sid))) {
-    throw new TokenError("sid must be a session id");
-  }
+  const sid = ownTokens ? payload.sid : undefined;
+  if (sid !== undefined && !(typeof sid === "string" && SESSION_ID.test(sid))) throw new TokenError("sid must be a session id");
   return {
     userId: subject,
     ...(typeof payload.orgId === "string" ? { orgId: payload.orgId } : {}),
-    ...(typeof payload.sid === "string" ? { sessionId: payload.sid } : {}),
+    ...(typeof sid === "string" ? { sessionId: sid } : {}),
     ...(iat !== undefined ? { iat } : {}),
   };
 }
@@ -239,7 +242,7 @@ export function createVerifier(config: AuthConfig, options: VerifierOptions = {}
       if (error instanceof errors.JOSEError || error instanceof TypeError) throw new TokenError("token refused");
       throw error;
     }
-    return accessClaims(payload, now);
+    return accessClaims(payload, now, alg === "HS256");
   };
 }
 

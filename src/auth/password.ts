@@ -43,13 +43,20 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+// A hash of a random password nobody knows, with the current parameters: what a password is checked
+// against when there is no usable hash (no account, an account without a password, a malformed or
+// over-cost hash), so those cost the same work as a wrong password and cannot be told apart by it.
+export const NO_ACCOUNT_HASH = "pbkdf2-sha256$100000$TZJPnpZyMhj-mNq-KQGnPQ$SsP1plTdjoqRR3ZKMTJDX5uRpzqn7MrU7o22C2EBg6U";
+
 /**
- * Checks a password against a stored hash. A malformed hash, or one whose parameters
- * exceed the platform ceiling, is refused without hashing.
+ * Checks a password against a stored hash, or against NO_ACCOUNT_HASH when there is none. An
+ * unusable hash (malformed, or above the platform ceiling, which would also cost too much) never
+ * matches, after the same work.
  */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const parsed = parsePasswordHash(stored);
-  if (!parsed || parsed.iterations > PBKDF2_MAX_ITERATIONS) return false;
-  const candidate = await derive(password, parsed.salt, parsed.iterations, parsed.hash.length);
-  return timingSafeEqual(candidate, parsed.hash);
+export async function verifyPassword(password: string, stored: string | undefined): Promise<boolean> {
+  const parsed = stored === undefined ? null : parsePasswordHash(stored);
+  const usable = parsed !== null && parsed.iterations <= PBKDF2_MAX_ITERATIONS;
+  const against = usable ? parsed : (parsePasswordHash(NO_ACCOUNT_HASH) as ParsedHash);
+  const candidate = await derive(password, against.salt, against.iterations, against.hash.length);
+  return usable && timingSafeEqual(candidate, against.hash);
 }

@@ -3919,7 +3919,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many attempts from this client address, or for this address */
+            /** @description Too many requests from this client address */
             429: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -4021,7 +4021,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Unknown, used or already ended refresh token */
+            /** @description Unknown, used or already ended refresh token; a used one ends its session all the same (reuse) */
             401: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -4111,7 +4111,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many attempts from this client address, or for this address */
+            /** @description Too many requests from this client address */
             429: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */

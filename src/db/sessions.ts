@@ -125,6 +125,8 @@ export async function rotateRefreshToken(db: Db, hash: string, nextHash: string,
                   isNull(sessions.endedAt),
                   gt(sessions.expiresAt, at),
                   canSignIn(sessions.userId),
+                  // No soft delete since the session opened: the user's watermark is older than it.
+                  sql`(${users.tokensValidAfter} IS NULL OR ${users.tokensValidAfter} < CAST(strftime('%s', ${sessions.createdAt}) AS INTEGER))`,
                 ),
               ),
           ),
@@ -163,13 +165,24 @@ export async function rotateRefreshToken(db: Db, hash: string, nextHash: string,
   return sessionId && user ? { sessionId, user } : undefined;
 }
 
-/** Ends the session whose current refresh token this is; whether one ended. */
-export async function endSessionByRefreshToken(db: Db, hash: string, now: Date, reason: string): Promise<boolean> {
-  const ended = await db
-    .update(sessions)
-    .set({ endedAt: now.toISOString(), endReason: reason })
-    .where(and(isNull(sessions.endedAt), eq(sessions.id, sessionOf(hash, isNull(presented.replacedBy)))))
-    .returning({ id: sessions.id });
+/**
+ * Signs out: ends the session whose current refresh token this is, and answers whether it did. A
+ * token already replaced ends its session too, as reuse (the one signing out may be the victim of
+ * whoever rotated it), but is still not a sign-out.
+ */
+export async function endSessionByRefreshToken(db: Db, hash: string, now: Date): Promise<boolean> {
+  const at = now.toISOString();
+  const [ended] = await db.batch([
+    db
+      .update(sessions)
+      .set({ endedAt: at, endReason: "logout" })
+      .where(and(isNull(sessions.endedAt), eq(sessions.id, sessionOf(hash, isNull(presented.replacedBy)))))
+      .returning({ id: sessions.id }),
+    db
+      .update(sessions)
+      .set({ endedAt: at, endReason: "reuse" })
+      .where(and(isNull(sessions.endedAt), eq(sessions.id, sessionOf(hash, isNotNull(presented.replacedBy))))),
+  ]);
   return ended.length > 0;
 }
 

@@ -1,4 +1,5 @@
 import { and, asc, count, eq, isNotNull, isNull, not, or, sql, type SQL } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
 import { ROLE, type Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
 import {
@@ -15,7 +16,7 @@ import {
 import { prepared, type Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { addressHeld, inviteNewUser } from "./invitations";
-import { organizationUserCounts, users, type AuthMethod, type UserRow } from "./schema";
+import { organizationUserCounts, sessions, users, type AuthMethod, type UserRow } from "./schema";
 
 // Every query on users lives here. Live rows are the default: a soft-deleted user is seen
 // only where a caller passes `includeDeleted: true`.
@@ -239,18 +240,20 @@ async function guardedUpdate(
   userId: string,
   set: UserSet,
   guard: SQL | undefined,
+  then?: BatchItem<"sqlite">,
 ): Promise<GuardedWrite> {
   const isTarget = and(eq(users.id, userId), eq(users.orgId, caller.orgId));
-  const [[row], [target], [seen]] = await db.batch([
-    db
-      .update(users)
-      .set(set)
-      .where(and(isTarget, callerMayWrite(caller, rights, { orgId: users.orgId, over: users.orgRole }), guard))
-      .returning(),
-    db.select().from(users).where(isTarget),
-    callerNow(db, caller),
-  ]);
-  return { row, target, caller: seen };
+  const write = db
+    .update(users)
+    .set(set)
+    .where(and(isTarget, callerMayWrite(caller, rights, { orgId: users.orgId, over: users.orgRole }), guard))
+    .returning();
+  const target = db.select().from(users).where(isTarget);
+  const seen = callerNow(db, caller);
+  const [[row], [targetRow], [seenCaller]] = then
+    ? await db.batch([write, target, seen, then])
+    : await db.batch([write, target, seen]);
+  return { row, target: targetRow, caller: seenCaller };
 }
 
 export async function updateUser(
@@ -283,6 +286,18 @@ export async function updateUser(
  */
 export function softDeleteUser(db: Db, caller: CallerRef, minimum: Role, userId: string): Promise<GuardedWrite> {
   const now = new Date();
+  // The user's sessions end with the deletion (keyed on this deletion's time), so a reactivation
+  // does not bring them back.
+  const endSessions = db
+    .update(sessions)
+    .set({ endedAt: now.toISOString(), endReason: "deleted" })
+    .where(
+      and(
+        eq(sessions.userId, userId),
+        isNull(sessions.endedAt),
+        sql`EXISTS (SELECT 1 FROM ${users} WHERE ${users.id} = ${userId} AND ${users.deletedAt} = ${now.toISOString()})`,
+      ),
+    );
   return guardedUpdate(
     db,
     caller,
@@ -294,6 +309,7 @@ export function softDeleteUser(db: Db, caller: CallerRef, minimum: Role, userId:
       tokensValidAfter: sql`max(coalesce(${users.tokensValidAfter}, 0), ${Math.ceil(now.getTime() / 1000)})`,
     },
     and(isNull(users.deletedAt), keepsAnotherOwner(caller.orgId)),
+    endSessions,
   );
 }
 

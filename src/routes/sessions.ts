@@ -35,24 +35,13 @@ const REFRESH = "/user/refresh";
 const LOGOUT = "/user/logout";
 const METHODS = ["POST"];
 
-// A PBKDF2 hash of a random password nobody knows, with the same parameters as real ones: an address
-// without an account costs the same hashing as a wrong password, so the two cannot be told apart.
-const NO_ACCOUNT_HASH = "pbkdf2-sha256$100000$TZJPnpZyMhj-mNq-KQGnPQ$SsP1plTdjoqRR3ZKMTJDX5uRpzqn7MrU7o22C2EBg6U";
-
 const invalidCredentials = () => new ApiError("invalid_credentials", MESSAGES.invalidCredentials);
 const invalidRefreshToken = () => new ApiError("invalid_credentials", MESSAGES.invalidRefreshToken);
 
-const tooMany = errorResponse(
-  "Too many attempts from this client address, or for this address",
-  "rate_limited",
-  MESSAGES.rateLimited,
-  {
-    "Retry-After": wire.integer(1, 60).openapi({ description: "Seconds to wait before retrying" }),
-  },
-);
+const retryAfter = { "Retry-After": wire.integer(1, 60).openapi({ description: "Seconds to wait before retrying" }) };
 const publicErrors = {
   400: errorResponse("Invalid input", "validation_failed", "Validation failed: email: Required"),
-  429: tooMany,
+  429: errorResponse("Too many requests from this client address", "rate_limited", MESSAGES.rateLimited, retryAfter),
   500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
   ...bodyErrorResponses,
 };
@@ -75,6 +64,12 @@ const loginRoute = createRoute({
   responses: {
     200: jsonContent(LoginResponse, "Signed in", LOGIN_EXAMPLE),
     ...publicErrors,
+    429: errorResponse(
+      "Too many attempts from this client address, or for this address",
+      "rate_limited",
+      MESSAGES.rateLimited,
+      retryAfter,
+    ),
     401: errorResponse(
       "Unknown address, wrong password or deleted account (one answer)",
       "invalid_credentials",
@@ -96,7 +91,9 @@ sessions.openapi(loginRoute, async (c) => {
   await enforceRateLimit(c, `login:${body.email.toLowerCase()}`, c.env.LOGIN_RATE_LIMITER);
   const db = createDb(c.env.DB);
   const account = await sessionsDb.findSignInAccount(db, body.email);
-  const proven = await verifyPassword(body.password, account?.passwordHash ?? NO_ACCOUNT_HASH);
+  // An unknown address costs the same hashing as a wrong password (verifyPassword), so the two
+  // cannot be told apart.
+  const proven = await verifyPassword(body.password, account?.passwordHash);
   if (!account || !proven) throw invalidCredentials();
   if (!account.validated) throw new ApiError("email_not_verified", MESSAGES.emailNotVerified);
   const deviceInfo = body.deviceInfo === undefined ? null : JSON.stringify(body.deviceInfo);
@@ -172,19 +169,18 @@ const logoutRoute = createRoute({
   responses: {
     200: jsonContent(SignedOutResponse, "Signed out", { success: true, message: MESSAGES.signedOut }),
     ...publicErrors,
-    401: errorResponse("Unknown, used or already ended refresh token", "invalid_credentials", MESSAGES.invalidRefreshToken),
+    401: errorResponse(
+      "Unknown, used or already ended refresh token; a used one ends its session all the same (reuse)",
+      "invalid_credentials",
+      MESSAGES.invalidRefreshToken,
+    ),
     405: methodNotAllowed(METHODS),
   },
 });
 
 sessions.openapi(logoutRoute, async (c) => {
   const presented = presentedRefreshToken(c.req.valid("json"));
-  const ended = await sessionsDb.endSessionByRefreshToken(
-    createDb(c.env.DB),
-    await opaqueTokenHash(presented),
-    new Date(),
-    "logout",
-  );
+  const ended = await sessionsDb.endSessionByRefreshToken(createDb(c.env.DB), await opaqueTokenHash(presented), new Date());
   if (!ended) throw invalidRefreshToken();
   return c.json({ success: true as const, message: MESSAGES.signedOut }, 200);
 });

@@ -240,7 +240,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /user/refresh 401": () => call("POST", REFRESH, { body: { refresh_token: UNKNOWN_TOKEN } }),
   "POST /user/refresh 403": async () => {
     const key = await idpKey("coverage");
-    return callWith({ JWT_ALG: "ES256", ...inlineIdp([key.publicJwk]) }, "POST", REFRESH, {
+    return callWith(inlineIdp([key.publicJwk]), "POST", REFRESH, {
       body: { refresh_token: UNKNOWN_TOKEN },
     });
   },

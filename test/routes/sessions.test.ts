@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { decodeJwt } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ACCESS_TOKEN_TTL_SECONDS } from "../../src/auth/access-token";
+import { PBKDF2_ITERATIONS } from "../../src/auth/password";
 import { opaqueTokenHash } from "../../src/auth/opaque-token";
 import { ROLE } from "../../src/auth/roles";
 import { REFRESH_IDLE_MS } from "../../src/db/sessions";
@@ -9,7 +10,7 @@ import { MESSAGES } from "../../src/errors";
 import { answerText, call, expectError, type ApiResponse } from "../helpers/api";
 import { callWith } from "../helpers/faults";
 import { createOrg, insertUser, type FixtureUser } from "../helpers/fixtures";
-import { idpKey, inlineIdp } from "../helpers/idp";
+import { idpKey, idpToken, inlineIdp } from "../helpers/idp";
 import { invitedUser } from "../helpers/invitations";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 
@@ -82,22 +83,47 @@ describe("POST /user/login", () => {
     expect((await orgAs(org.id, res.body.accessToken)).status).toBe(200);
   });
 
-  it("answers an unknown address, a wrong password and a deleted account identically, after the same hashing", async () => {
+  it("answers an unknown address, a wrong password, a deleted account and one without a password identically, after the same hashing", async () => {
     const org = await createOrg();
+    // Accounts with a real (100,000-iteration) hash: created through the API, verified here.
+    const created = async (extra: Record<string, unknown> = {}) => {
+      const res = await call("POST", "/organization/users", {
+        token: org.users.OWNER.token,
+        body: {
+          email: `login-${crypto.randomUUID()}@example.com`,
+          password: PASSWORD,
+          firstName: "A",
+          lastName: "B",
+          sendInvite: false,
+          ...extra,
+        },
+      });
+      await env.DB.prepare("UPDATE users SET validated = 1 WHERE id = ?").bind(res.body.data.id).run();
+      return res.body.data as { id: string; email: string };
+    };
+    const live = await created();
+    const deleted = await created();
+    await env.DB.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), deleted.id).run();
+    const passwordless = await created();
+    await env.DB.prepare("UPDATE users SET password_hash = '' WHERE id = ?").bind(passwordless.id).run();
     const derive = vi.spyOn(crypto.subtle, "deriveBits");
     const answers: string[] = [];
     for (const [email, password] of [
       [`nobody-${crypto.randomUUID()}@example.com`, PASSWORD],
-      [org.users.USER.email, "Wrong-pass-1"],
-      [org.deleted.email, PASSWORD],
+      [live.email, "Wrong-pass-1"],
+      [deleted.email, PASSWORD],
+      [passwordless.email, PASSWORD],
     ] as const) {
       derive.mockClear();
       const res = await expectUnchanged(() => login(email, password));
       expectError(res, 401, "invalid_credentials", MESSAGES.invalidCredentials);
+      // One PBKDF2, at the full cost, whatever the case.
       expect(derive, email).toHaveBeenCalledTimes(1);
+      expect(derive.mock.calls[0]?.[0], email).toMatchObject({ name: "PBKDF2", iterations: PBKDF2_ITERATIONS });
       answers.push(answerText(res));
     }
     expect(new Set(answers).size).toBe(1);
+    expect((await login(live.email)).status).toBe(200);
   });
 
   it("refuses an unverified account with 403 email_not_verified only once its password is proven", async () => {
@@ -132,10 +158,20 @@ describe("POST /user/login", () => {
     expectError(await callWith(perClient, "POST", "/user/login", { body: other, headers }), 429, "rate_limited");
   });
 
+  it("leaves an identity provider's own `sid` claim alone: its tokens name no session of ours", async () => {
+    const org = await createOrg();
+    const key = await idpKey("k-sid");
+    for (const sid of [crypto.randomUUID(), "AbC-123_sess"]) {
+      const token = await idpToken(key, org.users.USER.id, { sid });
+      const res = await callWith(inlineIdp([key.publicJwk]), "GET", `/organization/${org.id}`, { token });
+      expect(res.status, res.text).toBe(200);
+    }
+  });
+
   it("is not offered when an external identity provider issues the tokens", async () => {
     const org = await createOrg();
     const key = await idpKey("k1");
-    const res = await callWith({ JWT_ALG: "ES256", ...inlineIdp([key.publicJwk]) }, "POST", "/user/login", {
+    const res = await callWith(inlineIdp([key.publicJwk]), "POST", "/user/login", {
       body: { email: org.users.USER.email, password: PASSWORD },
     });
     expectError(res, 403, "forbidden", MESSAGES.signInDisabled);
@@ -213,11 +249,26 @@ describe("POST /user/refresh", () => {
     }
   });
 
-  it("stops refreshing once the user is soft-deleted, and the access token is refused at once", async () => {
+  it("ends the sessions of a soft-deleted user, and a reactivation does not bring them back", async () => {
     const org = await createOrg();
     const session = await signIn(org.users.USER);
     expect((await call("DELETE", `/organization/users/${org.users.USER.id}`, { token: org.users.OWNER.token })).status).toBe(200);
+    expect(await sessionRow(session.tokenId)).toMatchObject({ ended_at: expect.any(String), end_reason: "deleted" });
     expectError(await orgAs(org.id, session.accessToken), 401, "unauthorized");
+    expectRefused(await refresh(session.refreshToken));
+    expect(
+      (await call("POST", `/organization/users/${org.users.USER.id}/activate`, { token: org.users.OWNER.token })).status,
+    ).toBe(200);
+    expectRefused(await refresh(session.refreshToken));
+    expectError(await orgAs(org.id, session.accessToken), 401, "unauthorized");
+  });
+
+  it("refuses to refresh a session opened before a soft delete even if it was never ended", async () => {
+    const org = await createOrg();
+    const session = await signIn(org.users.USER);
+    // A deletion whose session update never happened (written before sessions ended with it).
+    const watermark = Math.ceil(Date.now() / 1000) + 1;
+    await env.DB.prepare("UPDATE users SET tokens_valid_after = ? WHERE id = ?").bind(watermark, org.users.USER.id).run();
     expectRefused(await refresh(session.refreshToken));
   });
 });
@@ -241,6 +292,16 @@ describe("POST /user/logout", () => {
       "unauthorized",
     );
     expect((await orgAs(org.id, other.accessToken)).status).toBe(200);
+  });
+
+  it("ends the session when signing out with a refresh token someone already used, and still answers 401", async () => {
+    const org = await createOrg();
+    const session = await signIn(org.users.USER);
+    const rotated = (await refresh(session.refreshToken)).body;
+    expectRefused(await logout(session.refreshToken));
+    expect(await sessionRow(session.tokenId)).toMatchObject({ end_reason: "reuse" });
+    expectRefused(await refresh(rotated.refreshToken));
+    expectError(await orgAs(org.id, rotated.accessToken), 401, "unauthorized");
   });
 });
 

@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { hashPassword, PBKDF2_ITERATIONS, PBKDF2_MAX_ITERATIONS, timingSafeEqual, verifyPassword } from "../../src/auth/password";
 import { call } from "../helpers/api";
 import { createOrg } from "../helpers/fixtures";
@@ -97,6 +97,21 @@ describe("verifyPassword", () => {
     const valid = await referenceHash(PASSWORD, 1000);
     await expect(verifyPassword(PASSWORD, valid)).resolves.toBe(true);
     await expect(verifyPassword(PASSWORD, corrupt(valid))).resolves.toBe(false);
+  });
+});
+
+describe("verifyPassword's work", () => {
+  it.each<[string, string | undefined]>([
+    ["no stored hash (no account)", undefined],
+    ["an empty stored hash (no password)", ""],
+    ["a malformed stored hash", "plain text"],
+    ["a stored hash above the cap", `pbkdf2-sha256$${WORKERS_CAP + 1}$c2FsdHNhbHRzYWx0c2FsdA$aGFzaA`],
+  ])("checks %s against the stand-in at the current cost, as a wrong password costs, and refuses", async (_name, stored) => {
+    const derive = vi.spyOn(crypto.subtle, "deriveBits");
+    await expect(verifyPassword(PASSWORD, stored)).resolves.toBe(false);
+    expect(derive).toHaveBeenCalledTimes(1);
+    expect(derive.mock.calls[0]?.[0]).toMatchObject({ name: "PBKDF2", iterations: PBKDF2_ITERATIONS });
+    derive.mockRestore();
   });
 });
 
