@@ -17,6 +17,7 @@ declare namespace Cloudflare {
 		EMAIL_FROM: "no-reply@org-api.example";
 		VERIFICATION_TOKEN_TTL_HOURS: "24";
 		REQUIRE_VERIFIED_EMAIL: "true";
+		OPEN_REGISTRATION: "true";
 		JWT_SECRET: string;
 	}
 }

@@ -29,6 +29,8 @@ export type Bindings = {
   EMAIL_FROM?: string;
   /** Hours a verification token stays valid (default 24). */
   VERIFICATION_TOKEN_TTL_HOURS?: string;
+  /** "false" closes POST /user/register (the deployment provisions organizations itself). */
+  OPEN_REGISTRATION?: string;
   /** "false" lets callers whose address is not verified in (an identity provider verifies it). */
   REQUIRE_VERIFIED_EMAIL?: string;
 };

@@ -84,6 +84,10 @@ export const MESSAGES = {
   sessionNotFound: "Session not found",
   sessionEnded: "Session ended",
   membersOnly: "Every member may",
+  registrationClosed: "Registration is closed: organizations are provisioned by the operator",
+  registered: "Registration successful. Verification email sent.",
+  verificationSent: "Verification email sent",
+  verificationNotFound: "Verification not found",
   ownAccountOnly: "You can only update your own account; other users are under /organization/users",
 } as const;
 

@@ -170,7 +170,7 @@ export async function resendInvitation(db: Db, caller: CallerRef, rights: Rights
 }
 
 export type Claim =
-  | { state: "claimed"; email: string; organization: string; inviter: string }
+  | { state: "claimed"; email: string; organization: string; inviter: string; selfRegistered: boolean }
   | { state: "busy"; until: string }
   | { state: "done" };
 
@@ -210,6 +210,7 @@ export async function claimInvitation(
         claimedUntil: invitations.claimedUntil,
         email: invitations.email,
         organization: organizations.name,
+        selfRegistered: sql<boolean>`${invitations.invitedBy} = ${invitations.userId}`.mapWith(Boolean),
         inviterFirst: inviters.firstName,
         inviterLast: inviters.lastName,
       })
@@ -225,6 +226,7 @@ export async function claimInvitation(
     email: row.email,
     organization: row.organization,
     inviter: `${row.inviterFirst} ${row.inviterLast}`,
+    selfRegistered: row.selfRegistered,
   };
 }
 

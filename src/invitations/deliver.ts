@@ -61,7 +61,7 @@ async function deliver(db: Db, env: Bindings, config: DeliveryConfig, message: M
   const link = new URL(config.verifyUrl);
   link.searchParams.set("token", token);
   const email = invitationEmail(
-    { organization: claim.organization, inviter: claim.inviter, link: link.toString() },
+    { organization: claim.organization, inviter: claim.inviter, link: link.toString(), selfRegistered: claim.selfRegistered },
     config.tokenTtlMs / 3_600_000,
   );
   try {

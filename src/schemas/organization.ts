@@ -56,7 +56,7 @@ const HTTP_URI = new RegExp(
   "i",
 );
 
-const website = clearableText(200)
+export const website = clearableText(200)
   .refine((value) => value === null || HTTP_URI.test(value), "Must be an http(s) URL")
   .openapi({ type: ["string", "null"], format: "uri", maxLength: 200 });
 

@@ -67,7 +67,7 @@ const TOP_LABEL = "[A-Za-z](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])";
 // cannot deliver to on the public internet.
 export const EMAIL_PATTERN = `^(?=[^@]{1,64}@)${ATEXT}+(?:\\.${ATEXT}+)*@(?=[^@]{1,253}$)(?:${LABEL}\\.)+${TOP_LABEL}$`;
 
-const email = z.string().max(254).regex(new RegExp(EMAIL_PATTERN), "Invalid email address").openapi({ format: "email" });
+export const email = z.string().max(254).regex(new RegExp(EMAIL_PATTERN), "Invalid email address").openapi({ format: "email" });
 
 export const CreateUserBody = z
   .strictObject({

@@ -60,6 +60,16 @@ const PRE_VERIFY = "/user/pre-verify-email";
 const VERIFY = "/user/verify-email";
 const UNKNOWN_TOKEN = "x".repeat(43);
 const LOGIN = "/user/login";
+const REGISTER = "/user/register";
+const resendVerification = (id: string) => `/user/resend-verification/${id}`;
+const registration = () => ({
+  email: `founder-${uuidv7()}@example.com`,
+  password: "Founder-pass-1",
+  firstName: "Grace",
+  lastName: "Hopper",
+  companyName: "Hopper Labs",
+  isBusiness: true,
+});
 const REFRESH = "/user/refresh";
 const LOGOUT = "/user/logout";
 // Every fixture user's password (test/helpers/fixtures.ts).
@@ -316,6 +326,38 @@ const SCENARIOS: Record<string, Scenario> = {
   "PUT /user/{userId} 500": (org) =>
     failing(/^update "users"/i, "PUT", `/user/${org.users.USER.id}`, { token: org.users.USER.token, body: { name: "Grace" } }),
   "PUT /user/{userId} 503": (org) => providerDown("PUT", `/user/${org.users.USER.id}`, { body: { name: "Grace" } }),
+
+  "POST /user/register 201": () => call("POST", REGISTER, { body: registration() }),
+  "POST /user/register 400": () => call("POST", REGISTER, { body: { ...registration(), companyName: "" } }),
+  "POST /user/register 403": () =>
+    callWith({ OPEN_REGISTRATION: "false" } as unknown as Partial<Env>, "POST", REGISTER, { body: registration() }),
+  "POST /user/register 405": unoffered(REGISTER),
+  "POST /user/register 409": (org) => call("POST", REGISTER, { body: { ...registration(), email: org.users.USER.email } }),
+  "POST /user/register 413": () => call("POST", REGISTER, { body: OVERSIZED }),
+  "POST /user/register 415": () => call("POST", REGISTER, { body: JSON.stringify(registration()), headers: NOT_JSON }),
+  "POST /user/register 429": () => overCredentialsLimit(REGISTER, registration()),
+  "POST /user/register 500": () => failing(/insert into "organizations"/i, "POST", REGISTER, { body: registration() }),
+
+  "POST /user/resend-verification/{verificationTokenId} 200": async () =>
+    call("POST", resendVerification((await call("POST", REGISTER, { body: registration() })).body.verificationTokenId)),
+  "POST /user/resend-verification/{verificationTokenId} 400": () => call("POST", resendVerification("not-a-uuid")),
+  "POST /user/resend-verification/{verificationTokenId} 404": () => call("POST", resendVerification(uuidv7())),
+  "POST /user/resend-verification/{verificationTokenId} 405": unoffered(resendVerification(uuidv7())),
+  "POST /user/resend-verification/{verificationTokenId} 409": async (org) => {
+    const first = await call("POST", REGISTER, { body: registration() });
+    // Another organization's account verifies the address first.
+    await insertUser(org.id, ROLE.USER, { email: first.body.user.email });
+    return call("POST", resendVerification(first.body.verificationTokenId));
+  },
+  "POST /user/resend-verification/{verificationTokenId} 429": async () => {
+    const path = resendVerification((await call("POST", REGISTER, { body: registration() })).body.verificationTokenId);
+    for (let i = 1; i < INVITATIONS_PER_WINDOW; i++) await call("POST", path);
+    return call("POST", path);
+  },
+  "POST /user/resend-verification/{verificationTokenId} 500": async () => {
+    const id = (await call("POST", REGISTER, { body: registration() })).body.verificationTokenId;
+    return failing(/insert into "invitations"/i, "POST", resendVerification(id), {});
+  },
 
   "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 400": (org) => call("GET", "/organization/not-a-uuid", { token: org.users.USER.token }),

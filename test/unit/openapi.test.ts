@@ -7,7 +7,16 @@ import { openApiDocument } from "../../src/openapi";
 // produce a complete document (published by a later change).
 // No bearer token: the health check, the verification routes (the link's token is the credential)
 // and sign-in, refresh and sign-out (the password or the refresh token is).
-const PUBLIC = ["/health", "/user/pre-verify-email", "/user/verify-email", "/user/login", "/user/refresh", "/user/logout"];
+const PUBLIC = [
+  "/health",
+  "/user/pre-verify-email",
+  "/user/verify-email",
+  "/user/login",
+  "/user/refresh",
+  "/user/logout",
+  "/user/register",
+  "/user/resend-verification/{verificationTokenId}",
+];
 
 describe("route definitions as an OpenAPI document", () => {
   const doc = openApiDocument(app);
@@ -42,6 +51,8 @@ describe("route definitions as an OpenAPI document", () => {
         "DELETE /token/{tokenId}",
         "GET /user/profile",
         "PUT /user/{userId}",
+        "POST /user/register",
+        "POST /user/resend-verification/{verificationTokenId}",
         "GET /health",
       ].sort(),
     );

@@ -1,0 +1,182 @@
+import { and, count, eq, exists, isNull, ne, not, sql } from "drizzle-orm";
+import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
+import { ROLE } from "../auth/roles";
+import { uuidv7 } from "../lib/uuid";
+import type { Db } from "./client";
+import { selectedRow } from "./insert-select";
+import { addressHeld, INVITATIONS_PER_WINDOW, inviteNewUser, RESEND_WINDOW_MS } from "./invitations";
+import { invitations, organizations, users, type OrganizationRow, type UserRow } from "./schema";
+
+// Self-registration: a new organization, its first owner and the owner's verification email, and
+// sending that email again.
+
+export type Registration = {
+  organization: Pick<
+    OrganizationRow,
+    "name" | "address1" | "address2" | "city" | "zipcode" | "phone" | "state" | "country" | "website" | "isBusiness"
+  >;
+  owner: { email: string; firstName: string; lastName: string; passwordHash: string };
+};
+
+/**
+ * Writes the organization, its OWNER (unverified) and the owner's pending invitation in one batch,
+ * only while no verified account holds the address. Undefined when one does.
+ */
+export async function registerOrganization(db: Db, registration: Registration, now: Date) {
+  const at = now.toISOString();
+  const orgId = uuidv7(now.getTime());
+  const userId = uuidv7(now.getTime());
+  const email = registration.owner.email.toLowerCase();
+  const { owner } = registration;
+  const invitation = inviteNewUser(db, { userId, invitedBy: userId, now: at });
+  const [, [user]] = await db.batch([
+    db.insert(organizations).select(
+      db
+        .select(
+          selectedRow(organizations, {
+            id: orgId,
+            ...registration.organization,
+            domain: null,
+            reposDisabled: false,
+            mfaEnforced: false,
+            createdAt: at,
+            updatedAt: at,
+            deletedAt: null,
+          }),
+        )
+        .from(sql`(SELECT 1)`)
+        .where(not(addressHeld(sql`${email}`)))
+        .getSQL(),
+    ),
+    db
+      .insert(users)
+      .select(
+        db
+          .select(
+            selectedRow(users, {
+              id: userId,
+              orgId: organizations.id,
+              email,
+              firstName: owner.firstName,
+              lastName: owner.lastName,
+              firstNameFolded: owner.firstName.toLowerCase(),
+              lastNameFolded: owner.lastName.toLowerCase(),
+              orgRole: ROLE.OWNER,
+              validated: false,
+              passwordHash: owner.passwordHash,
+              provider: null,
+              authMethod: "LOCAL",
+              tokensValidAfter: null,
+              createdAt: at,
+              updatedAt: at,
+              deletedAt: null,
+            }),
+          )
+          .from(organizations)
+          .where(eq(organizations.id, orgId))
+          .getSQL(),
+      )
+      .returning(),
+    invitation.statement,
+  ]);
+  return user ? { user, invitationId: invitation.id } : undefined;
+}
+
+const builder = new QueryBuilder();
+const original = alias(invitations, "original");
+
+export type ResentVerification = {
+  invitationId: string | undefined;
+  user: UserRow | undefined;
+  held: boolean;
+  recent: { count: number; oldest: string | null };
+};
+
+/**
+ * A new invitation for the user of invitation `verificationTokenId` (any of their invitations: the id
+ * registration answered), while that user is live, unverified, of a live organization, the address
+ * is not held and fewer than INVITATIONS_PER_WINDOW were made in the window; revokes the others. One
+ * batch, which also reads what a refusal is explained by.
+ */
+export async function resendVerification(db: Db, verificationTokenId: string, now: Date): Promise<ResentVerification> {
+  const id = uuidv7(now.getTime());
+  const at = now.toISOString();
+  const windowStart = new Date(now.getTime() - RESEND_WINDOW_MS).toISOString();
+  const userOfToken = sql`(${builder.select({ userId: original.userId }).from(original).where(eq(original.id, verificationTokenId))})`;
+  const inWindow = and(eq(invitations.userId, userOfToken), sql`${invitations.createdAt} > ${windowStart}`);
+  const [inserted, , [user], [held], [recent]] = await db.batch([
+    db
+      .insert(invitations)
+      .select(
+        db
+          .select(
+            selectedRow(invitations, {
+              id,
+              userId: users.id,
+              orgId: users.orgId,
+              email: users.email,
+              invitedBy: sql`(${builder.select({ by: original.invitedBy }).from(original).where(eq(original.id, verificationTokenId))})`,
+              createdAt: at,
+              status: "pending",
+              tokenHash: null,
+              expiresAt: null,
+              claimedUntil: null,
+              enqueuedAt: at,
+              attempts: 0,
+              sentAt: null,
+              failedAt: null,
+              usedAt: null,
+            }),
+          )
+          .from(users)
+          .where(
+            and(
+              eq(users.id, userOfToken),
+              isNull(users.deletedAt),
+              eq(users.validated, false),
+              exists(
+                builder
+                  .select({ one: sql`1` })
+                  .from(organizations)
+                  .where(and(eq(organizations.id, users.orgId), isNull(organizations.deletedAt))),
+              ),
+              not(addressHeld(users.email)),
+              sql`(SELECT count(*) FROM ${invitations} WHERE ${inWindow}) < ${INVITATIONS_PER_WINDOW}`,
+            ),
+          )
+          .getSQL(),
+      )
+      .returning({ id: invitations.id }),
+    db
+      .update(invitations)
+      .set({ status: "revoked", claimedUntil: null })
+      .where(
+        and(
+          eq(invitations.userId, userOfToken),
+          ne(invitations.id, id),
+          sql`${invitations.status} IN ('pending', 'sent')`,
+          exists(
+            builder
+              .select({ one: sql`1` })
+              .from(original)
+              .where(eq(original.id, id)),
+          ),
+        ),
+      ),
+    db.select().from(users).where(eq(users.id, userOfToken)),
+    db
+      .select({ held: addressHeld(users.email).mapWith(Boolean) })
+      .from(users)
+      .where(eq(users.id, userOfToken)),
+    db
+      .select({ count: count(), oldest: sql<string | null>`min(${invitations.createdAt})` })
+      .from(invitations)
+      .where(inWindow),
+  ]);
+  return {
+    invitationId: inserted[0]?.id,
+    user,
+    held: held?.held ?? false,
+    recent: { count: recent?.count ?? 0, oldest: recent?.oldest ?? null },
+  };
+}
