@@ -8,7 +8,8 @@
 // still running. Then it creates a user with an invitation, waits for the console's report of the
 // email, and with the link and the token printed there walks the flow: pre-verify 200, the new
 // user refused with 403 email_not_verified, verify 200, the organization read as the new user 200.
-// Stops the whole dev server process group on every way out.
+// Last, the README's sign-in flow: the demo owner signs in, reads, refreshes, signs out, and the
+// next read is 401. Stops the whole dev server process group on every way out.
 import type { ChildProcess } from "node:child_process";
 import { Agent, request } from "node:http";
 import { listenOn, spawnGroup, stopGroup } from "./lib/process-group";
@@ -139,8 +140,50 @@ async function main(): Promise<string[]> {
     problems.push(`npm run dev exited (${server.signalCode ?? `exit ${server.exitCode}`})`);
   else await expect("GET /openapi.json, new connection", `${origin}/openapi.json`, { method: "GET" }, 200);
   if (problems.length === 0) await invitationFlow(origin, auth, orgId, expect, problems);
+  if (problems.length === 0) await signInFlow(origin, orgId, expect, problems);
   return problems;
 }
+
+const jsonPost = (body: unknown) => {
+  const text = JSON.stringify(body);
+  return {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Content-Length": String(Buffer.byteLength(text)) },
+    chunks: [text],
+  };
+};
+
+/** The README's sign-in flow: the demo owner signs in, reads, refreshes, signs out, and is refused. */
+async function signInFlow(origin: string, orgId: string, expect: Expect, problems: string[]): Promise<void> {
+  const count = problems.length;
+  const organization = `${origin}/organization/${orgId}`;
+  const signedIn = await expect(
+    "sign in as the demo owner",
+    `${origin}/user/login`,
+    jsonPost({ email: "owner@acme.example", password: "Demo-pass-1" }),
+    200,
+  );
+  if (!signedIn || problems.length > count) return;
+  const first = JSON.parse(signedIn.body) as { accessToken: string; refreshToken: string };
+  await expect(
+    "GET of the organization with the access token",
+    organization,
+    { method: "GET", headers: bearer(first.accessToken) },
+    200,
+  );
+  const refreshed = await expect("refresh", `${origin}/user/refresh`, jsonPost({ refresh_token: first.refreshToken }), 200);
+  if (!refreshed || problems.length > count) return;
+  const second = JSON.parse(refreshed.body) as { accessToken: string; refreshToken: string };
+  await expect("sign out", `${origin}/user/logout`, jsonPost({ refresh_token: second.refreshToken }), 200);
+  await expect(
+    "GET of the organization after signing out",
+    organization,
+    { method: "GET", headers: bearer(second.accessToken) },
+    401,
+  );
+}
+
+const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 type Expect = (label: string, url: string, init: Parameters<typeof send>[1], status: number) => Promise<Answer | undefined>;
 
