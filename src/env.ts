@@ -13,6 +13,11 @@ export type Bindings = {
   JWT_JWKS_URL?: string;
   JWT_ISSUER?: string;
   JWT_AUDIENCE?: string;
+  /**
+   * ES256 signing keys of this service's own tokens (a secret): `{"keys":[private JWK, ...]}`, each
+   * with a `kid`; the first signs, every one is published at /.well-known/jwks.json and verifies.
+   */
+  JWT_SIGNING_KEYS?: string;
   /** Comma-separated origins allowed by CORS, or `*`; unset turns CORS off. */
   CORS_ORIGINS?: string;
   RATE_LIMITER?: RateLimit;
@@ -62,6 +67,16 @@ const jwkSchema = z.looseObject({
 });
 export const jwksSchema = z.object({ keys: z.array(jwkSchema) });
 
+// A private P-256 key as JWK, named by `kid` (tokens say which key signed them).
+const signingKeySchema = z.looseObject({
+  kty: z.literal("EC"),
+  crv: z.literal("P-256"),
+  kid: z.string().min(1).max(100),
+  x: z.string(),
+  y: z.string(),
+  d: z.string(),
+});
+
 const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
 
 const configSchema = z
@@ -89,9 +104,36 @@ const configSchema = z
     ),
     JWT_ISSUER: z.preprocess(blankToUndefined, z.string().optional()),
     JWT_AUDIENCE: z.preprocess(blankToUndefined, z.string().optional()),
+    JWT_SIGNING_KEYS: z.preprocess(
+      blankToUndefined,
+      z
+        .string()
+        .transform((text, ctx) => {
+          try {
+            return JSON.parse(text) as unknown;
+          } catch {
+            ctx.addIssue({ code: "custom", message: "JWT_SIGNING_KEYS is not valid JSON" });
+            return z.NEVER;
+          }
+        })
+        .pipe(z.object({ keys: z.array(signingKeySchema).min(1) }))
+        .optional(),
+    ),
   })
   .superRefine((config, ctx) => {
-    if (config.JWT_ALG === "HS256") {
+    if (config.JWT_SIGNING_KEYS) {
+      // This service is the issuer: it signs with these and publishes their public halves.
+      if (config.JWT_ALG !== "ES256") {
+        ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEYS"], message: "JWT_SIGNING_KEYS needs JWT_ALG ES256" });
+      }
+      if (config.JWT_JWKS || config.JWT_JWKS_URL) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["JWT_SIGNING_KEYS"],
+          message: "JWT_SIGNING_KEYS excludes JWT_JWKS and JWT_JWKS_URL",
+        });
+      }
+    } else if (config.JWT_ALG === "HS256") {
       // RFC 7518 §3.2: an HS256 key must have at least 256 bits.
       if (!config.JWT_SECRET || new TextEncoder().encode(config.JWT_SECRET).length < 32) {
         ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "HS256 needs JWT_SECRET of at least 32 bytes" });
@@ -118,7 +160,28 @@ export type AuthConfig = z.infer<typeof configSchema>;
 export type Jwk = z.infer<typeof jwkSchema>;
 
 /** The variables the auth configuration is read from. */
-export type AuthVars = Pick<Bindings, "JWT_ALG" | "JWT_SECRET" | "JWT_JWKS" | "JWT_JWKS_URL" | "JWT_ISSUER" | "JWT_AUDIENCE">;
+export type AuthVars = Pick<
+  Bindings,
+  "JWT_ALG" | "JWT_SECRET" | "JWT_JWKS" | "JWT_JWKS_URL" | "JWT_ISSUER" | "JWT_AUDIENCE" | "JWT_SIGNING_KEYS"
+>;
+
+/** The public halves of this service's signing keys, as published and as verified against. */
+export function publishedKeys(config: AuthConfig): Jwk[] {
+  return (config.JWT_SIGNING_KEYS?.keys ?? []).map(({ kty, crv, x, y, kid }) => ({
+    kty,
+    crv,
+    x,
+    y,
+    kid,
+    alg: "ES256",
+    use: "sig",
+  }));
+}
+
+/** Whether this service issues its own tokens: HS256, or ES256 with its own signing keys. */
+export function issuesOwnTokens(config: AuthConfig): boolean {
+  return config.JWT_ALG === "HS256" || config.JWT_SIGNING_KEYS !== undefined;
+}
 
 /** Validates the auth configuration; throws with every problem listed when it is unusable. */
 export function parseAuthConfig(env: AuthVars): AuthConfig {

@@ -1,5 +1,5 @@
 import { errors, importJWK, jwtVerify, SignJWT, type JWK, type JWTHeaderParameters } from "jose";
-import { jwksSchema, type AuthConfig, type Jwk } from "../env";
+import { issuesOwnTokens, jwksSchema, publishedKeys, type AuthConfig, type Jwk } from "../env";
 import { errorClass, log } from "../log";
 
 // Bearer-token verification (RFC 7519, RFC 8725) with jose: the algorithm is pinned by
@@ -179,7 +179,7 @@ function checkHeader(header: JWTHeaderParameters): void {
 
 /**
  * The claims of an access token. `sid` names one of this service's sessions only in the tokens it
- * signs itself (HS256); an identity provider's `sid` (OIDC's session id) means nothing here.
+ * signs itself; an identity provider's `sid` (OIDC's session id) means nothing here.
  */
 function accessClaims(payload: Record<string, unknown>, now: number, ownTokens: boolean): VerifiedToken {
   // jose has checked that iat, when present, is a number; a future one is refused here.
@@ -208,7 +208,8 @@ export type VerifierOptions = { fetch?: typeof fetch; clock?: () => number };
 
 export function createVerifier(config: AuthConfig, options: VerifierOptions = {}): Verifier {
   const alg = config.JWT_ALG;
-  const inline = config.JWT_JWKS?.keys ?? [];
+  // An identity provider's inline key set, or the public halves of this service's own signing keys.
+  const inline = config.JWT_JWKS?.keys ?? publishedKeys(config);
   const source: KeySource = config.JWT_JWKS_URL
     ? remoteKeySource(config.JWT_JWKS_URL, options.fetch ?? ((input, init) => fetch(input, init)))
     : { remote: false, load: async () => inline };
@@ -242,7 +243,7 @@ export function createVerifier(config: AuthConfig, options: VerifierOptions = {}
       if (error instanceof errors.JOSEError || error instanceof TypeError) throw new TokenError("token refused");
       throw error;
     }
-    return accessClaims(payload, now, alg === "HS256");
+    return accessClaims(payload, now, issuesOwnTokens(config));
   };
 }
 

@@ -12,7 +12,15 @@ import { clientKey, enforceRateLimit } from "./rate-limit";
 const verifiers = new Map<string, Verifier>();
 
 function verifierFor(env: Bindings): Verifier {
-  const key = JSON.stringify([env.JWT_ALG, env.JWT_SECRET, env.JWT_JWKS, env.JWT_JWKS_URL, env.JWT_ISSUER, env.JWT_AUDIENCE]);
+  const key = JSON.stringify([
+    env.JWT_ALG,
+    env.JWT_SECRET,
+    env.JWT_JWKS,
+    env.JWT_JWKS_URL,
+    env.JWT_ISSUER,
+    env.JWT_AUDIENCE,
+    env.JWT_SIGNING_KEYS,
+  ]);
   let verifier = verifiers.get(key);
   if (!verifier) {
     verifier = createVerifier(parseAuthConfig(env));

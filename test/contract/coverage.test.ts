@@ -1,4 +1,5 @@
 import { env } from "cloudflare:workers";
+import { exportJWK, generateKeyPair } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { INVITATIONS_PER_WINDOW } from "../../src/db/invitations";
@@ -61,6 +62,7 @@ const VERIFY = "/user/verify-email";
 const UNKNOWN_TOKEN = "x".repeat(43);
 const LOGIN = "/user/login";
 const REGISTER = "/user/register";
+const JWKS = "/.well-known/jwks.json";
 const resendVerification = (id: string) => `/user/resend-verification/${id}`;
 const registration = () => ({
   email: `founder-${uuidv7()}@example.com`,
@@ -357,6 +359,23 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /user/resend-verification/{verificationTokenId} 500": async () => {
     const id = (await call("POST", REGISTER, { body: registration() })).body.verificationTokenId;
     return failing(/insert into "invitations"/i, "POST", resendVerification(id), {});
+  },
+
+  "GET /.well-known/jwks.json 200": async () => {
+    const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+    const keys = JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), kid: "coverage" }] });
+    return callWith({ JWT_ALG: "ES256", JWT_SECRET: "", JWT_SIGNING_KEYS: keys } as unknown as Partial<Env>, "GET", JWKS);
+  },
+  "GET /.well-known/jwks.json 400": () => call("GET", `${JWKS}?kid=x`),
+  "GET /.well-known/jwks.json 404": () => call("GET", JWKS),
+  "GET /.well-known/jwks.json 405": unoffered(JWKS),
+  "GET /.well-known/jwks.json 500": () => {
+    vi.spyOn(console, "error").mockImplementation(() => {});
+    return callWith({ JWT_ALG: "ES256", JWT_SIGNING_KEYS: "not json" } as unknown as Partial<Env>, "GET", JWKS);
+  },
+  "GET /.well-known/jwks.json 429": async () => {
+    await callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, "GET", JWKS);
+    return callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, "GET", JWKS);
   },
 
   "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),

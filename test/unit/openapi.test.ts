@@ -16,6 +16,7 @@ const PUBLIC = [
   "/user/logout",
   "/user/register",
   "/user/resend-verification/{verificationTokenId}",
+  "/.well-known/jwks.json",
 ];
 
 describe("route definitions as an OpenAPI document", () => {
@@ -53,6 +54,7 @@ describe("route definitions as an OpenAPI document", () => {
         "PUT /user/{userId}",
         "POST /user/register",
         "POST /user/resend-verification/{verificationTokenId}",
+        "GET /.well-known/jwks.json",
         "GET /health",
       ].sort(),
     );
