@@ -84,6 +84,7 @@ export const MESSAGES = {
   sessionNotFound: "Session not found",
   sessionEnded: "Session ended",
   membersOnly: "Every member may",
+  registrationPasswordRequired: "Give the password chosen at registration to confirm this address",
   registrationClosed: "Registration is closed: organizations are provisioned by the operator",
   registered: "Registration successful. Verification email sent.",
   verificationSent: "Verification email sent",

@@ -191,7 +191,7 @@ export interface paths {
         put?: never;
         /**
          * Verify an email address with the token from its link
-         * @description No authentication; limited per client address. Verifies the address, uses the token (once) and sets the password when one is given. The first verification of an address wins: other accounts' invitations of it stop working. Signs the user in: the answer carries the tokens of a new session, as sign-in's does (when this deployment issues the tokens, JWT_ALG HS256).
+         * @description No authentication; limited per client address. Verifies the address, uses the token (once) and sets the password when one is given. The first verification of an address wins: other accounts' invitations of it stop working. Signs the user in: the answer carries the tokens of a new session, as sign-in's does (when this deployment issues the tokens). The link of a self-registration (POST /user/register) needs the password chosen at registration, so only whoever registered completes it.
          */
         post: operations["verifyEmail"];
         delete?: never;
@@ -3702,6 +3702,28 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A self-registration's link with a password other than the one chosen at registration */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Invalid email or password",
+                     *       "code": "invalid_credentials",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The path does not offer the request's method (any method but those documented for it) */
             405: {
                 headers: {
@@ -4625,7 +4647,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many requests from this caller */
+            /** @description Too many requests from this client address, or 4 verification emails to this address in the past hour */
             429: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
@@ -4641,7 +4663,7 @@ export interface operations {
                      * @example {
                      *       "success": false,
                      *       "data": null,
-                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "message": "Too many invitations for this user; retry after the period in Retry-After",
                      *       "code": "rate_limited",
                      *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
                      *     }
@@ -4798,7 +4820,7 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description Too many requests from this client address, or too many verification emails for this user in the past hour */
+            /** @description Too many requests from this client address, or too many verification emails for this user or to this address in the past hour */
             429: {
                 headers: {
                     /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */

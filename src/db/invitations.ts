@@ -295,7 +295,13 @@ function usable(tokenHash: string, now: string): SQL {
 /** What the holder of a usable token may learn before verifying: how the account signs in. */
 export async function findUsableToken(db: Db, tokenHash: string, now: string) {
   return db
-    .select({ authMethod: users.authMethod, hasPassword: sql<boolean>`${users.passwordHash} <> ''`.mapWith(Boolean) })
+    .select({
+      authMethod: users.authMethod,
+      hasPassword: sql<boolean>`${users.passwordHash} <> ''`.mapWith(Boolean),
+      passwordHash: users.passwordHash,
+      // The user registered themselves (no one invited them).
+      selfRegistered: sql<boolean>`${invitations.invitedBy} = ${invitations.userId}`.mapWith(Boolean),
+    })
     .from(invitations)
     .innerJoin(users, eq(users.id, invitations.userId))
     .where(usable(tokenHash, now))

@@ -1,4 +1,4 @@
-import { and, count, eq, exists, isNull, ne, not, sql } from "drizzle-orm";
+import { and, count, eq, exists, isNull, ne, not, sql, type SQLWrapper } from "drizzle-orm";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { ROLE } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
@@ -29,7 +29,8 @@ export async function registerOrganization(db: Db, registration: Registration, n
   const email = registration.owner.email.toLowerCase();
   const { owner } = registration;
   const invitation = inviteNewUser(db, { userId, invitedBy: userId, now: at });
-  const [, [user]] = await db.batch([
+  const recentToAddress = addressWindow(email, now);
+  const [, [user], , [recent]] = await db.batch([
     db.insert(organizations).select(
       db
         .select(
@@ -45,7 +46,12 @@ export async function registerOrganization(db: Db, registration: Registration, n
           }),
         )
         .from(sql`(SELECT 1)`)
-        .where(not(addressHeld(sql`${email}`)))
+        .where(
+          and(
+            not(addressHeld(sql`${email}`)),
+            sql`(SELECT count(*) FROM ${invitations} WHERE ${recentToAddress}) < ${INVITATIONS_PER_WINDOW}`,
+          ),
+        )
         .getSQL(),
     ),
     db
@@ -78,8 +84,24 @@ export async function registerOrganization(db: Db, registration: Registration, n
       )
       .returning(),
     invitation.statement,
+    db
+      .select({ count: count(), oldest: sql<string | null>`min(${invitations.createdAt})` })
+      .from(invitations)
+      .where(recentToAddress),
   ]);
-  return user ? { user, invitationId: invitation.id } : undefined;
+  return {
+    registered: user ? { user, invitationId: invitation.id } : undefined,
+    recent: { count: recent?.count ?? 0, oldest: recent?.oldest ?? null },
+  };
+}
+
+/**
+ * The emails sent to an address in the window, whoever's: registration is public and an address may
+ * be registered by anyone, so the allowance is per address as well as per user.
+ */
+function addressWindow(email: SQLWrapper | string, now: Date) {
+  const windowStart = new Date(now.getTime() - RESEND_WINDOW_MS).toISOString();
+  return and(eq(invitations.email, email), sql`${invitations.createdAt} > ${windowStart}`);
 }
 
 const builder = new QueryBuilder();
@@ -90,6 +112,7 @@ export type ResentVerification = {
   user: UserRow | undefined;
   held: boolean;
   recent: { count: number; oldest: string | null };
+  addressRecent: { count: number; oldest: string | null };
 };
 
 /**
@@ -104,7 +127,8 @@ export async function resendVerification(db: Db, verificationTokenId: string, no
   const windowStart = new Date(now.getTime() - RESEND_WINDOW_MS).toISOString();
   const userOfToken = sql`(${builder.select({ userId: original.userId }).from(original).where(eq(original.id, verificationTokenId))})`;
   const inWindow = and(eq(invitations.userId, userOfToken), sql`${invitations.createdAt} > ${windowStart}`);
-  const [inserted, , [user], [held], [recent]] = await db.batch([
+  const addressOfToken = sql`(${builder.select({ email: original.email }).from(original).where(eq(original.id, verificationTokenId))})`;
+  const [inserted, , [user], [held], [recent], [addressRecent]] = await db.batch([
     db
       .insert(invitations)
       .select(
@@ -142,6 +166,7 @@ export async function resendVerification(db: Db, verificationTokenId: string, no
               ),
               not(addressHeld(users.email)),
               sql`(SELECT count(*) FROM ${invitations} WHERE ${inWindow}) < ${INVITATIONS_PER_WINDOW}`,
+              sql`(SELECT count(*) FROM ${invitations} WHERE ${addressWindow(users.email, now)}) < ${INVITATIONS_PER_WINDOW}`,
             ),
           )
           .getSQL(),
@@ -172,11 +197,16 @@ export async function resendVerification(db: Db, verificationTokenId: string, no
       .select({ count: count(), oldest: sql<string | null>`min(${invitations.createdAt})` })
       .from(invitations)
       .where(inWindow),
+    db
+      .select({ count: count(), oldest: sql<string | null>`min(${invitations.createdAt})` })
+      .from(invitations)
+      .where(addressWindow(addressOfToken, now)),
   ]);
   return {
     invitationId: inserted[0]?.id,
     user,
     held: held?.held ?? false,
     recent: { count: recent?.count ?? 0, oldest: recent?.oldest ?? null },
+    addressRecent: { count: addressRecent?.count ?? 0, oldest: addressRecent?.oldest ?? null },
   };
 }

@@ -1,4 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createMiddleware } from "hono/factory";
 import { hashPassword } from "../auth/password";
 import { createDb } from "../db/client";
 import { INVITATIONS_PER_WINDOW, RESEND_WINDOW_MS } from "../db/invitations";
@@ -25,6 +26,19 @@ const RESEND = "/user/resend-verification/{verificationTokenId}";
 
 const registrationOpen = (env: Bindings) => env.OPEN_REGISTRATION?.trim().toLowerCase() !== "false";
 
+/** 429 until the oldest email of the window leaves it. */
+function tooManyEmails(oldest: string | null, now: Date): ApiError {
+  const from = Date.parse(oldest ?? now.toISOString());
+  const wait = Math.max(1, Math.ceil((from + RESEND_WINDOW_MS - now.getTime()) / 1000));
+  return new ApiError("rate_limited", MESSAGES.tooManyInvitations, undefined, { "Retry-After": String(wait) });
+}
+
+// Before the body is read: a closed registration answers the same whatever was sent.
+const refuseWhenClosed = createMiddleware<AppEnv>(async (c, next) => {
+  if (!registrationOpen(c.env)) throw new ApiError("forbidden", MESSAGES.registrationClosed);
+  await next();
+});
+
 const closed = errorResponse("Registration is closed (OPEN_REGISTRATION=false)", "forbidden", MESSAGES.registrationClosed);
 const common = {
   429: rateLimited,
@@ -40,7 +54,7 @@ const registerRoute = createRoute({
   description:
     "No authentication; limited per client address. Creates the organization and its OWNER (address not yet verified) in one batch and sends the verification email; the owner signs in after verifying.",
   security: [],
-  middleware: [limitCredentialsByClient, refuseEmptyParameterNames, jsonBody],
+  middleware: [limitCredentialsByClient, refuseWhenClosed, refuseEmptyParameterNames, jsonBody],
   request: { query: noQuery, body: jsonBodyOf(RegisterBody) },
   responses: {
     201: jsonContent(RegisterResponse, "Registered; the verification email is on its way", REGISTER_EXAMPLE),
@@ -48,15 +62,21 @@ const registerRoute = createRoute({
     403: closed,
     405: methodNotAllowed(["POST"]),
     409: errorResponse("A verified account holds the address", "conflict", MESSAGES.emailTaken),
-    ...common,
+    429: errorResponse(
+      `Too many requests from this client address, or ${INVITATIONS_PER_WINDOW} verification emails to this address in the past hour`,
+      "rate_limited",
+      MESSAGES.tooManyInvitations,
+      { "Retry-After": wire.integer(1, 3600).openapi({ description: "Seconds to wait before retrying" }) },
+    ),
+    500: common[500],
     ...bodyErrorResponses,
   },
 });
 
 registration.openapi(registerRoute, async (c) => {
-  if (!registrationOpen(c.env)) throw new ApiError("forbidden", MESSAGES.registrationClosed);
   const body = c.req.valid("json");
-  const registered = await registrationDb.registerOrganization(
+  const now = new Date();
+  const outcome = await registrationDb.registerOrganization(
     createDb(c.env.DB),
     {
       organization: {
@@ -78,9 +98,13 @@ registration.openapi(registerRoute, async (c) => {
         passwordHash: await hashPassword(body.password),
       },
     },
-    new Date(),
+    now,
   );
-  if (!registered) throw new ApiError("conflict", MESSAGES.emailTaken);
+  const registered = outcome.registered;
+  if (!registered) {
+    if (outcome.recent.count >= INVITATIONS_PER_WINDOW) throw tooManyEmails(outcome.recent.oldest, now);
+    throw new ApiError("conflict", MESSAGES.emailTaken);
+  }
   await enqueueInvitation(c.env, registered.invitationId, c.get("requestId"));
   return c.json(
     {
@@ -116,7 +140,7 @@ const resendRoute = createRoute({
     405: methodNotAllowed(["POST"]),
     409: errorResponse("A verified account holds the address", "conflict", MESSAGES.emailTaken),
     429: errorResponse(
-      "Too many requests from this client address, or too many verification emails for this user in the past hour",
+      "Too many requests from this client address, or too many verification emails for this user or to this address in the past hour",
       "rate_limited",
       MESSAGES.tooManyInvitations,
       { "Retry-After": wire.integer(1, 3600).openapi({ description: "Seconds to wait before retrying" }) },
@@ -134,10 +158,8 @@ registration.openapi(resendRoute, async (c) => {
     if (!user || user.deletedAt !== null) throw new ApiError("not_found", MESSAGES.verificationNotFound);
     if (user.validated) throw new ApiError("already_verified", MESSAGES.alreadyVerified);
     if (outcome.held) throw new ApiError("conflict", MESSAGES.emailTaken);
-    if (outcome.recent.count >= INVITATIONS_PER_WINDOW) {
-      const oldest = Date.parse(outcome.recent.oldest ?? now.toISOString());
-      const wait = Math.max(1, Math.ceil((oldest + RESEND_WINDOW_MS - now.getTime()) / 1000));
-      throw new ApiError("rate_limited", MESSAGES.tooManyInvitations, undefined, { "Retry-After": String(wait) });
+    for (const recent of [outcome.recent, outcome.addressRecent]) {
+      if (recent.count >= INVITATIONS_PER_WINDOW) throw tooManyEmails(recent.oldest, now);
     }
     // Its organization was deleted.
     throw new ApiError("not_found", MESSAGES.verificationNotFound);

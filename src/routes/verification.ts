@@ -1,5 +1,5 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { hashPassword } from "../auth/password";
+import { hashPassword, verifyPassword } from "../auth/password";
 import { signsOwnTokens } from "../auth/access-token";
 import { startSession } from "../auth/sign-in";
 import { opaqueTokenHash } from "../auth/opaque-token";
@@ -88,25 +88,45 @@ const verifyRoute = createRoute({
   tags: ["Verification"],
   summary: "Verify an email address with the token from its link",
   description:
-    "No authentication; limited per client address. Verifies the address, uses the token (once) and sets the password when one is given. The first verification of an address wins: other accounts' invitations of it stop working. Signs the user in: the answer carries the tokens of a new session, as sign-in's does (when this deployment issues the tokens, JWT_ALG HS256).",
+    "No authentication; limited per client address. Verifies the address, uses the token (once) and sets the password when one is given. The first verification of an address wins: other accounts' invitations of it stop working. Signs the user in: the answer carries the tokens of a new session, as sign-in's does (when this deployment issues the tokens). The link of a self-registration (POST /user/register) needs the password chosen at registration, so only whoever registered completes it.",
   security: [],
   middleware: [limitCredentialsByClient, refuseEmptyParameterNames, jsonBody],
   request: { query: noQuery, body: jsonBodyOf(VerifyBody) },
   responses: {
     200: jsonContent(VerifyResponse, "Verified", VERIFY_EXAMPLE),
     ...publicErrors,
+    401: errorResponse(
+      "A self-registration's link with a password other than the one chosen at registration",
+      "invalid_credentials",
+      MESSAGES.invalidCredentials,
+    ),
     405: methodNotAllowed(METHODS),
   },
 });
 
 verification.openapi(verifyRoute, async (c) => {
   const body = c.req.valid("json");
-  // Hashed before the token is looked up, so a valid and an invalid token cost the same.
-  const passwordHash = body.password === undefined ? null : await hashPassword(body.password);
   const db = createDb(c.env.DB);
+  const tokenHash = await opaqueTokenHash(body.token);
+  // A self-registration's link is completed with the password chosen at registration: whoever
+  // registered someone else's address cannot have its owner's click verify an account whose password
+  // they hold. An invitee (created by an administrator) may set a new one instead.
+  const found = await invitationsDb.findUsableToken(db, tokenHash, new Date().toISOString());
+  let passwordHash: string | null = null;
+  if (found?.selfRegistered) {
+    if (body.password === undefined) {
+      throw new ApiError("validation_failed", MESSAGES.registrationPasswordRequired, [
+        { path: "password", message: MESSAGES.registrationPasswordRequired },
+      ]);
+    }
+    if (!(await verifyPassword(body.password, found.passwordHash)))
+      throw new ApiError("invalid_credentials", MESSAGES.invalidCredentials);
+  } else if (body.password !== undefined) {
+    passwordHash = await hashPassword(body.password);
+  }
   let outcome;
   try {
-    outcome = await invitationsDb.verifyEmail(db, await opaqueTokenHash(body.token), passwordHash, new Date().toISOString());
+    outcome = await invitationsDb.verifyEmail(db, tokenHash, passwordHash, new Date().toISOString());
   } catch (error) {
     // A concurrent verification of the same address by another account won.
     if (isUniqueViolation(error)) throw invalidVerificationToken();

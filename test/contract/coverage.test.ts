@@ -9,7 +9,7 @@ import { checked, OPERATIONS } from "../helpers/contract";
 import { callWith, faultyDb, gatedDb, interleavedDb, unreachableDb } from "../helpers/faults";
 import { createOrg, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { idpKey, inlineIdp, jwksEndpoint, unsignedIdpToken } from "../helpers/idp";
-import { invitedUser } from "../helpers/invitations";
+import { deliver, invitedUser, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
 
 // Every documented status of every operation, produced once by a real request: the table is
 // keyed by `METHOD path status` and the tests are driven by openapi.json, so a status the
@@ -225,6 +225,13 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /user/verify-email 200": async (org) => {
     const invited = await invitedUser(org.users.OWNER);
     return call("POST", VERIFY, { body: { token: invited.token } });
+  },
+  "POST /user/verify-email 401": async () => {
+    const queue = recordingQueue();
+    await callWith({ INVITATIONS: queue.binding }, "POST", REGISTER, { body: registration() });
+    const mail = recordingEmail();
+    await deliver(queue.messages, { email: mail.binding });
+    return call("POST", VERIFY, { body: { token: tokenIn(mail.sent[0] as SentEmail), password: "Not-the-1-chosen" } });
   },
   "POST /user/verify-email 400": () => call("POST", VERIFY, { body: { token: UNKNOWN_TOKEN } }),
   "POST /user/verify-email 405": unoffered(VERIFY),

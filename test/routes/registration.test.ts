@@ -69,7 +69,7 @@ describe("POST /user/register", () => {
     );
     const email = await deliverOne(queue.messages);
     expect(email.subject).toBe("Confirm your email address for Hopper Labs");
-    const verified = await call("POST", "/user/verify-email", { body: { token: tokenIn(email) } });
+    const verified = await call("POST", "/user/verify-email", { body: { token: tokenIn(email), password: body.password } });
     expect(verified.status, verified.text).toBe(200);
     const signedIn = await call("POST", "/user/login", { body: { email: body.email, password: body.password } });
     expect(signedIn.status, signedIn.text).toBe(200);
@@ -88,11 +88,35 @@ describe("POST /user/register", () => {
     expect((await register(registration({ email: pending.body.data.email }))).res.status).toBe(201);
   });
 
-  it("is closed with OPEN_REGISTRATION=false: 403, nothing written", async () => {
-    const res = await expectUnchanged(
-      async () => (await register(registration(), { OPEN_REGISTRATION: "false" } as unknown as Partial<Env>)).res,
+  it("is closed with OPEN_REGISTRATION=false: 403 whatever the body, nothing written, nothing sent", async () => {
+    for (const body of [registration(), { companyName: "" }]) {
+      const { res, queue } = await register(body, { OPEN_REGISTRATION: "false" } as unknown as Partial<Env>);
+      expectError(res, 403, "forbidden", MESSAGES.registrationClosed);
+      expect(queue.messages).toEqual([]);
+    }
+  });
+
+  it("cannot be completed by the address's owner alone: the link needs the password chosen at registration", async () => {
+    // Someone registers an address that is not theirs; its owner follows the link they received.
+    const { queue } = await register(
+      registration({ email: `victim-${crypto.randomUUID()}@example.com`, password: "Attacker-pass-1" }),
     );
-    expectError(res, 403, "forbidden", MESSAGES.registrationClosed);
+    const token = tokenIn(await deliverOne(queue.messages));
+    expectError(await expectUnchanged(() => call("POST", "/user/verify-email", { body: { token } })), 400, "validation_failed");
+    const wrong = await expectUnchanged(() => call("POST", "/user/verify-email", { body: { token, password: "Victim-pass-1" } }));
+    expectError(wrong, 401, "invalid_credentials", MESSAGES.invalidCredentials);
+    // Whoever registered can, with the password they chose.
+    expect((await call("POST", "/user/verify-email", { body: { token, password: "Attacker-pass-1" } })).status).toBe(200);
+  });
+
+  it(`sends at most ${INVITATIONS_PER_WINDOW} verification emails an hour to one address, however many registrations name it`, async () => {
+    const address = `popular-${crypto.randomUUID()}@example.com`;
+    for (let i = 0; i < INVITATIONS_PER_WINDOW; i++)
+      expect((await register(registration({ email: address }))).res.status).toBe(201);
+    const { res, queue } = await register(registration({ email: address.toUpperCase() }));
+    expectError(res, 429, "rate_limited", MESSAGES.tooManyInvitations);
+    expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(3000);
+    expect(queue.messages).toEqual([]);
   });
 
   it("refuses an incomplete or invalid body with 400, writing nothing", async () => {
@@ -120,8 +144,12 @@ describe("POST /user/resend-verification/{verificationTokenId}", () => {
     expect(resent.status, resent.text).toBe(200);
     expect(resent.body).toEqual({ success: true, message: MESSAGES.verificationSent });
     const second = tokenIn(await deliverOne(again.messages));
-    expectError(await call("POST", "/user/verify-email", { body: { token: first } }), 400, "invalid_token");
-    expect((await call("POST", "/user/verify-email", { body: { token: second } })).status).toBe(200);
+    expectError(
+      await call("POST", "/user/verify-email", { body: { token: first, password: "Founder-pass-1" } }),
+      400,
+      "invalid_token",
+    );
+    expect((await call("POST", "/user/verify-email", { body: { token: second, password: "Founder-pass-1" } })).status).toBe(200);
     expect((await invitationsOf(res.body.user.id)).map((i) => i.status)).toEqual(["revoked", "used"]);
   });
 
