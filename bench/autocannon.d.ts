@@ -3,12 +3,19 @@ declare module "autocannon" {
   import type { EventEmitter } from "node:events";
 
   namespace autocannon {
+    type Request = {
+      setupRequest?: (request: Record<string, unknown>) => Record<string, unknown>;
+      onResponse?: (status: number, body: string) => void;
+    };
+    /** One connection; `setupClient` receives it before its first request. */
+    type Client = { setRequests(requests: Request[]): void };
     type Options = {
       url: string;
       method?: string;
       headers?: Record<string, string>;
       body?: string;
-      requests?: { setupRequest?: (request: Record<string, unknown>) => Record<string, unknown> }[];
+      requests?: Request[];
+      setupClient?: (client: Client) => void;
       connections?: number;
       pipelining?: number;
       duration?: number;

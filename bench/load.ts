@@ -5,6 +5,10 @@
 //
 // Latencies are taken from every 2xx response's own timing (float milliseconds): autocannon's
 // histogram keeps whole milliseconds, too coarse for sub-millisecond requests.
+//
+// With `refreshTokens`, each connection is a refresh chain: it presents a token of its own that
+// was never used, then the one each answer carries, so that no request presents a used token
+// (which would end the session and measure the refusal instead).
 import autocannon from "autocannon";
 import { summarize, type Summary } from "./stats";
 
@@ -21,6 +25,11 @@ export type Scenario = {
   /** Upper bound on requests in the measured phase (and on the warm-up's). */
   maxRequests: number;
   expectStatus: number;
+  /**
+   * POST /user/refresh: one unused refresh token per connection and phase (the warm-up's first,
+   * when there is one); the body is `{"refresh_token": ...}`, the token of the chain.
+   */
+  refreshTokens?: string[];
 };
 
 export type LoadResult = Summary & {
@@ -28,6 +37,8 @@ export type LoadResult = Summary & {
   errors: number;
   /** Every expected response's latency (ms, to the microsecond), for pooling rounds. */
   samples: number[];
+  /** Refresh chains: answers that did not carry a new refresh token (the chain then sends `{}`, a 400). */
+  chainBreaks?: number;
 };
 
 let sequence = 0;
@@ -47,6 +58,31 @@ function phase(scenario: Scenario, seconds: number, record: boolean): Promise<Lo
           },
         ]
       : undefined;
+    // Taken now, so that the warm-up's chains and the measurement's are distinct sessions: a
+    // request in flight when a phase stops may have used its chain's token without an answer.
+    const chains = scenario.refreshTokens?.splice(0, scenario.connections);
+    let chainBreaks = 0;
+    const setupClient = chains
+      ? (client: autocannon.Client) => {
+          let token = chains.shift();
+          // Per connection (autocannon resets a request's context each time it loops over a
+          // one-request list), so the chain lives in this closure; with one request in flight
+          // per connection, each answer arrives before the next request is built.
+          client.setRequests([
+            {
+              setupRequest: (request) => ({ ...request, body: JSON.stringify(token ? { refresh_token: token } : {}) }),
+              onResponse: (status, body) => {
+                if (token === undefined) return;
+                const next = status === 200 ? refreshTokenOf(body) : undefined;
+                if (next === undefined || next === token) {
+                  chainBreaks++;
+                  token = undefined;
+                } else token = next;
+              },
+            },
+          ]);
+        }
+      : undefined;
     const started = process.hrtime.bigint();
     const instance = autocannon(
       {
@@ -55,6 +91,7 @@ function phase(scenario: Scenario, seconds: number, record: boolean): Promise<Lo
         headers: scenario.headers,
         ...(scenario.body !== undefined && !scenario.uniqueEmail ? { body: scenario.body } : {}),
         ...(requestTemplate ? { requests: requestTemplate } : {}),
+        ...(setupClient ? { setupClient } : {}),
         connections: scenario.connections,
         pipelining: 1,
         duration: seconds,
@@ -71,6 +108,7 @@ function phase(scenario: Scenario, seconds: number, record: boolean): Promise<Lo
           unexpected,
           errors,
           samples: latencies.map((ms) => Math.round(ms * 1000) / 1000),
+          ...(chains ? { chainBreaks } : {}),
         });
       },
     );
@@ -83,6 +121,15 @@ function phase(scenario: Scenario, seconds: number, record: boolean): Promise<Lo
     });
     instance.on("reqError", () => errors++);
   });
+}
+
+function refreshTokenOf(body: string): string | undefined {
+  try {
+    const token = (JSON.parse(body) as { refreshToken?: unknown }).refreshToken;
+    return typeof token === "string" && token ? token : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const scenario = JSON.parse(process.argv[2] ?? "{}") as Scenario;

@@ -54,6 +54,14 @@ export type BenchResults = {
   };
   measurements: Measurement[];
   pbkdf2Share: number;
+  signIn: {
+    /** The seeded member every POST /user/login signs in as. */
+    email: string;
+    loginPbkdf2Share: number;
+    /** Sign-ins that started the refresh chains: one per connection and phase. */
+    refreshSessions: number;
+    endedByReuse: number;
+  };
   coldStart: Record<
     "trivial" | "api",
     { readyMs: number; firstResponseMs: number; secondResponseMs: number; statuses: number[] }
@@ -104,7 +112,8 @@ export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
       `(direct sockets), autocannon ${r.versions.autocannon} in separate processes on 127.0.0.1. ` +
       `Reads and PUT: ${r.settings.connections} connections, ${r.settings.rounds} rounds of ${r.settings.read.seconds} s each ` +
       `(the first after a ${r.settings.read.warmup} s warm-up), the scenarios of a set interleaved round by round so that ` +
-      `background load on this shared machine falls on all of them alike; POST and PBKDF2: 1 connection, 2 rounds of ` +
+      `background load on this shared machine falls on all of them alike; POST /user/refresh the same, in a set of its own; ` +
+      `POST /organization/users, POST /user/login and PBKDF2: 1 connection, 2 rounds of ` +
       `${r.settings.write.seconds} s. A scenario's figures pool its rounds; the ratios the budgets judge are taken within ` +
       `each round, then their median. Latency is per response, in milliseconds, as the load generator saw it.`,
   );
@@ -173,6 +182,27 @@ export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
     `PBKDF2-SHA256 with ${int(r.settings.pbkdf2Iterations)} iterations alone (in baseline (2), same runtime): p50 ${ms(hash?.p50 ?? NaN)} ms. ` +
       `POST /organization/users: p50 ${ms(post?.p50 ?? NaN)} ms. **PBKDF2 is ${pct(r.pbkdf2Share)} of a user creation** (median of the rounds' ratios); ` +
       `the rest (auth, validation, the insert batch) is ${ms((post?.p50 ?? NaN) - (hash?.p50 ?? NaN))} ms.`,
+  );
+
+  out.push("## Sign-in: POST /user/login and POST /user/refresh");
+  const login = r.measurements.find((m) => m.id === "login");
+  const refresh = r.measurements.find((m) => m.id === "refresh");
+  out.push(
+    `POST /user/login as ${r.signIn.email}, whose stored hash is PBKDF2-SHA256 with ${int(r.settings.pbkdf2Iterations)} iterations ` +
+      `of the seed's password, 1 connection: p50 ${ms(login?.p50 ?? NaN)} ms, ${int(login?.rps ?? NaN)} req/s. ` +
+      `**PBKDF2 is ${pct(r.signIn.loginPbkdf2Share)} of a sign-in** (median of the rounds' ratios, measured in the same rounds as ` +
+      `the hash alone); the rest (the account lookup, the session batch, signing the access token) is ` +
+      `${ms((login?.p50 ?? NaN) - (hash?.p50 ?? NaN))} ms.`,
+  );
+  const refreshOther = Object.values(refresh?.unexpected ?? {}).reduce((a, n) => a + n, 0) + (refresh?.errors ?? 0);
+  out.push(
+    `POST /user/refresh, ${refresh?.connections ?? NaN} connections, each a chain that starts from a sign-in of its own (new ones ` +
+      `for every warm-up and every measured run: ${int(r.signIn.refreshSessions)} in all) and presents the refresh token the ` +
+      `previous answer carried, so that every request uses a token never used before: ${int(refresh?.rps ?? NaN)} req/s, ` +
+      `p50 ${ms(refresh?.p50 ?? NaN)} ms, p99 ${ms(refresh?.p99 ?? NaN)} ms. Of the measured refreshes, ` +
+      `${int(refresh?.requests ?? NaN)} answered 200 and ${refreshOther} otherwise; answers without a new refresh token: ` +
+      `${refresh?.chainBreaks ?? "not counted"}; sessions ended as reuse (a used token presented again), in any phase: ` +
+      `${r.signIn.endedByReuse}.`,
   );
 
   out.push("## Bundle");
@@ -259,6 +289,15 @@ function beforeAfter(before: BenchResults, after: BenchResults): string[][] {
     both(`list ${page} page p50 largest ÷ smallest`, (r) => `${ratio(listRows(r).find((l) => l.page === page)?.ratio)}x`);
   }
   both("POST /organization/users p50 (ms)", (r) => ms(m(r, "postUser")?.p50 ?? NaN));
+  for (const [id, name] of [
+    ["login", "POST /user/login"],
+    ["refresh", "POST /user/refresh"],
+  ] as const) {
+    both(`${name} p50 (ms)`, (r) => {
+      const found = m(r, id);
+      return found ? ms(found.p50) : "not measured";
+    });
+  }
   return rows;
 }
 
@@ -406,6 +445,7 @@ function ratioPanel(r: BenchResults, x0: number, y0: number, width: number, heig
       m.group !== "baseline" &&
       m.id !== "pbkdf2" &&
       m.id !== "postUser" &&
+      m.id !== "login" &&
       (m.group !== "list" || m.size === r.settings.sizes.at(-1)),
   );
   const labelW = 250;

@@ -3,7 +3,8 @@
 // Builds the worker as it is deployed (`wrangler deploy --dry-run`), serves it from workerd through
 // Miniflare's API on direct sockets (no `wrangler dev` proxy, no Miniflare entry worker), next to
 // two baselines in the same runtime: a constant-JSON worker and a hand-written GET
-// /organization/{id}. Seeds local D1 with one organization of each size, drives load from separate
+// /organization/{id}. Seeds local D1 with one organization of each size (every member with a real
+// PBKDF2 hash of BENCH_PASSWORD, so that sign-in does the real work), drives load from separate
 // processes on 127.0.0.1 (autocannon), and writes bench/results/latest.{json,md,svg,png}. Prints the
 // table with ratios and budget verdicts; exits 1 when a budget fails or a scenario is invalid.
 // Every phase is bounded; every process started here is stopped on every way out.
@@ -150,8 +151,10 @@ const db = await mf.getD1Database("DB", "api");
 const migrations = await harness.migrate(db);
 log(`applied ${migrations.length} migrations: ${migrations.join(", ")}`);
 
+// Computed once, the way src/auth/password.ts stores it (salt 16 bytes, hash 32), for every member.
+const BENCH_PASSWORD = "Bench-pass-1";
 const salt = randomBytes(16);
-const hash = pbkdf2Sync("Bench-pass-1", salt, PBKDF2_ITERATIONS, 32, "sha256");
+const hash = pbkdf2Sync(BENCH_PASSWORD, salt, PBKDF2_ITERATIONS, 32, "sha256");
 const passwordHash = `pbkdf2-sha256$${PBKDF2_ITERATIONS}$${salt.toString("base64url")}$${hash.toString("base64url")}`;
 const seedStarted = Date.now();
 const totalUsers = SIZES.reduce((a, b) => a + b, 0);
@@ -255,6 +258,8 @@ type Planned = {
   write?: boolean;
   size?: number;
   uniqueEmail?: boolean;
+  /** POST /user/refresh: every connection of every phase starts from a session of its own. */
+  refreshChain?: boolean;
 };
 
 const measurements: Measurement[] = [];
@@ -271,13 +276,16 @@ async function measureInRounds(planned: Planned[], rounds: number): Promise<void
   for (let round = 0; round < rounds; round++) {
     for (const p of planned) {
       const timing = p.write ? WRITE : READ;
+      const connections = p.connections ?? CONNECTIONS;
       const result = await load({
         url: p.request.url,
         method: p.request.method,
         headers: { ...p.request.headers, ...(p.request.body ? JSON_HEADERS : {}) },
         ...(p.request.body ? { body: p.request.body } : {}),
         ...(p.uniqueEmail ? { uniqueEmail: true } : {}),
-        connections: p.connections ?? CONNECTIONS,
+        // Signed in before the load process starts, for the warm-up and the measurement.
+        ...(p.refreshChain ? { refreshTokens: await signIn(2 * connections) } : {}),
+        connections,
         // The first round warms each scenario up fully; later ones only re-open connections.
         warmupSeconds: round === 0 ? timing.warmup : 0.5,
         seconds: timing.seconds,
@@ -286,6 +294,7 @@ async function measureInRounds(planned: Planned[], rounds: number): Promise<void
       });
       results.get(p.id)?.push(result);
       const bad = Object.entries(result.unexpected).map(([status, n]) => `${n}x${status}`);
+      if (result.chainBreaks) bad.push(`${result.chainBreaks} answers without a new refresh token`);
       log(
         `  ${`${p.label} [${round + 1}/${rounds}]`.padEnd(52)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
           (bad.length || result.errors ? `  UNEXPECTED ${bad.join(" ")} errors=${result.errors}` : ""),
@@ -310,10 +319,37 @@ async function measureInRounds(planned: Planned[], rounds: number): Promise<void
       ...pooled,
       unexpected,
       errors: runs.reduce((a, r) => a + r.errors, 0),
+      ...(p.refreshChain ? { chainBreaks: runs.reduce((a, r) => a + (r.chainBreaks ?? NaN), 0) } : {}),
       set,
       rounds: runs.map(({ rps, p50, p99 }) => ({ rps, p50, p99 })),
     });
   }
+}
+
+// The seeded member of the largest organization (the address lookup is by index, whatever the size).
+const signInAs = { email: largest.memberEmail, password: BENCH_PASSWORD };
+let sessionsOpened = 0;
+/** Signs `signInAs` in `count` times: the refresh tokens of as many new sessions. */
+async function signIn(count: number): Promise<string[]> {
+  const tokens: string[] = [];
+  // A few at a time: each one is a PBKDF2 in the worker.
+  for (let i = 0; i < count; i += 4) {
+    const batch = Array.from({ length: Math.min(4, count - i) }, async () => {
+      const response = await fetch(`${urls.api}/user/login`, {
+        method: "POST",
+        headers: JSON_HEADERS,
+        body: JSON.stringify(signInAs),
+      });
+      const body = (await response.json()) as { refreshToken?: string };
+      if (response.status !== 200 || !body.refreshToken) {
+        throw new Error(`POST /user/login for the refresh chains answered ${response.status}: ${JSON.stringify(body)}`);
+      }
+      return body.refreshToken;
+    });
+    tokens.push(...(await Promise.all(batch)));
+  }
+  sessionsOpened += tokens.length;
+  return tokens;
 }
 
 const e = endpoints(largest, urls.api);
@@ -371,9 +407,33 @@ await measureInRounds(
       connections: 1,
       uniqueEmail: true,
     },
+    {
+      id: "login",
+      label: "POST /user/login",
+      group: "write",
+      request: { method: "POST", url: `${urls.api}/user/login`, body: JSON.stringify(signInAs), expect: 200 },
+      write: true,
+      connections: 1,
+    },
   ],
   2,
 );
+await measureInRounds(
+  [
+    {
+      id: "refresh",
+      label: "POST /user/refresh",
+      group: "write",
+      request: { method: "POST", url: `${urls.api}/user/refresh`, headers: JSON_HEADERS, expect: 200 },
+      refreshChain: true,
+    },
+  ],
+  ROUNDS,
+);
+// A used refresh token presented again ends its session as reuse: none may have been, in any phase.
+const endedByReuse =
+  (await db.prepare("SELECT count(*) AS n FROM sessions WHERE end_reason = 'reuse'").first<{ n: number }>())?.n ?? NaN;
+log(`  sessions opened for the refresh chains: ${sessionsOpened}; sessions ended as reuse: ${endedByReuse}`);
 await stopMiniflare(mf);
 
 // ---------------------------------------------------------------------------------------------
@@ -462,6 +522,9 @@ const getOrgRatio = roundRatio("getOrg", "minimal", "rps");
 const listRatio = (page: string) => roundRatio(`list-${page}-${largest.size}`, `list-${page}-${smallest.size}`, "p50");
 const invalid = measurements.filter((m) => m.errors > 0 || Object.keys(m.unexpected).length > 0 || m.requests === 0);
 const readProbes = probes.filter((p) => p.read);
+const refresh = get("refresh");
+const refreshOther = Object.values(refresh.unexpected).reduce((a, n) => a + n, 0) + refresh.errors;
+const chainBreaks = refresh.chainBreaks ?? NaN;
 const budgets: Budget[] = [
   {
     name: "GET /organization/{id} throughput vs baseline (2)",
@@ -508,6 +571,15 @@ const budgets: Budget[] = [
     pass: sameStatement,
   },
   {
+    name: "POST /user/refresh: every measured request presented an unused token and answered 200 with the next one",
+    limit: "all; no session ended as reuse",
+    value: refreshOther + chainBreaks + endedByReuse,
+    display:
+      `${refresh.requests.toLocaleString("en")} answered 200, ${refreshOther} otherwise, ${chainBreaks} without a new token; ` +
+      `${endedByReuse} sessions ended as reuse`,
+    pass: refresh.requests > 0 && refreshOther === 0 && chainBreaks === 0 && endedByReuse === 0,
+  },
+  {
     name: "every scenario answered only its expected status",
     limit: "0 other",
     value: invalid.length,
@@ -539,6 +611,12 @@ const results: BenchResults = {
   baselines,
   measurements,
   pbkdf2Share: roundRatio("pbkdf2", "postUser", "p50"),
+  signIn: {
+    email: signInAs.email,
+    loginPbkdf2Share: roundRatio("pbkdf2", "login", "p50"),
+    refreshSessions: sessionsOpened,
+    endedByReuse,
+  },
   coldStart,
   budgets,
   ...(LABEL ? { label: LABEL } : {}),

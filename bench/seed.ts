@@ -14,8 +14,10 @@ export type SeededOrg = {
   size: number;
   id: string;
   ownerId: string;
-  /** A live USER-role member, for GET and PUT of one user. */
+  /** A live USER-role member, for GET and PUT of one user, and the one who signs in. */
   memberId: string;
+  /** That member's address (verified, with the seeded password hash). */
+  memberEmail: string;
   /** Another live member, the target of PUT. */
   editId: string;
 };
@@ -23,6 +25,8 @@ export type SeededOrg = {
 const hex = (value: number, width: number) => value.toString(16).padStart(width, "0");
 export const orgId = (index: number) => `${hex(index, 8)}-0000-4000-8000-000000000000`;
 export const userId = (index: number, n: number) => `${hex(index, 8)}-0000-7000-8000-${hex(n, 12)}`;
+/** As insertUsers writes it. */
+export const memberEmail = (index: number, n: number) => `member${n}@org${index}.bench.example`;
 
 export async function applyMigrations(db: D1Database, dir: string, split: (sql: string) => string[]): Promise<string[]> {
   const files = readdirSync(dir)
@@ -91,7 +95,14 @@ export async function seedOrganizations(
       progress(done, total);
     }
     // Members 5 and 7 are USER-role and live in every size (see ROLE_SQL and DELETED_SQL).
-    orgs.push({ size, id: orgId(index), ownerId: userId(index, 0), memberId: userId(index, 5), editId: userId(index, 7) });
+    orgs.push({
+      size,
+      id: orgId(index),
+      ownerId: userId(index, 0),
+      memberId: userId(index, 5),
+      memberEmail: memberEmail(index, 5),
+      editId: userId(index, 7),
+    });
   }
   return orgs;
 }
