@@ -79,46 +79,37 @@ const signingKeySchema = z.looseObject({
 
 const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
 
+/** An optional variable holding JSON that must match `schema` (blank means unset). */
+function jsonVar<T extends z.ZodType>(name: string, schema: T) {
+  return z.preprocess(
+    blankToUndefined,
+    z
+      .string()
+      .transform((text, ctx) => {
+        try {
+          return JSON.parse(text) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: `${name} is not valid JSON` });
+          return z.NEVER;
+        }
+      })
+      .pipe(schema)
+      .optional(),
+  );
+}
+
 const configSchema = z
   .object({
     JWT_ALG: z.enum(["HS256", "RS256", "ES256"]).default("HS256"),
     JWT_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
-    JWT_JWKS: z.preprocess(
-      blankToUndefined,
-      z
-        .string()
-        .transform((text, ctx) => {
-          try {
-            return JSON.parse(text) as unknown;
-          } catch {
-            ctx.addIssue({ code: "custom", message: "JWT_JWKS is not valid JSON" });
-            return z.NEVER;
-          }
-        })
-        .pipe(z.object({ keys: z.array(jwkSchema).min(1) }))
-        .optional(),
-    ),
+    JWT_JWKS: jsonVar("JWT_JWKS", z.object({ keys: z.array(jwkSchema).min(1) })),
     JWT_JWKS_URL: z.preprocess(
       blankToUndefined,
       z.url({ protocol: /^https$/, error: "JWT_JWKS_URL must be an https URL" }).optional(),
     ),
     JWT_ISSUER: z.preprocess(blankToUndefined, z.string().optional()),
     JWT_AUDIENCE: z.preprocess(blankToUndefined, z.string().optional()),
-    JWT_SIGNING_KEYS: z.preprocess(
-      blankToUndefined,
-      z
-        .string()
-        .transform((text, ctx) => {
-          try {
-            return JSON.parse(text) as unknown;
-          } catch {
-            ctx.addIssue({ code: "custom", message: "JWT_SIGNING_KEYS is not valid JSON" });
-            return z.NEVER;
-          }
-        })
-        .pipe(z.object({ keys: z.array(signingKeySchema).min(1) }))
-        .optional(),
-    ),
+    JWT_SIGNING_KEYS: jsonVar("JWT_SIGNING_KEYS", z.object({ keys: z.array(signingKeySchema).min(1) })),
   })
   .superRefine((config, ctx) => {
     if (config.JWT_SIGNING_KEYS) {

@@ -89,6 +89,31 @@ export function inviteNewUser(db: Db, invite: { userId: string; invitedBy: strin
   return { id, statement };
 }
 
+const newer = alias(invitations, "newer");
+
+/**
+ * The statement of a resend's batch that revokes the user's earlier live invitations, only once the
+ * new one (`newId`) was written by the statement before it: a refused resend revokes nothing.
+ */
+export function revokeEarlier(db: Db, userId: SQLWrapper | string, newId: string) {
+  return db
+    .update(invitations)
+    .set({ status: "revoked", claimedUntil: null })
+    .where(
+      and(
+        eq(invitations.userId, userId),
+        ne(invitations.id, newId),
+        live,
+        exists(
+          builder
+            .select({ one: sql`1` })
+            .from(newer)
+            .where(eq(newer.id, newId)),
+        ),
+      ),
+    );
+}
+
 /** How many invitations of one user may be made per `RESEND_WINDOW_MS` (the first and three resends). */
 export const INVITATIONS_PER_WINDOW = 4;
 export const RESEND_WINDOW_MS = 3_600_000;
@@ -133,22 +158,7 @@ export async function resendInvitation(db: Db, caller: CallerRef, rights: Rights
           .getSQL(),
       )
       .returning({ id: invitations.id }),
-    db
-      .update(invitations)
-      .set({ status: "revoked", claimedUntil: null })
-      .where(
-        and(
-          eq(invitations.userId, userId),
-          ne(invitations.id, id),
-          live,
-          exists(
-            db
-              .select({ one: sql`1` })
-              .from(invitations)
-              .where(eq(invitations.id, id)),
-          ),
-        ),
-      ),
+    revokeEarlier(db, userId, id),
     db.select().from(users).where(isTarget),
     callerNow(db, caller),
     db

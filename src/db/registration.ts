@@ -1,10 +1,10 @@
-import { and, count, eq, exists, isNull, ne, not, sql, type SQLWrapper } from "drizzle-orm";
+import { and, count, eq, exists, isNull, not, sql, type SQLWrapper } from "drizzle-orm";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { ROLE } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
 import type { Db } from "./client";
 import { selectedRow } from "./insert-select";
-import { addressHeld, INVITATIONS_PER_WINDOW, inviteNewUser, RESEND_WINDOW_MS } from "./invitations";
+import { addressHeld, INVITATIONS_PER_WINDOW, inviteNewUser, RESEND_WINDOW_MS, revokeEarlier } from "./invitations";
 import { invitations, organizations, users, type OrganizationRow, type UserRow } from "./schema";
 
 // Self-registration: a new organization, its first owner and the owner's verification email, and
@@ -172,22 +172,7 @@ export async function resendVerification(db: Db, verificationTokenId: string, no
           .getSQL(),
       )
       .returning({ id: invitations.id }),
-    db
-      .update(invitations)
-      .set({ status: "revoked", claimedUntil: null })
-      .where(
-        and(
-          eq(invitations.userId, userOfToken),
-          ne(invitations.id, id),
-          sql`${invitations.status} IN ('pending', 'sent')`,
-          exists(
-            builder
-              .select({ one: sql`1` })
-              .from(original)
-              .where(eq(original.id, id)),
-          ),
-        ),
-      ),
+    revokeEarlier(db, userOfToken, id),
     db.select().from(users).where(eq(users.id, userOfToken)),
     db
       .select({ held: addressHeld(users.email).mapWith(Boolean) })
