@@ -2,11 +2,12 @@ import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { hashPassword } from "../auth/password";
 import { createDb } from "../db/client";
-import { INVITATIONS_PER_WINDOW, RESEND_WINDOW_MS } from "../db/invitations";
+import { INVITATIONS_PER_WINDOW } from "../db/invitations";
 import * as registrationDb from "../db/registration";
 import type { AppEnv, Bindings } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { enqueueInvitation } from "../invitations/enqueue";
+import { tooManyInvitations } from "../invitations/limit";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { limitCredentialsByClient } from "../middleware/rate-limit";
@@ -25,13 +26,6 @@ const REGISTER = "/user/register";
 const RESEND = "/user/resend-verification/{verificationTokenId}";
 
 const registrationOpen = (env: Bindings) => env.OPEN_REGISTRATION?.trim().toLowerCase() !== "false";
-
-/** 429 until the oldest email of the window leaves it. */
-function tooManyEmails(oldest: string | null, now: Date): ApiError {
-  const from = Date.parse(oldest ?? now.toISOString());
-  const wait = Math.max(1, Math.ceil((from + RESEND_WINDOW_MS - now.getTime()) / 1000));
-  return new ApiError("rate_limited", MESSAGES.tooManyInvitations, undefined, { "Retry-After": String(wait) });
-}
 
 // Before the body is read: a closed registration answers the same whatever was sent.
 const refuseWhenClosed = createMiddleware<AppEnv>(async (c, next) => {
@@ -102,7 +96,7 @@ registration.openapi(registerRoute, async (c) => {
   );
   const registered = outcome.registered;
   if (!registered) {
-    if (outcome.recent.count >= INVITATIONS_PER_WINDOW) throw tooManyEmails(outcome.recent.oldest, now);
+    if (outcome.recent.count >= INVITATIONS_PER_WINDOW) throw tooManyInvitations(outcome.recent.oldest, now);
     throw new ApiError("conflict", MESSAGES.emailTaken);
   }
   await enqueueInvitation(c.env, registered.invitationId, c.get("requestId"));
@@ -159,7 +153,7 @@ registration.openapi(resendRoute, async (c) => {
     if (user.validated) throw new ApiError("already_verified", MESSAGES.alreadyVerified);
     if (outcome.held) throw new ApiError("conflict", MESSAGES.emailTaken);
     for (const recent of [outcome.recent, outcome.addressRecent]) {
-      if (recent.count >= INVITATIONS_PER_WINDOW) throw tooManyEmails(recent.oldest, now);
+      if (recent.count >= INVITATIONS_PER_WINDOW) throw tooManyInvitations(recent.oldest, now);
     }
     // Its organization was deleted.
     throw new ApiError("not_found", MESSAGES.verificationNotFound);

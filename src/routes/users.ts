@@ -9,6 +9,7 @@ import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { enqueueInvitation } from "../invitations/enqueue";
+import { tooManyInvitations } from "../invitations/limit";
 import { invalidToken } from "../middleware/authenticate";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
@@ -418,11 +419,7 @@ users.openapi(resendInvitationRoute, async (c) => {
     let rule: ApiError;
     if (target?.validated) rule = new ApiError("already_verified", MESSAGES.alreadyVerified);
     else if (outcome.addressHeld) rule = new ApiError("conflict", MESSAGES.emailTaken);
-    else {
-      const oldest = Date.parse(outcome.recent.oldest ?? now.toISOString());
-      const wait = Math.max(1, Math.ceil((oldest + invitationsDb.RESEND_WINDOW_MS - now.getTime()) / 1000));
-      rule = new ApiError("rate_limited", MESSAGES.tooManyInvitations, undefined, { "Retry-After": String(wait) });
-    }
+    else rule = tooManyInvitations(outcome.recent.oldest, now);
     throw explainRefusal(RESEND_INVITATION, { row: undefined, target, caller: outcome.caller }, rule);
   }
   await enqueueInvitation(c.env, outcome.invitationId, c.get("requestId"));
