@@ -1,7 +1,5 @@
 import { z } from "zod";
-import type { Role } from "./auth/roles";
-import type { CallerRef } from "./db/caller";
-import type { OrganizationRow } from "./db/schema";
+import type { CallerRef } from "./db/verdict";
 import type { InvitationMessage } from "./invitations/message";
 import type { ErrorSummary } from "./log";
 
@@ -40,11 +38,9 @@ export type Bindings = {
   REQUIRE_VERIFIED_EMAIL?: string;
 };
 
-/** The authenticated caller, loaded from the database on every request; `issuedAt` is the token's `iat`. */
-export type Caller = CallerRef & { role: Role };
-
 /**
- * `organization` is the caller's own, read by `authenticate` in the same statement as the caller.
+ * `caller` is who the token names (authentication reads nothing; each operation's batch judges
+ * them). `judged` is set once that batch's verdict is in (src/middleware/operation.ts).
  * `requestId` is set first for every request; `errorCode` and `failure` record how it failed, for
  * its log line (src/middleware/request-log.ts).
  */
@@ -52,8 +48,8 @@ export type AppEnv = {
   Bindings: Bindings;
   Variables: {
     requestId: string;
-    caller: Caller;
-    organization: OrganizationRow;
+    caller: CallerRef;
+    judged?: boolean;
     errorCode?: string;
     failure?: ErrorSummary;
   };

@@ -1,6 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import { ROLE } from "./auth/roles";
 import { limitByClient } from "./middleware/rate-limit";
 
 // The contract as an OpenAPI 3.1 document, generated from the route definitions and their zod
@@ -32,11 +31,6 @@ type AnyApp = OpenAPIHono<any, any, any>;
 
 export function openApiDocument(app: AnyApp) {
   return app.getOpenAPI31Document(DOCUMENT_CONFIG);
-}
-
-/** The minimum role of an operation, as an OpenAPI extension. */
-export function requiredRole(role: keyof typeof ROLE) {
-  return { "x-required-role": { name: role, value: ROLE[role] } };
 }
 
 export const BEARER_SCHEME = {

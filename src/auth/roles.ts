@@ -39,17 +39,3 @@ export function roleDescription(role: Role): string {
 export function rolesUpTo(role: Role): Role[] {
   return ROLE_VALUES.filter((value) => value <= role);
 }
-
-export function hasRole(actual: number, minimum: Role): boolean {
-  return actual >= minimum;
-}
-
-/** The ceiling rule: a caller may grant only roles at or below their own (so only an OWNER grants OWNER). */
-export function canAssignRole(callerRole: number, role: Role): boolean {
-  return role <= callerRole;
-}
-
-/** A caller may not act on a user ranked above themselves. */
-export function canActOn(callerRole: number, targetRole: number): boolean {
-  return targetRole <= callerRole;
-}

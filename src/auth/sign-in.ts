@@ -8,8 +8,8 @@ import { newOpaqueToken } from "./opaque-token";
 export type SignedIn = { accessToken: string; refreshToken: string; tokenId: string; expiresAt: number };
 
 /**
- * Opens a session for `user` and issues its first tokens (sign-in, and verification of an address,
- * which signs the user in). Undefined when the user may no longer sign in.
+ * Opens a session for `user` and issues its first tokens (sign-in). Undefined when the user may no
+ * longer sign in.
  */
 export async function startSession(
   env: AuthVars,
@@ -21,6 +21,17 @@ export async function startSession(
   const refresh = await newOpaqueToken();
   const tokenId = await openSession(db, user.id, refresh.hash, deviceInfo, now);
   if (!tokenId) return undefined;
-  const access = await issueAccessToken(env, user, tokenId, now);
-  return { accessToken: access.token, refreshToken: refresh.token, tokenId, expiresAt: access.expiresAt };
+  return signedIn(env, user, tokenId, refresh.token, now);
+}
+
+/** The tokens of a session just opened (`sessionId`, with `refreshToken` as its first refresh token). */
+export async function signedIn(
+  env: AuthVars,
+  user: UserRow,
+  sessionId: string,
+  refreshToken: string,
+  now: Date,
+): Promise<SignedIn> {
+  const access = await issueAccessToken(env, user, sessionId, now);
+  return { accessToken: access.token, refreshToken, tokenId: sessionId, expiresAt: access.expiresAt };
 }

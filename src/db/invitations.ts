@@ -1,10 +1,12 @@
 import { and, asc, count, eq, exists, inArray, isNull, lte, min, ne, not, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { uuidv7 } from "../lib/uuid";
-import { callerMayWrite, callerNow, type CallerRef, type Rights } from "./caller";
 import type { Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { invitations, organizations, users, type UserRow } from "./schema";
+import { sessionOpening } from "./sessions";
+import { targets, verdictOf, type Ask } from "./verdict";
+import type { Policy, Reason } from "../auth/policy";
 
 // Every query on invitations lives here. An invitation is one delivery and its token: written
 // pending with its user (the outbox), claimed by the mail sender, which stores its token's hash,
@@ -119,63 +121,62 @@ export const INVITATIONS_PER_WINDOW = 4;
 export const RESEND_WINDOW_MS = 3_600_000;
 
 export type Resent = {
+  verdict: Reason | undefined;
   invitationId: string | undefined;
-  target: UserRow | undefined;
-  caller: { role: number; valid: boolean } | undefined;
+  validated: boolean;
   addressHeld: boolean;
   recent: { count: number; oldest: string | null };
 };
 
 /**
- * A new invitation for an unverified user of the caller's organization, when the caller may still
- * act on them (`rights`, ranked over their role), no verified account holds the address and fewer
- * than INVITATIONS_PER_WINDOW were made in the window; it revokes the user's earlier ones. One
- * batch, which also reads what a refusal is explained by.
+ * A new invitation for an unverified user of the caller's organization, while the verdict allows it,
+ * no verified account holds the address and fewer than INVITATIONS_PER_WINDOW were made in the
+ * window; it revokes the user's earlier ones. One batch, which first reads the verdict and what a
+ * refusal is explained by.
  */
-export async function resendInvitation(db: Db, caller: CallerRef, rights: Rights, userId: string, now: Date): Promise<Resent> {
+export async function resendInvitation(db: Db, policy: Policy, ask: Ask, now: Date): Promise<Resent> {
+  const userId = ask.targetId ?? "";
   const id = uuidv7(now.getTime());
   const at = now.toISOString();
   const windowStart = new Date(now.getTime() - RESEND_WINDOW_MS).toISOString();
-  const isTarget = and(eq(users.id, userId), eq(users.orgId, caller.orgId));
   const inWindow = and(eq(invitations.userId, userId), sql`${invitations.createdAt} > ${windowStart}`);
-  const [inserted, , [target], [seen], [held], [recent]] = await db.batch([
+  const recentCount = sql<number>`(SELECT count(*) FROM ${invitations} WHERE ${inWindow})`;
+  const verdict = verdictOf(policy, ask);
+  const [[seen], inserted] = await db.batch([
+    verdict
+      .read(db, {
+        validated: targets.validated,
+        held: addressHeld(targets.email).mapWith(Boolean),
+        count: recentCount.mapWith(Number),
+        oldest: sql<string | null>`(SELECT min(${invitations.createdAt}) FROM ${invitations} WHERE ${inWindow})`,
+      })
+      .limit(1),
     db
       .insert(invitations)
       .select(
         db
-          .select(pendingInvitation(id, caller.id, at))
+          .select(pendingInvitation(id, ask.caller.id, at))
           .from(users)
           .where(
             and(
-              isTarget,
-              isNull(users.deletedAt),
+              eq(users.id, userId),
+              verdict.allows,
               eq(users.validated, false),
-              callerMayWrite(caller, rights, { orgId: users.orgId, over: users.orgRole }),
               not(addressHeld(users.email)),
-              sql`(SELECT count(*) FROM ${invitations} WHERE ${inWindow}) < ${INVITATIONS_PER_WINDOW}`,
+              sql`${recentCount} < ${INVITATIONS_PER_WINDOW}`,
             ),
           )
           .getSQL(),
       )
       .returning({ id: invitations.id }),
     revokeEarlier(db, userId, id),
-    db.select().from(users).where(isTarget),
-    callerNow(db, caller),
-    db
-      .select({ held: addressHeld(users.email).mapWith(Boolean) })
-      .from(users)
-      .where(isTarget),
-    db
-      .select({ count: count(), oldest: min(invitations.createdAt) })
-      .from(invitations)
-      .where(inWindow),
   ]);
   return {
+    verdict: seen?.verdict,
     invitationId: inserted[0]?.id,
-    target,
-    caller: seen,
-    addressHeld: held?.held ?? false,
-    recent: { count: recent?.count ?? 0, oldest: recent?.oldest ?? null },
+    validated: seen?.validated ?? false,
+    addressHeld: seen?.held ?? false,
+    recent: { count: seen?.count ?? 0, oldest: seen?.oldest ?? null },
   };
 }
 
@@ -304,6 +305,10 @@ function usable(tokenHash: string, now: string): SQL {
 
 /** What the holder of a usable token may learn before verifying: how the account signs in. */
 export async function findUsableToken(db: Db, tokenHash: string, now: string) {
+  return usableToken(db, tokenHash, now).get();
+}
+
+function usableToken(db: Db, tokenHash: string, now: string) {
   return db
     .select({
       authMethod: users.authMethod,
@@ -314,11 +319,26 @@ export async function findUsableToken(db: Db, tokenHash: string, now: string) {
     })
     .from(invitations)
     .innerJoin(users, eq(users.id, invitations.userId))
-    .where(usable(tokenHash, now))
-    .get();
+    .where(usable(tokenHash, now));
 }
 
-export type Verified = { user: UserRow | undefined; needsPassword: boolean };
+/**
+ * How a verification went: the token as found (undefined when not usable), the user verified
+ * (undefined when refused), whether a password was missing, and the session opened with it.
+ */
+export type Verified = {
+  token: Awaited<ReturnType<typeof findUsableToken>>;
+  user: UserRow | undefined;
+  needsPassword: boolean;
+  sessionId: string | undefined;
+};
+
+/** What a verification sets and opens: the new password's hash, whether a self-registration's password was checked, the session's first refresh token. */
+export type Verification = {
+  passwordHash: string | null;
+  registrationPasswordChecked: boolean;
+  session?: { refreshHash: string; now: Date } | undefined;
+};
 
 /**
  * Verifies the address of a usable token's user, setting `passwordHash` when given (required when
@@ -326,13 +346,16 @@ export type Verified = { user: UserRow | undefined; needsPassword: boolean };
  * in one batch: a refused token writes nothing. The partial unique index on verified addresses
  * makes two concurrent verifications of one address end with one verified account.
  */
-export async function verifyEmail(db: Db, tokenHash: string, passwordHash: string | null, now: string): Promise<Verified> {
-  const tokenUser = db.select({ id: invitations.userId }).from(invitations).where(usable(tokenHash, now));
-  const [[before], [user]] = await db.batch([
-    db
-      .select({ hasPassword: sql<boolean>`${users.passwordHash} <> ''`.mapWith(Boolean) })
-      .from(users)
-      .where(eq(users.id, sql`(${tokenUser})`)),
+export async function verifyEmail(db: Db, tokenHash: string, verification: Verification, now: string): Promise<Verified> {
+  const { passwordHash, registrationPasswordChecked } = verification;
+  // A self-registration's token verifies only once its registration password was checked.
+  const verifiable = and(
+    usable(tokenHash, now),
+    registrationPasswordChecked ? undefined : ne(invitations.invitedBy, invitations.userId),
+  );
+  const tokenUser = db.select({ id: invitations.userId }).from(invitations).where(verifiable);
+  const steps = [
+    usableToken(db, tokenHash, now),
     db
       .update(users)
       .set({
@@ -362,24 +385,28 @@ export async function verifyEmail(db: Db, tokenHash: string, passwordHash: strin
     db
       .update(invitations)
       .set({ status: "superseded", claimedUntil: null })
-      .where(
-        and(
-          live,
-          eq(
-            invitations.email,
-            sql`(${builder
-              .select({ email: usedInvitations.email })
-              .from(usedInvitations)
-              .where(
-                and(
-                  eq(usedInvitations.tokenHash, tokenHash),
-                  eq(usedInvitations.status, "used"),
-                  eq(usedInvitations.usedAt, now),
-                ),
-              )})`,
-          ),
-        ),
-      ),
-  ]);
-  return { user, needsPassword: before !== undefined && !before.hasPassword && passwordHash === null };
+      .where(and(live, eq(invitations.email, sql`(${usedBy(tokenHash, now, usedInvitations.email)})`))),
+  ] as const;
+  const session = verification.session;
+  // Verifying signs the user in: the session of the user this batch verified, in the same batch.
+  const opening = session
+    ? sessionOpening(db, sql`(${usedBy(tokenHash, now, usedInvitations.userId)})`, session.refreshHash, null, session.now)
+    : undefined;
+  const [[token], [user], , , opened] = opening
+    ? await db.batch([...steps, opening.session, opening.refreshToken])
+    : await db.batch(steps);
+  return {
+    token,
+    user,
+    needsPassword: token !== undefined && !token.hasPassword && passwordHash === null,
+    sessionId: opened?.[0]?.id,
+  };
+}
+
+/** `column` of the invitation whose token this verification used (at `now`). */
+function usedBy(tokenHash: string, now: string, column: SQLWrapper) {
+  return builder
+    .select({ value: sql`${column}` })
+    .from(usedInvitations)
+    .where(and(eq(usedInvitations.tokenHash, tokenHash), eq(usedInvitations.status, "used"), eq(usedInvitations.usedAt, now)));
 }

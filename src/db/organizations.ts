@@ -1,7 +1,8 @@
-import { and, eq, isNull } from "drizzle-orm";
-import { callerMayWrite, callerNow, type CallerNow, type CallerRef, type Rights } from "./caller";
+import { and, eq } from "drizzle-orm";
+import type { Policy } from "../auth/policy";
 import type { Db } from "./client";
 import { organizations, type OrganizationRow } from "./schema";
+import { callerOrganizations, verdictOf, type Ask } from "./verdict";
 
 export type OrganizationChanges = Partial<
   Pick<
@@ -20,28 +21,22 @@ export type OrganizationChanges = Partial<
   >
 >;
 
-const live = isNull(organizations.deletedAt);
+/** The caller's organization with the verdict on reading it: one statement. */
+export async function readOrganization(db: Db, policy: Policy, ask: Ask) {
+  const [read] = await verdictOf(policy, ask).read(db, { organization: callerOrganizations }).limit(1);
+  return { verdict: read?.verdict, row: read?.verdict === "ok" ? read.organization : undefined };
+}
 
-/** A guarded organization write: the row as stored (undefined when refused) and the caller as the write saw them. */
-export type OrganizationWrite = { row: OrganizationRow | undefined; caller: CallerNow | undefined };
-
-/**
- * Updates the caller's organization while it is live and the caller may still write it with
- * `rights`; reads the caller in the same batch, so a refusal is explained by the state that caused it.
- */
-export async function updateOrganization(
-  db: Db,
-  caller: CallerRef,
-  rights: Rights,
-  changes: OrganizationChanges,
-): Promise<OrganizationWrite> {
-  const [[row], [seen]] = await db.batch([
+/** Updates the organization in the path while the verdict allows it; one batch, the verdict read first. */
+export async function updateOrganization(db: Db, policy: Policy, ask: Ask, changes: OrganizationChanges) {
+  const verdict = verdictOf(policy, ask);
+  const [[read], [row]] = await db.batch([
+    verdict.read(db, {}).limit(1),
     db
       .update(organizations)
       .set({ ...changes, updatedAt: new Date().toISOString() })
-      .where(and(eq(organizations.id, caller.orgId), live, callerMayWrite(caller, rights, { orgId: organizations.id })))
+      .where(and(eq(organizations.id, ask.organizationId ?? ""), verdict.allows))
       .returning(),
-    callerNow(db, caller),
   ]);
-  return { row, caller: seen };
+  return { verdict: read?.verdict, row };
 }

@@ -31,9 +31,10 @@ export async function registerOrganization(db: Db, registration: Registration, n
   const invitation = inviteNewUser(db, { userId, invitedBy: userId, now: at });
   const recentToAddress = addressWindow(email, now);
   const [, [user], , [recent]] = await db.batch([
+    // A SELECT without FROM: one row of values, while the address is free and under its allowance.
     db.insert(organizations).select(
-      db
-        .select(
+      sql`SELECT ${sql.join(
+        Object.values(
           selectedRow(organizations, {
             id: orgId,
             ...registration.organization,
@@ -44,15 +45,12 @@ export async function registerOrganization(db: Db, registration: Registration, n
             updatedAt: at,
             deletedAt: null,
           }),
-        )
-        .from(sql`(SELECT 1)`)
-        .where(
-          and(
-            not(addressHeld(sql`${email}`)),
-            sql`(SELECT count(*) FROM ${invitations} WHERE ${recentToAddress}) < ${INVITATIONS_PER_WINDOW}`,
-          ),
-        )
-        .getSQL(),
+        ),
+        sql`, `,
+      )} WHERE ${and(
+        not(addressHeld(sql`${email}`)),
+        sql`(SELECT count(*) FROM ${invitations} WHERE ${recentToAddress}) < ${INVITATIONS_PER_WINDOW}`,
+      )}`,
     ),
     db
       .insert(users)

@@ -114,6 +114,8 @@ export const invitations = sqliteTable(
     // Once users has triggers, SQLite checks this foreign key from the parent side on every write
     // to users (it looks for invitations made by the row): without this index, a scan of all of them.
     index("invitations_invited_by_idx").on(t.invitedBy),
+    // Likewise from organizations: inserting one (a registration) looks for invitations naming it.
+    index("invitations_org_idx").on(t.orgId),
     index("invitations_pending_idx").on(t.status, t.enqueuedAt),
     // The live invitations of an address, superseded when another account verifies it.
     index("invitations_email_idx").on(t.email, t.status),

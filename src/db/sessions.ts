@@ -1,11 +1,11 @@
 import { and, desc, eq, exists, gt, isNotNull, isNull, ne, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { uuidv7 } from "../lib/uuid";
-import { ROLE } from "../auth/roles";
-import { callerMayWrite, callerNow, type CallerRef } from "./caller";
+import type { Policy } from "../auth/policy";
 import type { Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { organizations, refreshTokens, sessions, users, type UserRow } from "./schema";
+import { callerOrganizations, callers, verdictOf, type Ask } from "./verdict";
 
 // Every query on sign-in sessions and their refresh tokens lives here.
 
@@ -45,42 +45,48 @@ function canSignIn(userId: string | SQLWrapper) {
 }
 
 /**
- * Opens a session for `userId` with its first refresh token (stored as `refreshHash`), in one
- * batch, written only while the user may still sign in. Undefined when they may not.
+ * The two statements that open a session for `userId` (a value, or SQL that selects the user) with
+ * its first refresh token (stored as `refreshHash`), for a batch: written only while the user may
+ * still sign in, the token only with its session.
  */
-export async function openSession(db: Db, userId: string, refreshHash: string, deviceInfo: string | null, now: Date) {
+export function sessionOpening(db: Db, userId: string | SQLWrapper, refreshHash: string, deviceInfo: string | null, now: Date) {
   const id = uuidv7(now.getTime());
   const at = now.toISOString();
-  const [opened] = await db.batch([
-    db
-      .insert(sessions)
-      .select(
-        db
-          .select(
-            selectedRow(sessions, {
-              id,
-              userId: users.id,
-              deviceInfo,
-              createdAt: at,
-              lastUsedAt: at,
-              expiresAt: new Date(now.getTime() + SESSION_MAX_MS).toISOString(),
-              endedAt: null,
-              endReason: null,
-            }),
-          )
-          .from(users)
-          .where(canSignIn(userId))
-          .getSQL(),
-      )
-      .returning({ id: sessions.id }),
-    db.insert(refreshTokens).select(
+  const session = db
+    .insert(sessions)
+    .select(
       db
-        .select(selectedRow(refreshTokens, { hash: refreshHash, sessionId: sessions.id, createdAt: at, replacedBy: null }))
-        .from(sessions)
-        .where(eq(sessions.id, id))
+        .select(
+          selectedRow(sessions, {
+            id,
+            userId: users.id,
+            deviceInfo,
+            createdAt: at,
+            lastUsedAt: at,
+            expiresAt: new Date(now.getTime() + SESSION_MAX_MS).toISOString(),
+            endedAt: null,
+            endReason: null,
+          }),
+        )
+        .from(users)
+        .where(canSignIn(userId))
         .getSQL(),
-    ),
-  ]);
+    )
+    .returning({ id: sessions.id });
+  const refreshToken = db.insert(refreshTokens).select(
+    db
+      .select(selectedRow(refreshTokens, { hash: refreshHash, sessionId: sessions.id, createdAt: at, replacedBy: null }))
+      .from(sessions)
+      .where(eq(sessions.id, id))
+      .getSQL(),
+  );
+  return { session, refreshToken };
+}
+
+/** Opens a session for `userId` in one batch (see sessionOpening); its id, or undefined when they may not sign in. */
+export async function openSession(db: Db, userId: string, refreshHash: string, deviceInfo: string | null, now: Date) {
+  const opening = sessionOpening(db, userId, refreshHash, deviceInfo, now);
+  const [opened] = await db.batch([opening.session, opening.refreshToken]);
   return opened[0]?.id;
 }
 
@@ -186,52 +192,62 @@ export async function endSessionByRefreshToken(db: Db, hash: string, now: Date):
   return ended.length > 0;
 }
 
-/** The live sessions of a user, newest first: what the session list shows (never a token). */
-export async function listSessions(db: Db, userId: string, now: Date) {
-  return db
-    .select({
-      id: sessions.id,
-      deviceInfo: sessions.deviceInfo,
-      createdAt: sessions.createdAt,
-      lastUsedAt: sessions.lastUsedAt,
-      expiresAt: sessions.expiresAt,
-    })
-    .from(sessions)
-    .where(and(eq(sessions.userId, userId), isNull(sessions.endedAt), gt(sessions.expiresAt, now.toISOString())))
-    .orderBy(desc(sessions.createdAt));
+/** The caller's live sessions, newest first (never a token), with the verdict: one batch. */
+export async function listSessions(db: Db, policy: Policy, ask: Ask, now: Date) {
+  const verdict = verdictOf(policy, ask);
+  const [[seen], rows] = await db.batch([
+    verdict.read(db, {}).limit(1),
+    db
+      .select({
+        id: sessions.id,
+        deviceInfo: sessions.deviceInfo,
+        createdAt: sessions.createdAt,
+        lastUsedAt: sessions.lastUsedAt,
+        expiresAt: sessions.expiresAt,
+      })
+      .from(sessions)
+      .where(
+        and(
+          eq(sessions.userId, ask.caller.id),
+          isNull(sessions.endedAt),
+          gt(sessions.expiresAt, now.toISOString()),
+          verdict.allows,
+        ),
+      )
+      .orderBy(desc(sessions.createdAt)),
+  ]);
+  return { verdict: seen?.verdict, rows };
 }
 
-/**
- * Ends one of the caller's own live sessions, while the caller is still a valid caller (in the same
- * statement); reads the caller in the same batch, so a refusal is explained by that state.
- */
-export async function endOwnSession(db: Db, caller: CallerRef, sessionId: string, now: Date) {
-  const [ended, [seen]] = await db.batch([
+/** The caller's own row and organization, with the verdict: one statement. */
+export async function readOwnAccount(db: Db, policy: Policy, ask: Ask) {
+  const [seen] = await verdictOf(policy, ask).read(db, { user: callers, organization: callerOrganizations }).limit(1);
+  return { verdict: seen?.verdict, user: seen?.user, organization: seen?.organization };
+}
+
+/** Ends one of the caller's own live sessions while the verdict allows it; one batch, the verdict read first. */
+export async function endOwnSession(db: Db, policy: Policy, ask: Ask, sessionId: string, now: Date) {
+  const verdict = verdictOf(policy, ask);
+  const [[seen], ended] = await db.batch([
+    verdict.read(db, {}).limit(1),
     db
       .update(sessions)
       .set({ endedAt: now.toISOString(), endReason: "revoked" })
-      .where(
-        and(
-          eq(sessions.id, sessionId),
-          eq(sessions.userId, caller.id),
-          isNull(sessions.endedAt),
-          callerMayWrite(caller, { minimum: ROLE.USER }, { orgId: sql`${caller.orgId}` }),
-        ),
-      )
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, ask.caller.id), isNull(sessions.endedAt), verdict.allows))
       .returning({ id: sessions.id }),
-    callerNow(db, caller),
   ]);
-  return { ended: ended.length > 0, caller: seen };
+  return { verdict: seen?.verdict, ended: ended.length > 0 };
 }
 
 export type OwnChanges = { firstName?: string | undefined; lastName?: string | undefined; passwordHash?: string | undefined };
 
 /**
- * The caller's own name, last name or password, while they are a valid caller (in the same
- * statement). A new password ends every other session of theirs in the same batch, keyed on the
- * new hash (its salt is random, so only this write stored it). Reads the caller for a refusal.
+ * The caller's own name, last name or password, while the verdict allows it. A new password ends
+ * every other session of theirs in the same batch, keyed on the new hash (its salt is random, so
+ * only this write stored it). One batch, the verdict read first.
  */
-export async function updateOwnAccount(db: Db, caller: CallerRef, changes: OwnChanges, now: Date) {
+export async function updateOwnAccount(db: Db, policy: Policy, ask: Ask, changes: OwnChanges, now: Date) {
+  const caller = ask.caller;
   const at = now.toISOString();
   const set: Partial<typeof users.$inferInsert> = { updatedAt: at };
   if (changes.firstName !== undefined)
@@ -239,25 +255,20 @@ export async function updateOwnAccount(db: Db, caller: CallerRef, changes: OwnCh
   if (changes.lastName !== undefined)
     Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
   if (changes.passwordHash !== undefined) set.passwordHash = changes.passwordHash;
+  const verdict = verdictOf(policy, ask);
+  const read = verdict.read(db, {}).limit(1);
   const update = db
     .update(users)
     .set(set)
-    .where(
-      and(
-        eq(users.id, caller.id),
-        isNull(users.deletedAt),
-        callerMayWrite(caller, { minimum: ROLE.USER }, { orgId: users.orgId }),
-      ),
-    )
+    .where(and(eq(users.id, caller.id), verdict.allows))
     .returning({ id: users.id });
-  const seen = callerNow(db, caller);
   if (changes.passwordHash === undefined) {
-    const [updated, [seenCaller]] = await db.batch([update, seen]);
-    return { updated: updated.length > 0, caller: seenCaller };
+    const [[seen], updated] = await db.batch([read, update]);
+    return { verdict: seen?.verdict, updated: updated.length > 0 };
   }
-  const [updated, [seenCaller]] = await db.batch([
+  const [[seen], updated] = await db.batch([
+    read,
     update,
-    seen,
     db
       .update(sessions)
       .set({ endedAt: at, endReason: "password" })
@@ -275,5 +286,5 @@ export async function updateOwnAccount(db: Db, caller: CallerRef, changes: OwnCh
         ),
       ),
   ]);
-  return { updated: updated.length > 0, caller: seenCaller };
+  return { verdict: seen?.verdict, updated: updated.length > 0 };
 }

@@ -1,22 +1,16 @@
 import { and, asc, count, eq, isNotNull, isNull, not, or, sql, type SQL } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
-import { ROLE, type Role } from "../auth/roles";
+import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
+import type { Policy, Reason } from "../auth/policy";
+import type { Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
-import {
-  asCaller,
-  callerMayWrite,
-  callerNow,
-  callerOrganizations,
-  callers,
-  isLiveCaller,
-  type CallerNow,
-  type CallerRef,
-  type Rights,
-} from "./caller";
-import { prepared, type Db } from "./client";
+import type { Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { addressHeld, inviteNewUser } from "./invitations";
 import { organizationUserCounts, sessions, users, type AuthMethod, type UserRow } from "./schema";
+import { callers, targets, verdictOf, type Ask, type Verdict } from "./verdict";
+
+const builder = new QueryBuilder();
 
 // Every query on users lives here. Live rows are the default: a soft-deleted user is seen
 // only where a caller passes `includeDeleted: true`.
@@ -27,62 +21,23 @@ function visible(options: Visibility = {}): SQL | undefined {
   return options.includeDeleted ? undefined : isNull(users.deletedAt);
 }
 
-// The caller behind a token and their organization, in one statement: authentication and
-// GET /organization/{orgId} together cost a single D1 round trip.
-const callerQuery = prepared((db) =>
-  db
-    .select({
-      id: callers.id,
-      orgId: callers.orgId,
-      role: callers.orgRole,
-      validated: callers.validated,
-      organization: callerOrganizations,
-    })
-    .from(callerOrganizations)
-    .innerJoin(callers, eq(callers.orgId, callerOrganizations.id))
-    .where(isLiveCaller(sql.placeholder("userId"), sql.placeholder("issuedAt"), sql.placeholder("sessionId")))
-    .prepare(),
-);
-
-/**
- * The caller behind a token: a live user of a live organization, with that organization, whose
- * token (issued at `issuedAt`, the `iat` claim) is newer than the user's watermark and, when it
- * names a sign-in session (`sid`), whose session is live.
- */
-export async function findCaller(db: Db, userId: string, issuedAt: number | undefined, sessionId?: string) {
-  return callerQuery(db).get({ userId, issuedAt: issuedAt ?? null, sessionId: sessionId ?? null });
-}
-
-const userQuery = (options: Visibility) =>
-  prepared((db) =>
-    db
-      .select()
-      .from(users)
-      .where(and(eq(users.id, sql.placeholder("userId")), eq(users.orgId, sql.placeholder("orgId")), visible(options)))
-      .prepare(),
-  );
-const liveUserQuery = userQuery({});
-const anyUserQuery = userQuery({ includeDeleted: true });
-
-export async function findUser(db: Db, orgId: string, userId: string, options?: Visibility): Promise<UserRow | undefined> {
-  return (options?.includeDeleted ? anyUserQuery : liveUserQuery)(db).get({ userId, orgId });
-}
-
-/** The user of an organization holding `email`, deleted or not (at most one: a unique index). */
-export async function findOrgUserByEmail(db: Db, orgId: string, email: string): Promise<UserRow | undefined> {
-  // Matches the expression of the unique index, so the lookup uses it.
-  return db
-    .select()
-    .from(users)
-    .where(and(eq(users.orgId, orgId), sql`lower(${users.email}) = ${email.toLowerCase()}`))
-    .get();
+/** One user of the caller's organization with the verdict on reading them: one statement. */
+export async function readUser(db: Db, policy: Policy, ask: Ask) {
+  const [read] = await verdictOf(policy, ask).read(db, { user: targets }).limit(1);
+  return { verdict: read?.verdict, row: read?.verdict === "ok" ? (read.user ?? undefined) : undefined };
 }
 
 export type Cursor = { createdAt: string; id: string };
 
 export type ListFilter = Visibility & { role?: Role; q?: string };
 
-export async function listUsers(db: Db, orgId: string, filter: ListFilter, page: { limit: number; after?: Cursor }) {
+/**
+ * A page of the caller's organization and its total, in one batch with the verdict: the
+ * organization is the caller's as the verdict reads it, so a refused caller's page is empty.
+ */
+export async function listUsers(db: Db, policy: Policy, ask: Ask, filter: ListFilter, page: { limit: number; after?: Cursor }) {
+  const verdict = verdictOf(policy, ask);
+  const orgId = verdict.only(callers.orgId);
   const conditions = [eq(users.orgId, orgId), visible(filter)];
   if (filter.role !== undefined) conditions.push(eq(users.orgRole, filter.role));
   if (filter.q) {
@@ -100,8 +55,8 @@ export async function listUsers(db: Db, orgId: string, filter: ListFilter, page:
   // The position as a row value: SQLite seeks to it in the (org_id[, org_role], created_at, id)
   // index, so a deep page costs what the first one does.
   const after = page.after ? sql`(${users.createdAt}, ${users.id}) > (${page.after.createdAt}, ${page.after.id})` : undefined;
-  // One round trip for the page and the total.
-  const [rows, totals] = await db.batch([
+  const [[read], rows, totals] = await db.batch([
+    verdict.read(db, {}).limit(1),
     db
       .select()
       .from(users)
@@ -114,6 +69,7 @@ export async function listUsers(db: Db, orgId: string, filter: ListFilter, page:
   const items = hasMore ? rows.slice(0, page.limit) : rows;
   const last = items.at(-1);
   return {
+    verdict: read?.verdict,
     items,
     total: totals[0]?.total ?? 0,
     next: hasMore && last ? { createdAt: last.createdAt, id: last.id } : null,
@@ -124,7 +80,7 @@ export async function listUsers(db: Db, orgId: string, filter: ListFilter, page:
  * The total of a list without a search, from the counts the triggers keep (at most five rows, one
  * per role) rather than a count over the organization's users. A search still counts its matches.
  */
-function countedTotal(db: Db, orgId: string, filter: ListFilter) {
+function countedTotal(db: Db, orgId: SQL, filter: ListFilter) {
   const counted = filter.includeDeleted
     ? sql`${organizationUserCounts.live} + ${organizationUserCounts.deleted}`
     : sql`${organizationUserCounts.live}`;
@@ -149,33 +105,35 @@ export type NewUser = {
   authMethod: AuthMethod;
 };
 
-/** A write's outcome: the row it wrote (undefined when refused) and the caller as the write saw them. */
-export type Written = { row: UserRow | undefined; caller: CallerNow | undefined };
+/** Who holds an address a creation asked for, as its batch saw it: nobody, a user of the organization, or a verified account elsewhere. */
+export type AddressHolder = "none" | "live" | "deleted" | "verified";
+
+const holders = alias(users, "org_holder");
 
 /**
  * Inserts a user into the caller's organization, and with `invite` its pending invitation (the
- * outbox the mail sender reads), in one atomic batch. The row is selected from the caller's own
- * (`INSERT ... SELECT`), so it is written only while the caller may still grant its role there, into
- * the organization the database holds for them, and only while no verified account holds the
- * address. The unique index on (organization, address) decides races within an organization: a
- * duplicate throws a unique violation.
+ * outbox the mail sender reads), in one atomic batch that first reads the verdict and who holds the
+ * address. The row is selected from the caller's own (`INSERT ... SELECT`), so it is written only
+ * while the verdict allows it, into the organization the database holds for them, and only while
+ * nobody holds the address (a user of that organization, deleted or not, or a verified account).
  */
-export async function insertUser(
-  db: Db,
-  caller: CallerRef,
-  rights: Rights,
-  user: NewUser,
-  invite: boolean,
-): Promise<Written & { invitationId: string | undefined }> {
+export async function insertUser(db: Db, policy: Policy, ask: Ask, user: NewUser, invite: boolean) {
   const now = new Date().toISOString();
   const id = uuidv7();
   const email = user.email.toLowerCase();
+  const verdict = verdictOf(policy, { ...ask, grants: user.orgRole });
+  // Matches the expression of the unique index on (organization, address), so the lookup uses it.
+  const orgHolder = builder
+    .select({ deleted: sql`${holders.deletedAt} IS NOT NULL` })
+    .from(holders)
+    .where(and(eq(holders.orgId, callers.orgId), sql`lower(${holders.email}) = ${email}`))
+    .getSQL();
+  const held = addressHeld(sql`${email}`);
+  const read = verdict.read(db, { orgHolder: sql<number | null>`(${orgHolder})`, held: held.mapWith(Boolean) }).limit(1);
   const insert = db
     .insert(users)
     .select(
-      asCaller(
-        caller,
-        rights,
+      verdict.source(
         selectedRow(users, {
           id,
           // The organization comes from the caller's row.
@@ -195,18 +153,21 @@ export async function insertUser(
           updatedAt: now,
           deletedAt: null,
         }),
-        not(addressHeld(sql`${email}`)),
+        and(sql`NOT EXISTS (${orgHolder})`, not(held)),
       ),
     )
     .returning();
-  const seen = callerNow(db, caller);
-  if (!invite) {
-    const [[written], [seenCaller]] = await db.batch([insert, seen]);
-    return { row: written, caller: seenCaller, invitationId: undefined };
-  }
-  const invitation = inviteNewUser(db, { userId: id, invitedBy: caller.id, now });
-  const [[written], [seenCaller]] = await db.batch([insert, seen, invitation.statement]);
-  return { row: written, caller: seenCaller, invitationId: written ? invitation.id : undefined };
+  const invitation = invite ? inviteNewUser(db, { userId: id, invitedBy: ask.caller.id, now }) : undefined;
+  const [[seen], [row]] = invitation ? await db.batch([read, insert, invitation.statement]) : await db.batch([read, insert]);
+  const holder: AddressHolder =
+    seen?.orgHolder === null || seen?.orgHolder === undefined
+      ? seen?.held
+        ? "verified"
+        : "none"
+      : seen.orgHolder
+        ? "deleted"
+        : "live";
+  return { verdict: seen?.verdict, row, holder, invitationId: row ? invitation?.id : undefined };
 }
 
 /** The columns a write sets: values, or SQL evaluated by the statement itself. */
@@ -214,78 +175,48 @@ type UserSet = { [K in keyof UserRow]?: UserRow[K] | SQL };
 
 export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
 
-// True unless this row is an owner and the only live one of its organization. Evaluated inside
-// the writing statement, so two owners demoting each other at once cannot both succeed.
-function keepsAnotherOwner(orgId: string) {
-  return sql`(${users.orgRole} <> ${ROLE.OWNER} OR (SELECT count(*) FROM users AS owners WHERE owners.org_id = ${orgId} AND owners.org_role = ${ROLE.OWNER} AND owners.deleted_at IS NULL) > 1)`;
-}
+/** A guarded write's outcome: the verdict its batch read, and the row it wrote (undefined when refused). */
+export type GuardedWrite = { verdict: Reason | undefined; row: UserRow | undefined };
 
 /**
- * A guarded write's outcome: the row it wrote (undefined when a guard failed), the target as that
- * write left it and the caller as it saw them. All come from one batch, which D1 runs as one
- * transaction, so a refusal is explained by the state that caused it, never by a later write of a
- * concurrent request.
- */
-export type GuardedWrite = Written & { target: UserRow | undefined };
-
-/**
- * Writes `set` to the target when the caller may still write it (live, in its organization, ranked
- * at least as `rights` and the target's role) and `guard` holds; then reads the target, deleted or
- * not, and the caller, in the same batch.
+ * Writes `set` to the target while the verdict allows it and `guard` holds, in one batch that first
+ * reads the verdict (and `then`, run after the write).
  */
 async function guardedUpdate(
   db: Db,
-  caller: CallerRef,
-  rights: Rights,
+  verdict: Verdict,
   userId: string,
   set: UserSet,
-  guard: SQL | undefined,
+  guard?: SQL,
   then?: BatchItem<"sqlite">,
 ): Promise<GuardedWrite> {
-  const isTarget = and(eq(users.id, userId), eq(users.orgId, caller.orgId));
+  const read = verdict.read(db, {}).limit(1);
   const write = db
     .update(users)
     .set(set)
-    .where(and(isTarget, callerMayWrite(caller, rights, { orgId: users.orgId, over: users.orgRole }), guard))
+    .where(and(eq(users.id, userId), verdict.allows, guard))
     .returning();
-  const target = db.select().from(users).where(isTarget);
-  const seen = callerNow(db, caller);
-  const [[row], [targetRow], [seenCaller]] = then
-    ? await db.batch([write, target, seen, then])
-    : await db.batch([write, target, seen]);
-  return { row, target: targetRow, caller: seenCaller };
+  const [[seen], [row]] = then ? await db.batch([read, write, then]) : await db.batch([read, write]);
+  return { verdict: seen?.verdict, row };
 }
 
-export async function updateUser(
-  db: Db,
-  caller: CallerRef,
-  minimum: Role,
-  userId: string,
-  changes: UserChanges,
-): Promise<GuardedWrite> {
+export async function updateUser(db: Db, policy: Policy, ask: Ask, changes: UserChanges): Promise<GuardedWrite> {
   const set: UserSet = { updatedAt: new Date().toISOString() };
   if (changes.firstName !== undefined)
     Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
   if (changes.lastName !== undefined)
     Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
   if (changes.orgRole !== undefined) set.orgRole = changes.orgRole;
-  const demotes = changes.orgRole !== undefined && changes.orgRole !== ROLE.OWNER;
-  return guardedUpdate(
-    db,
-    caller,
-    { minimum, grants: changes.orgRole },
-    userId,
-    set,
-    and(isNull(users.deletedAt), demotes ? keepsAnotherOwner(caller.orgId) : undefined),
-  );
+  return guardedUpdate(db, verdictOf(policy, { ...ask, grants: changes.orgRole }), ask.targetId ?? "", set);
 }
 
 /**
  * Soft-deletes a live user and moves their token watermark to the end of this second (never back),
  * so every token issued until now, whole-second `iat` or not, stays dead after a reactivation.
  */
-export function softDeleteUser(db: Db, caller: CallerRef, minimum: Role, userId: string): Promise<GuardedWrite> {
+export function softDeleteUser(db: Db, policy: Policy, ask: Ask): Promise<GuardedWrite> {
   const now = new Date();
+  const userId = ask.targetId ?? "";
   // The user's sessions end with the deletion (keyed on this deletion's time), so a reactivation
   // does not bring them back.
   const endSessions = db
@@ -300,26 +231,24 @@ export function softDeleteUser(db: Db, caller: CallerRef, minimum: Role, userId:
     );
   return guardedUpdate(
     db,
-    caller,
-    { minimum },
+    verdictOf(policy, ask),
     userId,
     {
       deletedAt: now.toISOString(),
       updatedAt: now.toISOString(),
       tokensValidAfter: sql`max(coalesce(${users.tokensValidAfter}, 0), ${Math.ceil(now.getTime() / 1000)})`,
     },
-    and(isNull(users.deletedAt), keepsAnotherOwner(caller.orgId)),
+    undefined,
     endSessions,
   );
 }
 
 /** Clears `deletedAt` of a soft-deleted user; the token watermark stays where the deletion put it. */
-export function reactivateUser(db: Db, caller: CallerRef, minimum: Role, userId: string): Promise<GuardedWrite> {
+export function reactivateUser(db: Db, policy: Policy, ask: Ask): Promise<GuardedWrite> {
   return guardedUpdate(
     db,
-    caller,
-    { minimum },
-    userId,
+    verdictOf(policy, ask),
+    ask.targetId ?? "",
     { deletedAt: null, updatedAt: new Date().toISOString() },
     isNotNull(users.deletedAt),
   );

@@ -3,13 +3,11 @@ import { isRole, roleDescription, rolesUpTo, ROLE } from "../auth/roles";
 import { hashPassword } from "../auth/password";
 import { createDb } from "../db/client";
 import * as sessionsDb from "../db/sessions";
-import { findUser } from "../db/users";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
-import { invalidToken } from "../middleware/authenticate";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
-import { callerRefusal, operationRole } from "../middleware/require-role";
+import { admit, operation } from "../middleware/operation";
 import { validationHook } from "../middleware/validate";
 import {
   PROFILE_EXAMPLE,
@@ -34,7 +32,10 @@ import {
 
 export const account = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const OWN = operationRole("USER", MESSAGES.membersOnly);
+const LIST_SESSIONS = operation("listSessions");
+const REVOKE_SESSION = operation("revokeSession");
+const GET_PROFILE = operation("getProfile");
+const UPDATE_OWN_ACCOUNT = operation("updateOwnAccount");
 const ownErrors = errorResponses(MESSAGES.emailNotVerified, "Never for the role (every member may)");
 
 const TOKENS = "/token";
@@ -49,8 +50,8 @@ const listRoute = createRoute({
   summary: "The caller's live sessions",
   description: "Any member. Each sign-in opens one; the list never holds a token.",
   security: bearer,
-  ...OWN.documented,
-  middleware: OWN.middleware,
+  ...LIST_SESSIONS.documented,
+  middleware: LIST_SESSIONS.middleware,
   request: { query: noQuery },
   responses: {
     200: jsonContent(SessionListResponse, "The caller's live sessions, newest first", SESSION_LIST_EXAMPLE),
@@ -61,7 +62,8 @@ const listRoute = createRoute({
 
 account.openapi(listRoute, async (c) => {
   const caller = c.get("caller");
-  const rows = await sessionsDb.listSessions(createDb(c.env.DB), caller.id, new Date());
+  const { verdict, rows } = await sessionsDb.listSessions(createDb(c.env.DB), LIST_SESSIONS.policy, { caller }, new Date());
+  admit(c, LIST_SESSIONS, verdict);
   return c.json(
     {
       success: true as const,
@@ -85,8 +87,8 @@ const revokeRoute = createRoute({
   summary: "End one of the caller's sessions",
   description: "Any member, for their own sessions only (anyone else's is 404). Its tokens are refused from the next request on.",
   security: bearer,
-  ...OWN.documented,
-  middleware: OWN.middleware,
+  ...REVOKE_SESSION.documented,
+  middleware: REVOKE_SESSION.middleware,
   request: { params: TokenIdParams, query: noQuery },
   responses: {
     200: actionResponse("Ended", MESSAGES.sessionEnded),
@@ -98,8 +100,15 @@ const revokeRoute = createRoute({
 
 account.openapi(revokeRoute, async (c) => {
   const { tokenId } = c.req.valid("param");
-  const outcome = await sessionsDb.endOwnSession(createDb(c.env.DB), c.get("caller"), tokenId, new Date());
-  if (!outcome.ended) throw callerRefusal(outcome.caller, OWN) ?? new ApiError("not_found", MESSAGES.sessionNotFound);
+  const outcome = await sessionsDb.endOwnSession(
+    createDb(c.env.DB),
+    REVOKE_SESSION.policy,
+    { caller: c.get("caller") },
+    tokenId,
+    new Date(),
+  );
+  admit(c, REVOKE_SESSION, outcome.verdict);
+  if (!outcome.ended) throw new ApiError("not_found", MESSAGES.sessionNotFound);
   return c.json({ success: true as const, message: MESSAGES.sessionEnded }, 200);
 });
 
@@ -113,8 +122,8 @@ const profileRoute = createRoute({
   summary: "The caller's own profile",
   description: "Any member.",
   security: bearer,
-  ...OWN.documented,
-  middleware: OWN.middleware,
+  ...GET_PROFILE.documented,
+  middleware: GET_PROFILE.middleware,
   request: { query: noQuery },
   responses: {
     200: jsonContent(ProfileResponse, "The caller", PROFILE_EXAMPLE),
@@ -124,11 +133,11 @@ const profileRoute = createRoute({
 });
 
 account.openapi(profileRoute, async (c) => {
-  const caller = c.get("caller");
-  const organization = c.get("organization");
-  const user = await findUser(createDb(c.env.DB), caller.orgId, caller.id);
-  // Deleted between authentication and this read.
-  if (!user) throw invalidToken();
+  const { verdict, user, organization } = await sessionsDb.readOwnAccount(createDb(c.env.DB), GET_PROFILE.policy, {
+    caller: c.get("caller"),
+  });
+  admit(c, GET_PROFILE, verdict);
+  if (!user || !organization) throw new ApiError("not_found", MESSAGES.userNotFound);
   const orgRole = isRole(user.orgRole) ? user.orgRole : ROLE.USER;
   return c.json(
     {
@@ -165,8 +174,8 @@ const updateOwnRoute = createRoute({
   description:
     "Any member, for their own record only (Flashback's rule: only one's own password); others' records are under `/organization/users`. A new password ends every other session of the caller; the one making the change stays signed in.",
   security: bearer,
-  ...OWN.documented,
-  middleware: [...OWN.middleware, jsonBody],
+  ...UPDATE_OWN_ACCOUNT.documented,
+  middleware: [...UPDATE_OWN_ACCOUNT.middleware, jsonBody],
   request: { params: idParams, query: noQuery, body: jsonBodyOf(UpdateOwnAccountBody) },
   responses: {
     200: actionResponse("Updated", MESSAGES.userUpdated),
@@ -182,13 +191,12 @@ const updateOwnRoute = createRoute({
 });
 
 account.openapi(updateOwnRoute, async (c) => {
-  const caller = c.get("caller");
   const { userId } = c.req.valid("param");
-  if (userId !== caller.id) throw new ApiError("forbidden", MESSAGES.ownAccountOnly);
   const body = c.req.valid("json");
   const outcome = await sessionsDb.updateOwnAccount(
     createDb(c.env.DB),
-    caller,
+    UPDATE_OWN_ACCOUNT.policy,
+    { caller: c.get("caller"), targetId: userId },
     {
       firstName: body.name,
       lastName: body.lastName,
@@ -196,7 +204,8 @@ account.openapi(updateOwnRoute, async (c) => {
     },
     new Date(),
   );
-  if (!outcome.updated) throw callerRefusal(outcome.caller, OWN) ?? invalidToken();
+  admit(c, UPDATE_OWN_ACCOUNT, outcome.verdict);
+  if (!outcome.updated) throw new ApiError("not_found", MESSAGES.userNotFound);
   return c.json({ success: true as const, message: MESSAGES.userUpdated }, 200);
 });
 

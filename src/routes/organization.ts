@@ -1,11 +1,11 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { createDb } from "../db/client";
-import { updateOrganization } from "../db/organizations";
+import { readOrganization, updateOrganization } from "../db/organizations";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
+import { admit, operation } from "../middleware/operation";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
-import { callerRefusal, operationRole } from "../middleware/require-role";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, noQuery } from "../schemas/common";
 import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, methodNotAllowed, successResponse } from "../schemas/envelope";
@@ -21,8 +21,8 @@ export const organization = new OpenAPIHono<AppEnv>({ defaultHook: validationHoo
 
 const PATH = "/organization/{orgId}";
 const METHODS = ["GET", "PUT"];
-const GET_ORGANIZATION = operationRole("USER", MESSAGES.viewOrgDenied);
-const UPDATE_ORGANIZATION = operationRole("ADMINISTRATOR", MESSAGES.modifyOrgRole);
+const GET_ORGANIZATION = operation("getOrganization");
+const UPDATE_ORGANIZATION = operation("updateOrganization");
 
 const getOrganizationRoute = createRoute({
   method: "get",
@@ -48,14 +48,15 @@ const getOrganizationRoute = createRoute({
 });
 
 organization.openapi(getOrganizationRoute, async (c) => {
-  const caller = c.get("caller");
   const { orgId } = c.req.valid("param");
   // Flashback answers 403 for any other id, existing or not, so existence is never revealed.
-  if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.viewOrgDenied);
-  // Read with the caller, in the same statement: one D1 round trip for this request (bench/).
-  const row = c.get("organization");
-  if (!row) throw new ApiError("not_found", MESSAGES.orgNotFound);
-  return c.json({ success: true as const, data: toOrganization(row) }, 200);
+  const read = await readOrganization(createDb(c.env.DB), GET_ORGANIZATION.policy, {
+    caller: c.get("caller"),
+    organizationId: orgId,
+  });
+  admit(c, GET_ORGANIZATION, read.verdict);
+  if (!read.row) throw new ApiError("not_found", MESSAGES.orgNotFound);
+  return c.json({ success: true as const, data: toOrganization(read.row) }, 200);
 });
 
 const updateOrganizationRoute = createRoute({
@@ -83,21 +84,16 @@ const updateOrganizationRoute = createRoute({
 });
 
 organization.openapi(updateOrganizationRoute, async (c) => {
-  const caller = c.get("caller");
   const { orgId } = c.req.valid("param");
-  const body = c.req.valid("json");
-  if (orgId !== caller.orgId) throw new ApiError("forbidden", MESSAGES.modifyOrgDenied);
-  const { is_business: isBusiness, ...rest } = body;
-  const { row, caller: seen } = await updateOrganization(
+  const { is_business: isBusiness, ...rest } = c.req.valid("json");
+  const { verdict, row } = await updateOrganization(
     createDb(c.env.DB),
-    caller,
-    { minimum: UPDATE_ORGANIZATION.minimum },
-    {
-      ...rest,
-      ...(isBusiness === undefined ? {} : { isBusiness }),
-    },
+    UPDATE_ORGANIZATION.policy,
+    { caller: c.get("caller"), organizationId: orgId },
+    { ...rest, ...(isBusiness === undefined ? {} : { isBusiness }) },
   );
-  if (!row) throw callerRefusal(seen, UPDATE_ORGANIZATION) ?? new ApiError("not_found", MESSAGES.orgNotFound);
+  admit(c, UPDATE_ORGANIZATION, verdict);
+  if (!row) throw new ApiError("not_found", MESSAGES.orgNotFound);
   return c.json({ success: true as const, data: toOrganization(row), message: MESSAGES.orgUpdated }, 200);
 });
 

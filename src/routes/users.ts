@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import { hashPassword } from "../auth/password";
-import { canActOn, canAssignRole, ROLE, type Role } from "../auth/roles";
-import { createDb, type Db } from "../db/client";
+import { createDb } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
 import * as invitationsDb from "../db/invitations";
 import * as usersDb from "../db/users";
@@ -10,10 +9,9 @@ import { ApiError, MESSAGES } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { enqueueInvitation } from "../invitations/enqueue";
 import { tooManyInvitations } from "../invitations/limit";
-import { invalidToken } from "../middleware/authenticate";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
-import { callerRefusal, operationRole, type OperationRole } from "../middleware/require-role";
+import { admit, operation } from "../middleware/operation";
 import { validationHook } from "../middleware/validate";
 import { errorResponse, idParams, noQuery, wire } from "../schemas/common";
 import {
@@ -40,45 +38,17 @@ import {
 
 export const users = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
-const LIST_USERS = operationRole("WORKSPACES", MESSAGES.viewUsersRole);
-const CREATE_USER = operationRole("WORKSPACES", MESSAGES.createUsersRole);
-const GET_USER = operationRole("WORKSPACES", MESSAGES.viewUsersRole);
-const UPDATE_USER = operationRole("WORKSPACES", MESSAGES.updateUsersRole);
-const DELETE_USER = operationRole("WORKSPACES", MESSAGES.deleteUsersRole);
-const ACTIVATE_USER = operationRole("WORKSPACES", MESSAGES.activateUsersRole);
-const RESEND_INVITATION = operationRole("WORKSPACES", MESSAGES.resendUsersRole);
+const LIST_USERS = operation("listUsers");
+const CREATE_USER = operation("createUser");
+const GET_USER = operation("getUser");
+const UPDATE_USER = operation("updateUser");
+const DELETE_USER = operation("deleteUser");
+const ACTIVATE_USER = operation("activateUser");
+const RESEND_INVITATION = operation("resendInvitation");
 const COLLECTION = "/organization/users";
 const COLLECTION_METHODS = ["GET", "POST"];
 const ITEM = "/organization/users/{userId}";
 const ITEM_METHODS = ["GET", "PUT", "DELETE"];
-
-function notFound() {
-  return new ApiError("not_found", MESSAGES.userNotFound);
-}
-
-const roleAboveOwn = () => new ApiError("forbidden", MESSAGES.roleAboveOwn);
-
-/**
- * Explains why a guarded write changed nothing, from the caller and the target as that write saw
- * them (read in the same transaction): the caller no longer valid (401) or below the operation's
- * role (403), the target gone (404), a granted role above the caller's (403), the target ranked
- * above the caller (403), or else the operation's own rule (`rule`).
- */
-function explainRefusal(
-  operation: OperationRole,
-  outcome: usersDb.GuardedWrite,
-  rule: ApiError,
-  options: usersDb.Visibility & { grants?: Role | undefined } = {},
-) {
-  const caller = outcome.caller;
-  const refused = callerRefusal(caller, operation);
-  if (refused || !caller) return refused ?? invalidToken();
-  const target = outcome.target;
-  if (!target || (target.deletedAt !== null && !options.includeDeleted)) return notFound();
-  if (options.grants !== undefined && !canAssignRole(caller.role, options.grants)) return roleAboveOwn();
-  if (!canActOn(caller.role, target.orgRole)) return new ApiError("forbidden", MESSAGES.targetAboveOwn);
-  return rule;
-}
 
 /** The list's own URL with `cursor` moved to the next page, every other parameter kept. */
 function nextPageUrl(current: string, cursor: string): string {
@@ -87,17 +57,13 @@ function nextPageUrl(current: string, cursor: string): string {
   return url.toString();
 }
 
-const lastOwner = () => new ApiError("last_owner", MESSAGES.lastOwner);
-
 /**
- * The 409 of an address taken: by a user of the caller's organization (a unique violation), or by a
- * verified account anywhere. The hint only where the caller can act on it: their own organization's
- * soft-deleted user, which can be reactivated. Any other holder gets one answer, so the address
- * reveals nothing about other organizations.
+ * The 409 of an address taken. The hint only where the caller can act on it: their own
+ * organization's soft-deleted user, which can be reactivated. Any other holder gets one answer, so
+ * the address reveals nothing about other organizations.
  */
-async function emailTaken(db: Db, orgId: string, email: string): Promise<ApiError> {
-  const holder = await usersDb.findOrgUserByEmail(db, orgId, email);
-  return new ApiError("conflict", holder?.deletedAt != null ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken);
+function emailTaken(holder: usersDb.AddressHolder): ApiError {
+  return new ApiError("conflict", holder === "deleted" ? MESSAGES.emailTakenDeleted : MESSAGES.emailTaken);
 }
 
 const listRoute = createRoute({
@@ -129,17 +95,18 @@ const listRoute = createRoute({
 });
 
 users.openapi(listRoute, async (c) => {
-  const caller = c.get("caller");
   const query = c.req.valid("query");
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   if (after === null)
     throw new ApiError("bad_request", MESSAGES.invalidCursor, [{ path: "cursor", message: "Not a cursor from this API" }]);
   const page = await usersDb.listUsers(
     createDb(c.env.DB),
-    caller.orgId,
+    LIST_USERS.policy,
+    { caller: c.get("caller") },
     { includeDeleted: query.includeDeleted ?? false, role: query.role, q: query.q },
     { limit: query.limit ?? DEFAULT_PAGE_SIZE, after },
   );
+  admit(c, LIST_USERS, page.verdict);
   const nextCursor = page.next && encodeCursor(page.next);
   if (nextCursor) c.header("Link", `<${nextPageUrl(c.req.url, nextCursor)}>; rel="next"`);
   return c.json(
@@ -191,40 +158,35 @@ const createUserRoute = createRoute({
 });
 
 users.openapi(createUserRoute, async (c) => {
-  const caller = c.get("caller");
   const body = c.req.valid("json");
-  // Refused before the password is hashed; the insert re-checks the role as it runs.
-  if (!canAssignRole(caller.role, body.orgRole)) throw roleAboveOwn();
-  const db = createDb(c.env.DB);
+  // Hashed before the batch that judges the caller: the request's one round trip carries the hash.
+  const passwordHash = await hashPassword(body.password);
   let written;
   try {
     written = await usersDb.insertUser(
-      db,
-      caller,
-      { minimum: CREATE_USER.minimum, grants: body.orgRole },
+      createDb(c.env.DB),
+      CREATE_USER.policy,
+      { caller: c.get("caller") },
       {
         email: body.email,
         firstName: body.firstName,
         lastName: body.lastName,
         orgRole: body.orgRole,
-        passwordHash: await hashPassword(body.password),
+        passwordHash,
         provider: body.provider || undefined,
         authMethod: body.authMethod,
       },
       body.sendInvite,
     );
   } catch (error) {
+    // The batch reads the holder before inserting; a unique violation is a holder it could not see.
     if (!isUniqueViolation(error)) throw error;
-    throw await emailTaken(db, caller.orgId, body.email);
+    c.set("judged", true);
+    throw emailTaken("live");
   }
+  admit(c, CREATE_USER, written.verdict);
   const row = written.row;
-  if (!row) {
-    const refused = callerRefusal(written.caller, CREATE_USER);
-    if (refused) throw refused;
-    if (!canAssignRole(written.caller?.role ?? ROLE.USER, body.orgRole)) throw roleAboveOwn();
-    // The insert's other condition: no verified account holds the address.
-    throw await emailTaken(db, caller.orgId, body.email);
-  }
+  if (!row) throw emailTaken(written.holder);
   if (written.invitationId) await enqueueInvitation(c.env, written.invitationId, c.get("requestId"));
   c.header("Location", `/organization/users/${row.id}`);
   const message = body.sendInvite ? MESSAGES.userCreatedInvited : MESSAGES.userCreated;
@@ -254,12 +216,16 @@ const getUserRoute = createRoute({
 });
 
 users.openapi(getUserRoute, async (c) => {
-  const caller = c.get("caller");
   const { userId } = c.req.valid("param");
   const { includeDeleted } = c.req.valid("query");
-  const row = await usersDb.findUser(createDb(c.env.DB), caller.orgId, userId, { includeDeleted: includeDeleted ?? false });
-  if (!row) throw notFound();
-  return c.json(toOrgUser(row), 200);
+  const read = await usersDb.readUser(createDb(c.env.DB), GET_USER.policy, {
+    caller: c.get("caller"),
+    targetId: userId,
+    includeDeleted: includeDeleted ?? false,
+  });
+  admit(c, GET_USER, read.verdict);
+  if (!read.row) throw new ApiError("not_found", MESSAGES.userNotFound);
+  return c.json(toOrgUser(read.row), 200);
 });
 
 const updateUserRoute = createRoute({
@@ -284,18 +250,16 @@ const updateUserRoute = createRoute({
 });
 
 users.openapi(updateUserRoute, async (c) => {
-  const caller = c.get("caller");
   const { userId } = c.req.valid("param");
   const body = c.req.valid("json");
-  // A role above the caller's is refused by the write itself, and explained after existence, so a
-  // foreign id is a 404 whatever the body asks for.
-  const outcome = await usersDb.updateUser(createDb(c.env.DB), caller, UPDATE_USER.minimum, userId, {
-    firstName: body.name,
-    lastName: body.lastName,
-    orgRole: body.orgRole,
-  });
-  const row = outcome.row;
-  if (!row) throw explainRefusal(UPDATE_USER, outcome, lastOwner(), { grants: body.orgRole });
+  const { verdict, row } = await usersDb.updateUser(
+    createDb(c.env.DB),
+    UPDATE_USER.policy,
+    { caller: c.get("caller"), targetId: userId },
+    { firstName: body.name, lastName: body.lastName, orgRole: body.orgRole },
+  );
+  admit(c, UPDATE_USER, verdict);
+  if (!row) throw new ApiError("not_found", MESSAGES.userNotFound);
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userUpdated }, 200);
 });
 
@@ -324,11 +288,13 @@ const deleteUserRoute = createRoute({
 });
 
 users.openapi(deleteUserRoute, async (c) => {
-  const caller = c.get("caller");
   const { userId } = c.req.valid("param");
-  if (userId === caller.id) throw new ApiError("bad_request", MESSAGES.deleteSelf);
-  const outcome = await usersDb.softDeleteUser(createDb(c.env.DB), caller, DELETE_USER.minimum, userId);
-  if (!outcome.row) throw explainRefusal(DELETE_USER, outcome, lastOwner());
+  const { verdict, row } = await usersDb.softDeleteUser(createDb(c.env.DB), DELETE_USER.policy, {
+    caller: c.get("caller"),
+    targetId: userId,
+  });
+  admit(c, DELETE_USER, verdict);
+  if (!row) throw new ApiError("not_found", MESSAGES.userNotFound);
   return c.json({ success: true as const, data: null, message: MESSAGES.userDeleted }, 200);
 });
 
@@ -357,13 +323,14 @@ const activateUserRoute = createRoute({
 });
 
 users.openapi(activateUserRoute, async (c) => {
-  const caller = c.get("caller");
   const { userId } = c.req.valid("param");
-  const outcome = await usersDb.reactivateUser(createDb(c.env.DB), caller, ACTIVATE_USER.minimum, userId);
-  const row = outcome.row;
-  if (!row) {
-    throw explainRefusal(ACTIVATE_USER, outcome, new ApiError("bad_request", MESSAGES.notDeleted), { includeDeleted: true });
-  }
+  const { verdict, row } = await usersDb.reactivateUser(createDb(c.env.DB), ACTIVATE_USER.policy, {
+    caller: c.get("caller"),
+    targetId: userId,
+  });
+  admit(c, ACTIVATE_USER, verdict);
+  // The one rule left once the verdict allows it: only a deleted user can be reactivated.
+  if (!row) throw new ApiError("bad_request", MESSAGES.notDeleted);
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userActivated }, 200);
 });
 
@@ -404,23 +371,19 @@ const resendInvitationRoute = createRoute({
 });
 
 users.openapi(resendInvitationRoute, async (c) => {
-  const caller = c.get("caller");
   const { userId } = c.req.valid("param");
   const now = new Date();
   const outcome = await invitationsDb.resendInvitation(
     createDb(c.env.DB),
-    caller,
-    { minimum: RESEND_INVITATION.minimum },
-    userId,
+    RESEND_INVITATION.policy,
+    { caller: c.get("caller"), targetId: userId },
     now,
   );
+  admit(c, RESEND_INVITATION, outcome.verdict);
   if (!outcome.invitationId) {
-    const target = outcome.target;
-    let rule: ApiError;
-    if (target?.validated) rule = new ApiError("already_verified", MESSAGES.alreadyVerified);
-    else if (outcome.addressHeld) rule = new ApiError("conflict", MESSAGES.emailTaken);
-    else rule = tooManyInvitations(outcome.recent.oldest, now);
-    throw explainRefusal(RESEND_INVITATION, { row: undefined, target, caller: outcome.caller }, rule);
+    if (outcome.validated) throw new ApiError("already_verified", MESSAGES.alreadyVerified);
+    if (outcome.addressHeld) throw new ApiError("conflict", MESSAGES.emailTaken);
+    throw tooManyInvitations(outcome.recent.oldest, now);
   }
   await enqueueInvitation(c.env, outcome.invitationId, c.get("requestId"));
   return c.json({ success: true as const, message: MESSAGES.invitationSent }, 200);

@@ -1,9 +1,10 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { hashPassword, verifyPassword } from "../auth/password";
 import { signsOwnTokens } from "../auth/access-token";
-import { startSession } from "../auth/sign-in";
-import { opaqueTokenHash } from "../auth/opaque-token";
-import { createDb } from "../db/client";
+import { newOpaqueToken, opaqueTokenHash } from "../auth/opaque-token";
+import { signedIn } from "../auth/sign-in";
+
+import { createDb, type Db } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
 import * as invitationsDb from "../db/invitations";
 import type { AppEnv } from "../env";
@@ -107,30 +108,32 @@ const verifyRoute = createRoute({
 verification.openapi(verifyRoute, async (c) => {
   const body = c.req.valid("json");
   const db = createDb(c.env.DB);
+  const now = new Date();
   const tokenHash = await opaqueTokenHash(body.token);
+  // Verifying signs the user in, when this deployment issues the tokens: the session opens in the
+  // verification's own batch.
+  const refresh = signsOwnTokens(c.env) ? await newOpaqueToken() : undefined;
+  const verify = (passwordHash: string | null, registrationPasswordChecked: boolean) =>
+    verifyOnce(
+      db,
+      tokenHash,
+      { passwordHash, registrationPasswordChecked, session: refresh && { refreshHash: refresh.hash, now } },
+      now,
+    );
+  let outcome = await verify(body.password === undefined ? null : await hashPassword(body.password), false);
   // A self-registration's link is completed with the password chosen at registration: whoever
   // registered someone else's address cannot have its owner's click verify an account whose password
-  // they hold. An invitee (created by an administrator) may set a new one instead.
-  const found = await invitationsDb.findUsableToken(db, tokenHash, new Date().toISOString());
-  let passwordHash: string | null = null;
-  if (found?.selfRegistered) {
+  // they hold. That password is read by the first batch and checked here, so this path alone takes
+  // a second round trip. An invitee (created by an administrator) may set a new one instead.
+  if (!outcome.user && outcome.token?.selfRegistered) {
     if (body.password === undefined) {
       throw new ApiError("validation_failed", MESSAGES.registrationPasswordRequired, [
         { path: "password", message: MESSAGES.registrationPasswordRequired },
       ]);
     }
-    if (!(await verifyPassword(body.password, found.passwordHash)))
+    if (!(await verifyPassword(body.password, outcome.token.passwordHash)))
       throw new ApiError("invalid_credentials", MESSAGES.invalidCredentials);
-  } else if (body.password !== undefined) {
-    passwordHash = await hashPassword(body.password);
-  }
-  let outcome;
-  try {
-    outcome = await invitationsDb.verifyEmail(db, tokenHash, passwordHash, new Date().toISOString());
-  } catch (error) {
-    // A concurrent verification of the same address by another account won.
-    if (isUniqueViolation(error)) throw invalidVerificationToken();
-    throw error;
+    outcome = await verify(null, true);
   }
   if (outcome.needsPassword) {
     throw new ApiError("validation_failed", MESSAGES.passwordRequired, [
@@ -139,9 +142,18 @@ verification.openapi(verifyRoute, async (c) => {
   }
   const user = outcome.user;
   if (!user) throw invalidVerificationToken();
-  // Verifying signs the user in, when this deployment issues the tokens.
-  const session = signsOwnTokens(c.env) ? await startSession(c.env, db, user, null, new Date()) : undefined;
+  const session = refresh && outcome.sessionId ? await signedIn(c.env, user, outcome.sessionId, refresh.token, now) : undefined;
   return c.json({ success: true as const, message: MESSAGES.emailVerified, user: toSignedInUser(user), ...session }, 200);
 });
+
+/** One verification batch; a concurrent verification of the same address by another account that won is an unusable token. */
+async function verifyOnce(db: Db, tokenHash: string, verification: invitationsDb.Verification, now: Date) {
+  try {
+    return await invitationsDb.verifyEmail(db, tokenHash, verification, now.toISOString());
+  } catch (error) {
+    if (isUniqueViolation(error)) throw invalidVerificationToken();
+    throw error;
+  }
+}
 
 allowOnly(verification, VERIFY, METHODS);

@@ -133,7 +133,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/users/{userId} 404": (org) => call("GET", user(uuidv7()), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 429": (org) => overLimit("GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 500": (org) =>
-    failing(/from "users" where/i, "GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
+    failing(/left join "users" "target"/i, "GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 503": (org) => providerDown("GET", user(org.users.USER.id)),
 
   "PUT /organization/users/{userId} 200": (org) =>
@@ -318,7 +318,7 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   "GET /user/profile 405": unoffered("/user/profile"),
   "GET /user/profile 429": (org) => overLimit("GET", "/user/profile", { token: org.users.USER.token }),
-  "GET /user/profile 500": (org) => failing(/from "users" where/i, "GET", "/user/profile", { token: org.users.USER.token }),
+  "GET /user/profile 500": (org) => failing(/from "users" "caller"/i, "GET", "/user/profile", { token: org.users.USER.token }),
   "GET /user/profile 503": () => providerDown("GET", "/user/profile"),
 
   "PUT /user/{userId} 200": (org) =>
@@ -391,7 +391,7 @@ const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/{orgId} 403": (org) => call("GET", `/organization/${uuidv7()}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 429": (org) => overLimit("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 500": (org) =>
-    failing(/from "organizations"/i, "GET", `/organization/${org.id}`, { token: org.users.USER.token }),
+    failing(/"organizations" "caller_org"/i, "GET", `/organization/${org.id}`, { token: org.users.USER.token }),
   "GET /organization/{orgId} 503": (org) => providerDown("GET", `/organization/${org.id}`),
 
   "PUT /organization/{orgId} 200": (org) =>
@@ -419,8 +419,8 @@ const DOCUMENTED = OPERATIONS.flatMap((op) => op.statuses.map((status) => `${op.
 /**
  * Documented, as Flashback's contract lists them, but no request can produce them, because the
  * caller's own conditions are part of the statement that answers:
- * - GET /organization/{orgId} 404: the caller and their organization are read in one statement
- *   (src/db/users.ts findCaller), so an organization deleted before that read leaves the caller
+ * - GET /organization/{orgId} 404: the caller's verdict and their organization are read in one
+ *   statement (src/db/verdict.ts), so an organization deleted before that read leaves the caller
  *   unauthenticated (401), and one deleted after it was read in time.
  * - PUT /organization/{orgId} 404: the update requires a live caller of a live organization, so an
  *   organization deleted mid-request makes the caller unauthenticated (401).
@@ -460,7 +460,7 @@ describe("every documented status of every operation, as a real answer that matc
     expect(DOCUMENTED.filter((key) => UNPRODUCIBLE.includes(key)).sort()).toEqual([...UNPRODUCIBLE].sort());
     const org = await createOrg();
     const res = await callWith(
-      { DB: organizationDeletedMidway(org, /from "organizations"/i) },
+      { DB: organizationDeletedMidway(org, /"organizations" "caller_org"/i) },
       "GET",
       `/organization/${org.id}`,
       {

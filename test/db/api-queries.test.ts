@@ -13,13 +13,16 @@ import {
   recordingEmail,
   recordingQueue,
   runSweep,
+  tokenIn,
+  type SentEmail,
 } from "../helpers/invitations";
 import { expectIndexed, planOf, recordingD1, type Execution, type Recorder } from "./recording";
 
 // Every statement the API sends, recorded from real requests to every operation (successes and
-// the refusals that read the database), must reach users, organizations and the kept counts
-// through an index; and a read request costs at most two D1 round trips (authentication, then
-// its own statements, batched when there are several).
+// every refusal that reads the database), must reach users, organizations and the kept counts
+// through an index; and every request costs exactly one D1 round trip: the caller's verdict and the
+// operation's work in one statement or one batch. Two paths alone need a second: a password read
+// before it can be checked (sign-in, and the link of a self-registration).
 
 type Sent = { name: string; status: number; roundTrips: number };
 
@@ -29,6 +32,7 @@ async function send(
   method: string,
   path: string,
   init: { token?: string; body?: unknown } = {},
+  bindings: Partial<Env> = {},
 ): Promise<Sent & { body: any }> {
   const before = recorder.roundTrips;
   const headers = new Headers();
@@ -37,16 +41,49 @@ async function send(
   const response = await app.request(
     path,
     { method, headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) },
-    { ...env, DB: recorder.db },
+    { ...env, ...bindings, DB: recorder.db },
   );
   return { name, status: response.status, roundTrips: recorder.roundTrips - before, body: await response.json() };
 }
 
+type Case = { name: string; method: string; path: string; token?: string; body?: unknown; status: number };
+
+function expectEveryStatementIndexed(executions: Execution[]) {
+  const distinct = new Map<string, Execution>();
+  for (const execution of executions) distinct.set(execution.sql, execution);
+  return Promise.all(
+    [...distinct.values()].map(async (execution) => {
+      const plan = await planOf(execution);
+      // An INSERT of VALUES reads nothing; every other statement has a plan to check.
+      if (plan.length === 0) {
+        expect(execution.sql, "only an INSERT of VALUES has no plan").toMatch(/^\s*insert into "\w+" \([^)]*\) values/i);
+        return;
+      }
+      expectIndexed(plan, execution.sql);
+    }),
+  ).then(() => distinct.size);
+}
+
 describe("the statements the API sends", () => {
-  it("use an index for every table they read, and reads cost at most two D1 round trips", async () => {
+  it("cost one round trip for every authenticated operation and each of its refusals, each through an index", async () => {
     const org = await createOrg();
-    const recorder = recordingD1();
+    const other = await createOrg();
     const owner = org.users.OWNER.token;
+    const admin = org.users.ADMINISTRATOR.token;
+    const member = org.users.USER.token;
+    const unverified = await insertUser(org.id, ROLE.WORKSPACES, { unverified: true });
+    const stale = await insertUser(org.id, ROLE.OWNER);
+    await env.DB.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), stale.id).run();
+    const signedIn = await app.request(
+      "/user/login",
+      {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ email: org.users.BILLING.email, password: "Fixture-pass-1" }),
+      },
+      env,
+    );
+    const session = (await signedIn.json()) as { accessToken: string; tokenId: string };
     const email = () => `plan-${uuidv7()}@example.com`;
     const newUser = (extra: Record<string, unknown> = {}) => ({
       email: email(),
@@ -57,89 +94,243 @@ describe("the statements the API sends", () => {
     });
     const USERS = "/organization/users";
     const one = (id: string) => `/organization/users/${id}`;
+    const ORG = `/organization/${org.id}`;
 
-    const reads: Sent[] = [];
-    const writes: Sent[] = [];
-    const read = async (name: string, path: string, token = owner) => {
-      const sent = await send(recorder, name, "GET", path, { token });
-      reads.push(sent);
-      return sent;
+    const recorder = recordingD1();
+    const sent: (Sent & { body: any })[] = [];
+    const run = async (c: Case) => {
+      const result = await send(recorder, c.name, c.method, c.path, { token: c.token, body: c.body });
+      expect(result.status, `${c.name}: ${JSON.stringify(result.body)}`).toBe(c.status);
+      sent.push(result);
+      return result;
     };
-    const write = async (name: string, method: string, path: string, body?: unknown, token = owner) => {
-      const sent = await send(recorder, name, method, path, { token, body });
-      writes.push(sent);
-      return sent;
-    };
+    const created = async () =>
+      (await run({ name: "POST user", method: "POST", path: USERS, token: owner, body: newUser(), status: 201 })).body.data
+        .id as string;
 
-    await read("GET organization", `/organization/${org.id}`);
-    const first = await read("GET list", `${USERS}?limit=2`);
-    await read("GET list, next page", `${USERS}?limit=2&cursor=${first.body.nextCursor}`);
-    await read("GET list, includeDeleted", `${USERS}?includeDeleted=true`);
-    await read("GET list, role", `${USERS}?role=0`);
-    await read("GET list, role and cursor", `${USERS}?role=0&limit=1&cursor=${first.body.nextCursor}`);
-    await read("GET list, search", `${USERS}?q=lovelace&includeDeleted=true&role=255`);
-    await read("GET user", one(org.users.USER.id));
-    await read("GET user, deleted", `${one(org.deleted.id)}?includeDeleted=true`);
-    await read("GET user, unknown", one(uuidv7()));
+    // The caller's own refusals, on a route of each kind.
+    await run({ name: "a deleted caller", method: "GET", path: ORG, token: stale.token, status: 401 });
+    await run({ name: "an unverified caller", method: "GET", path: USERS, token: unverified.token, status: 403 });
+    await run({ name: "a role too low", method: "GET", path: USERS, token: member, status: 403 });
+    await run({
+      name: "a role too low, with a bad body",
+      method: "PUT",
+      path: ORG,
+      token: member,
+      body: { city: 7 },
+      status: 403,
+    });
+    await run({ name: "a bad body", method: "PUT", path: ORG, token: admin, body: { city: 7 }, status: 400 });
+    await run({ name: "a body not JSON", method: "PUT", path: ORG, token: admin, body: undefined, status: 415 });
+    await run({ name: "a bad cursor", method: "GET", path: `${USERS}?cursor=nope`, token: owner, status: 400 });
 
-    await write("PUT organization", "PUT", `/organization/${org.id}`, { city: "Lisbon" });
-    const created = await write("POST user", "POST", USERS, newUser({ orgRole: 1 }));
-    await write("POST user, no invitation", "POST", USERS, newUser({ sendInvite: false }));
-    await write("POST user, address taken", "POST", USERS, newUser({ email: org.deleted.email }));
-    await write("PUT user", "PUT", one(created.body.data.id), { name: "Renamed", orgRole: 2 });
-    await write(
-      "PUT user, role above the caller's",
-      "PUT",
-      one(org.users.OWNER.id),
-      { orgRole: 0 },
-      org.users.ADMINISTRATOR.token,
-    );
-    await write("PUT user, last owner", "PUT", one(org.users.OWNER.id), { orgRole: 0 });
-    await write("DELETE user", "DELETE", one(created.body.data.id));
-    await write("DELETE user, unknown", "DELETE", one(uuidv7()));
-    await write("POST activate", "POST", `${one(created.body.data.id)}/activate`);
-    await write("POST activate, not deleted", "POST", `${one(org.users.USER.id)}/activate`);
-
-    const statuses = Object.fromEntries([...reads, ...writes].map((s) => [s.name, s.status]));
-    expect(statuses).toEqual({
-      "GET organization": 200,
-      "GET list": 200,
-      "GET list, next page": 200,
-      "GET list, includeDeleted": 200,
-      "GET list, role": 200,
-      "GET list, role and cursor": 200,
-      "GET list, search": 200,
-      "GET user": 200,
-      "GET user, deleted": 200,
-      "GET user, unknown": 404,
-      "PUT organization": 200,
-      "POST user": 201,
-      "POST user, no invitation": 201,
-      "POST user, address taken": 409,
-      "PUT user": 200,
-      "PUT user, role above the caller's": 403,
-      "PUT user, last owner": 409,
-      "DELETE user": 200,
-      "DELETE user, unknown": 404,
-      "POST activate": 200,
-      "POST activate, not deleted": 400,
+    await run({ name: "GET organization", method: "GET", path: ORG, token: member, status: 200 });
+    await run({
+      name: "GET organization, another's",
+      method: "GET",
+      path: `/organization/${other.id}`,
+      token: member,
+      status: 403,
+    });
+    await run({ name: "PUT organization", method: "PUT", path: ORG, token: admin, body: { city: "Lisbon" }, status: 200 });
+    await run({
+      name: "PUT organization, another's",
+      method: "PUT",
+      path: `/organization/${other.id}`,
+      token: admin,
+      body: { city: "Oslo" },
+      status: 403,
     });
 
-    for (const sent of reads) expect(sent.roundTrips, sent.name).toBeLessThanOrEqual(2);
-    expect(reads[0]?.roundTrips, "GET /organization/{orgId}: the caller and the organization in one statement").toBe(1);
+    const first = await run({ name: "GET list", method: "GET", path: `${USERS}?limit=2`, token: owner, status: 200 });
+    await run({
+      name: "GET list, next page",
+      method: "GET",
+      path: `${USERS}?limit=2&cursor=${first.body.nextCursor}`,
+      token: owner,
+      status: 200,
+    });
+    await run({
+      name: "GET list, includeDeleted",
+      method: "GET",
+      path: `${USERS}?includeDeleted=true`,
+      token: owner,
+      status: 200,
+    });
+    await run({ name: "GET list, role", method: "GET", path: `${USERS}?role=0`, token: owner, status: 200 });
+    await run({
+      name: "GET list, role and cursor",
+      method: "GET",
+      path: `${USERS}?role=0&limit=1&cursor=${first.body.nextCursor}`,
+      token: owner,
+      status: 200,
+    });
+    await run({
+      name: "GET list, search",
+      method: "GET",
+      path: `${USERS}?q=lovelace&includeDeleted=true&role=255`,
+      token: owner,
+      status: 200,
+    });
 
-    const distinct = new Map<string, Execution>();
-    for (const execution of recorder.executions) distinct.set(execution.sql, execution);
-    expect(distinct.size).toBeGreaterThan(10);
-    for (const execution of distinct.values()) {
-      const plan = await planOf(execution);
-      // An INSERT of VALUES reads nothing; every other statement has a plan to check.
-      if (plan.length === 0) {
-        expect(execution.sql, "only an INSERT of VALUES has no plan").toMatch(/^\s*insert into "\w+" \([^)]*\) values/i);
-        continue;
-      }
-      expectIndexed(plan, execution.sql);
-    }
+    await run({ name: "GET user", method: "GET", path: one(org.users.OWNER.id), token: org.users.WORKSPACES.token, status: 200 });
+    await run({
+      name: "GET user, deleted",
+      method: "GET",
+      path: `${one(org.deleted.id)}?includeDeleted=true`,
+      token: owner,
+      status: 200,
+    });
+    await run({ name: "GET user, unknown", method: "GET", path: one(uuidv7()), token: owner, status: 404 });
+    await run({
+      name: "GET user, another organization's",
+      method: "GET",
+      path: one(other.users.USER.id),
+      token: owner,
+      status: 404,
+    });
+
+    const id = await created();
+    await run({
+      name: "POST user, no invitation",
+      method: "POST",
+      path: USERS,
+      token: owner,
+      body: newUser({ sendInvite: false }),
+      status: 201,
+    });
+    await run({
+      name: "POST user, address of a deleted user",
+      method: "POST",
+      path: USERS,
+      token: owner,
+      body: newUser({ email: org.deleted.email }),
+      status: 409,
+    });
+    await run({
+      name: "POST user, address verified elsewhere",
+      method: "POST",
+      path: USERS,
+      token: owner,
+      body: newUser({ email: other.users.USER.email }),
+      status: 409,
+    });
+    await run({
+      name: "POST user, role above the caller's",
+      method: "POST",
+      path: USERS,
+      token: org.users.WORKSPACES.token,
+      body: newUser({ orgRole: 254 }),
+      status: 403,
+    });
+
+    await run({
+      name: "PUT user",
+      method: "PUT",
+      path: one(id),
+      token: owner,
+      body: { name: "Renamed", orgRole: 2 },
+      status: 200,
+    });
+    await run({
+      name: "PUT user, role above the caller's",
+      method: "PUT",
+      path: one(id),
+      token: org.users.WORKSPACES.token,
+      body: { orgRole: 254 },
+      status: 403,
+    });
+    await run({
+      name: "PUT user, ranked above the caller",
+      method: "PUT",
+      path: one(org.users.OWNER.id),
+      token: admin,
+      body: { orgRole: 0 },
+      status: 403,
+    });
+    await run({
+      name: "PUT user, last owner",
+      method: "PUT",
+      path: one(org.users.OWNER.id),
+      token: owner,
+      body: { orgRole: 0 },
+      status: 409,
+    });
+    await run({ name: "PUT user, unknown", method: "PUT", path: one(uuidv7()), token: owner, body: { name: "X" }, status: 404 });
+    await run({ name: "DELETE user", method: "DELETE", path: one(id), token: owner, status: 200 });
+    await run({
+      name: "DELETE user, oneself",
+      method: "DELETE",
+      path: one(org.users.WORKSPACES.id),
+      token: org.users.WORKSPACES.token,
+      status: 400,
+    });
+    await run({ name: "DELETE user, unknown", method: "DELETE", path: one(uuidv7()), token: owner, status: 404 });
+    await run({ name: "POST activate", method: "POST", path: `${one(id)}/activate`, token: owner, status: 200 });
+    await run({
+      name: "POST activate, not deleted",
+      method: "POST",
+      path: `${one(org.users.USER.id)}/activate`,
+      token: owner,
+      status: 400,
+    });
+    await run({
+      name: "POST resend-invitation",
+      method: "POST",
+      path: `${one(id)}/resend-invitation`,
+      token: owner,
+      status: 200,
+    });
+    await run({
+      name: "POST resend-invitation, verified",
+      method: "POST",
+      path: `${one(org.users.USER.id)}/resend-invitation`,
+      token: owner,
+      status: 400,
+    });
+
+    await run({ name: "GET /token", method: "GET", path: "/token", token: session.accessToken, status: 200 });
+    await run({ name: "GET /user/profile", method: "GET", path: "/user/profile", token: session.accessToken, status: 200 });
+    await run({
+      name: "PUT /user/{userId}",
+      method: "PUT",
+      path: `/user/${org.users.BILLING.id}`,
+      token: session.accessToken,
+      body: { name: "Own" },
+      status: 200,
+    });
+    await run({
+      name: "PUT /user/{userId}, someone else",
+      method: "PUT",
+      path: `/user/${org.users.USER.id}`,
+      token: session.accessToken,
+      body: { name: "X" },
+      status: 403,
+    });
+    await run({
+      name: "DELETE /token/{tokenId}, unknown",
+      method: "DELETE",
+      path: `/token/${uuidv7()}`,
+      token: session.accessToken,
+      status: 404,
+    });
+    await run({
+      name: "DELETE /token/{tokenId}",
+      method: "DELETE",
+      path: `/token/${session.tokenId}`,
+      token: session.accessToken,
+      status: 200,
+    });
+    await run({
+      name: "a token of an ended session",
+      method: "GET",
+      path: "/user/profile",
+      token: session.accessToken,
+      status: 401,
+    });
+
+    expect(Object.fromEntries(sent.map((s) => [s.name, s.roundTrips]))).toEqual(Object.fromEntries(sent.map((s) => [s.name, 1])));
+    expect(await expectEveryStatementIndexed(recorder.executions)).toBeGreaterThan(20);
   });
 
   it("the invitation routes, the queue consumer and the sweep use an index for every table, in one round trip each", async () => {
@@ -166,10 +357,8 @@ describe("the statements the API sends", () => {
       ["pre-verify", 200],
       ["verify", 200],
     ]);
-    // Authentication, then the operation's one batch; the public routes have no authentication.
-    // Verifying reads the token first (a self-registration needs its password checked), then
-    // verifies, then opens the new session: three.
-    expect([resent, refused, checked, verified].map((s) => s.roundTrips)).toEqual([2, 2, 1, 3]);
+    // Verifying an invitee's address opens their session in the same batch.
+    expect([resent, refused, checked, verified].map((s) => s.roundTrips)).toEqual([1, 1, 1, 1]);
 
     const [pending] = await invitationsOf(target.id);
     await deliver([{ invitationId: pending?.id }], { email: recordingEmail(() => true).binding, env: { DB: recorder.db } });
@@ -214,6 +403,44 @@ describe("the statements the API sends", () => {
       const plan = await planOf(execution);
       if (plan.length > 0) expectIndexed(plan, execution.sql);
     }
+  });
+
+  it("registering, resending its email and verifying it: one round trip each, two for the link that checks the registration password", async () => {
+    const recorder = recordingD1();
+    const queue = recordingQueue();
+    const body = {
+      email: `founder-${uuidv7()}@example.com`,
+      password: "Founder-pass-1",
+      firstName: "Grace",
+      lastName: "Hopper",
+      companyName: "Hopper Labs",
+      isBusiness: true,
+    };
+    const registered = await send(recorder, "register", "POST", "/user/register", { body }, { INVITATIONS: queue.binding });
+    const resent = await send(
+      recorder,
+      "resend-verification",
+      "POST",
+      `/user/resend-verification/${registered.body.verificationTokenId}`,
+      {},
+      { INVITATIONS: queue.binding },
+    );
+    expect([registered.status, resent.status, queue.messages.length], JSON.stringify(resent.body)).toEqual([201, 200, 2]);
+    const mail = recordingEmail();
+    await deliver(queue.messages.slice(-1), { email: mail.binding });
+    const token = tokenIn(mail.sent[0] as SentEmail);
+    const wrong = await send(recorder, "verify, wrong password", "POST", "/user/verify-email", {
+      body: { token, password: "Not-the-one-1" },
+    });
+    const verified = await send(recorder, "verify", "POST", "/user/verify-email", { body: { token, password: body.password } });
+    expect([registered, resent, wrong, verified].map((s) => [s.name, s.status, s.roundTrips])).toEqual([
+      ["register", 201, 1],
+      ["resend-verification", 200, 1],
+      // The first batch reads the registration password; the second verifies once it was checked.
+      ["verify, wrong password", 401, 1],
+      ["verify", 200, 2],
+    ]);
+    await expectEveryStatementIndexed(recorder.executions);
   });
 
   it("the statements of the triggers that keep organization_user_counts use its primary key", async () => {

@@ -3,8 +3,9 @@ import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import * as schema from "../../src/db/schema";
-import { findCaller, findOrgUserByEmail, findUser, listUsers, type ListFilter } from "../../src/db/users";
-import { createOrg } from "../helpers/fixtures";
+import { POLICIES } from "../../src/auth/policy";
+import { listUsers, readUser, type ListFilter } from "../../src/db/users";
+import { callerRef, createOrg } from "../helpers/fixtures";
 import { expectIndexed, planOf, recordingD1, type Execution } from "./recording";
 
 // Invariants that must hold for every writer, not only for the API: checked with raw SQL
@@ -179,13 +180,15 @@ describe("query plans of the users queries", () => {
     for (const after of [undefined, { createdAt: "2026-01-01T00:00:00.000Z", id: org.users.OWNER.id }]) {
       const recorder = recordingD1();
       const db = drizzle(recorder.db, { schema });
-      const page = await listUsers(db, org.id, filter, { limit: 10, after });
+      const caller = { caller: callerRef(org.users.WORKSPACES) };
+      const page = await listUsers(db, POLICIES.listUsers, caller, filter, { limit: 10, after });
+      expect(page.verdict).toBe("ok");
       expect(page.total).toBeGreaterThanOrEqual(0);
-      expect(recorder.roundTrips, "the page and its total in one batch").toBe(1);
+      expect(recorder.roundTrips, "the verdict, the page and its total in one batch").toBe(1);
 
       const selects = recorder.executions.filter((s) => /^\s*select/i.test(s.sql));
-      expect(selects, JSON.stringify(recorder.executions)).toHaveLength(2);
-      const [pageQuery, totalQuery] = selects as [Execution, Execution];
+      expect(selects, JSON.stringify(recorder.executions)).toHaveLength(3);
+      const [, pageQuery, totalQuery] = selects as [Execution, Execution, Execution];
       expect(pageQuery.sql).toMatch(/order by/i);
       // A search counts its matches; without one, the total is read from the kept counts.
       if (filter.q) expect(totalQuery.sql).toMatch(/count\(\*\)/i);
@@ -199,24 +202,21 @@ describe("query plans of the users queries", () => {
     }
   });
 
-  it("the email, user and caller lookups use an index", async () => {
+  it("reading a user is one statement, the caller, their organization and the user each found by primary key", async () => {
     const org = await createOrg();
     const recorder = recordingD1();
     const db = drizzle(recorder.db, { schema });
-
-    expect((await findOrgUserByEmail(db, org.id, org.users.USER.email.toUpperCase()))?.id).toBe(org.users.USER.id);
-    expect((await findUser(db, org.id, org.users.USER.id))?.id).toBe(org.users.USER.id);
-    const caller = await findCaller(db, org.users.USER.id, Math.floor(Date.now() / 1000));
-    expect(caller?.id).toBe(org.users.USER.id);
-    expect(caller?.organization.id).toBe(org.id);
-    expect(recorder.executions).toHaveLength(3);
-    expect(recorder.roundTrips).toBe(3);
-
-    const [byEmail, byId, byCaller] = recorder.executions as [Execution, Execution, Execution];
-    const emailPlan = await planOf(byEmail);
-    expectIndexed(emailPlan, "findOrgUserByEmail");
-    expect(emailPlan.join(" / ")).toMatch(/users_org_email_unique/);
-    expectIndexed(await planOf(byId), "findUser");
-    expectIndexed(await planOf(byCaller), "findCaller");
+    const read = await readUser(db, POLICIES.getUser, { caller: callerRef(org.users.WORKSPACES), targetId: org.users.USER.id });
+    expect(read.verdict).toBe("ok");
+    expect(read.row?.id).toBe(org.users.USER.id);
+    expect(recorder.roundTrips).toBe(1);
+    const [statement] = recorder.executions as [Execution];
+    const plan = await planOf(statement);
+    expectIndexed(plan, "readUser");
+    for (const alias of ["caller", "caller_org", "target"]) {
+      expect(plan.join(" / ")).toMatch(
+        new RegExp(`SEARCH ${alias} USING (INDEX sqlite_autoindex_\\w+_1|PRIMARY KEY) \\(id=\\?\\)`),
+      );
+    }
   });
 });

@@ -2,6 +2,7 @@ import { env } from "cloudflare:workers";
 import { signToken } from "../../src/auth/jwt";
 import { hashPassword } from "../../src/auth/password";
 import { ROLE, type Role, type RoleName } from "../../src/auth/roles";
+import type { CallerRef } from "../../src/db/verdict";
 import { uuidv7 } from "../../src/lib/uuid";
 
 export const TEST_SECRET = env.JWT_SECRET;
@@ -17,6 +18,11 @@ function nextTimestamp(): string {
 }
 
 export type FixtureUser = { id: string; email: string; role: Role; token: string; deleted: boolean };
+
+/** A fixture user as the database layer takes a caller: a token without `iat`, `sid` or `orgId`. */
+export function callerRef(user: Pick<FixtureUser, "id">): CallerRef {
+  return { id: user.id, issuedAt: undefined, sessionId: undefined, orgId: undefined, verifiedOnly: false };
+}
 
 export async function tokenFor(userId: string, claims: Record<string, unknown> = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000);

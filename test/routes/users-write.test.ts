@@ -2,9 +2,18 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { createDb } from "../../src/db/client";
+import { POLICIES } from "../../src/auth/policy";
 import { softDeleteUser, updateUser } from "../../src/db/users";
 import { answerText, call, expectError, ORG_USER_FIELDS, type ApiResponse } from "../helpers/api";
-import { createOrg, createTwoOrgs, insertUser, tokenFor, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import {
+  callerRef,
+  createOrg,
+  createTwoOrgs,
+  insertUser,
+  tokenFor,
+  type FixtureUser,
+  type OrgFixture,
+} from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { callWith, gatedDb, interleavedDb } from "../helpers/faults";
 
@@ -51,11 +60,6 @@ async function orgWithTwoOwners(): Promise<{ org: OrgFixture; a: FixtureUser; b:
   const org = await createOrg();
   const b = await insertUser(org.id, ROLE.OWNER);
   return { org, a: org.users.OWNER, b };
-}
-
-/** A fixture user as the database layer takes its caller (a token without `iat`). */
-function asCaller(orgId: string, user: FixtureUser) {
-  return { id: user.id, orgId, issuedAt: undefined };
 }
 
 function statusesOf(responses: ApiResponse[]): number[] {
@@ -589,8 +593,8 @@ describe("the last live owner", () => {
     for (let round = 0; round < 10; round++) {
       const { org, a, b } = await orgWithTwoOwners();
       const rows = await Promise.all([
-        updateUser(db, asCaller(org.id, a), ROLE.WORKSPACES, b.id, { orgRole: ROLE.USER }),
-        updateUser(db, asCaller(org.id, b), ROLE.WORKSPACES, a.id, { orgRole: ROLE.USER }),
+        updateUser(db, POLICIES.updateUser, { caller: callerRef(a), targetId: b.id }, { orgRole: ROLE.USER }),
+        updateUser(db, POLICIES.updateUser, { caller: callerRef(b), targetId: a.id }, { orgRole: ROLE.USER }),
       ]);
       expect(rows.filter((outcome) => outcome.row)).toHaveLength(1);
       expect(await liveOwnerIds(org.id)).toHaveLength(1);
@@ -598,8 +602,8 @@ describe("the last live owner", () => {
     for (let round = 0; round < 10; round++) {
       const { org, a, b } = await orgWithTwoOwners();
       const rows = await Promise.all([
-        softDeleteUser(db, asCaller(org.id, a), ROLE.WORKSPACES, b.id),
-        softDeleteUser(db, asCaller(org.id, b), ROLE.WORKSPACES, a.id),
+        softDeleteUser(db, POLICIES.deleteUser, { caller: callerRef(a), targetId: b.id }),
+        softDeleteUser(db, POLICIES.deleteUser, { caller: callerRef(b), targetId: a.id }),
       ]);
       expect(rows.filter((outcome) => outcome.row)).toHaveLength(1);
       expect(await liveOwnerIds(org.id)).toHaveLength(1);
@@ -612,19 +616,18 @@ describe("the last live owner", () => {
     // b is gone; a is now the only live owner. A stale owner authorization for b must not remove a,
     // and neither may a write by a live owner (a itself).
     await env.DB.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), b.id).run();
-    const stale = await expectUnchanged(() => softDeleteUser(db, asCaller(org.id, b), ROLE.WORKSPACES, a.id));
-    expect(stale.row).toBeUndefined();
-    expect(stale.caller).toMatchObject({ valid: false });
-    const deleted = await expectUnchanged(() => softDeleteUser(db, asCaller(org.id, a), ROLE.WORKSPACES, a.id));
-    expect(deleted.row).toBeUndefined();
-    // The write's outcome carries the target and the caller as the write saw them: the target live
-    // and an owner, the caller still a valid owner (so the 409).
-    expect(deleted.target).toMatchObject({ id: a.id, orgRole: ROLE.OWNER, deletedAt: null });
-    expect(deleted.caller).toEqual({ role: ROLE.OWNER, valid: true });
-    const demoted = await expectUnchanged(() =>
-      updateUser(db, asCaller(org.id, a), ROLE.WORKSPACES, a.id, { orgRole: ROLE.ADMINISTRATOR }),
+    const stale = await expectUnchanged(() => softDeleteUser(db, POLICIES.deleteUser, { caller: callerRef(b), targetId: a.id }));
+    expect(stale).toEqual({ verdict: "token", row: undefined });
+    // a's own deletion is refused as a deletion of oneself, before the owner rule.
+    const deleted = await expectUnchanged(() =>
+      softDeleteUser(db, POLICIES.deleteUser, { caller: callerRef(a), targetId: a.id }),
     );
-    expect(demoted.row).toBeUndefined();
+    expect(deleted).toEqual({ verdict: "self", row: undefined });
+    // The write's verdict, read in its batch: the target live and the only owner (so the 409).
+    const demoted = await expectUnchanged(() =>
+      updateUser(db, POLICIES.updateUser, { caller: callerRef(a), targetId: a.id }, { orgRole: ROLE.ADMINISTRATOR }),
+    );
+    expect(demoted).toEqual({ verdict: "last_owner", row: undefined });
     expect(await liveOwnerIds(org.id)).toEqual([a.id]);
   });
 });

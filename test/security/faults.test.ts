@@ -9,7 +9,7 @@ describe("storage faults", () => {
   it("answers a failing read with a 500 envelope that leaks no driver text", async () => {
     const org = await createOrg();
     const errors = vi.spyOn(console, "error").mockImplementation(() => {});
-    const res = await callWith({ DB: faultyDb(/from "organizations"/i) }, "GET", `/organization/${org.id}`, {
+    const res = await callWith({ DB: faultyDb(/"organizations" "caller_org"/i) }, "GET", `/organization/${org.id}`, {
       token: org.users.USER.token,
     });
     expectError(res, 500, "internal_error", "Internal server error");

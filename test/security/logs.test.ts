@@ -146,24 +146,30 @@ describe("the request log", () => {
     const org = await createOrg();
     const holder = await insertUser(org.id, ROLE.USER, { unverified: true });
     logs = captureLogs();
-    // The address is taken in this organization, so the create looks up its holder, and that lookup fails.
-    const res = await callWith({ DB: faultyDb(/and lower\("users"\."email"\) = \?/i) }, "POST", "/organization/users", {
+    // Signing in looks the address up in one statement (not a batch), and that lookup fails.
+    const res = await callWith({ DB: faultyDb(/lower\("users"\."email"\) = \?/i) }, "POST", "/user/login", {
+      body: { email: holder.email.toUpperCase(), password: "Passw0rd-ok" },
+    });
+    // A create's batch reads who holds the address in its first statement, and that fails too.
+    const created = await callWith({ DB: faultyDb(/lower\("org_holder"\."email"\) = \?/i) }, "POST", "/organization/users", {
       token: org.users.OWNER.token,
       body: { email: holder.email.toUpperCase(), password: "Passw0rd-ok", firstName: "Ada", lastName: "Byron" },
     });
     logs.restore();
     expectError(res, 500, "internal_error");
+    expectError(created, 500, "internal_error");
     for (const line of logs.raw) expect(line.toLowerCase()).not.toContain(holder.email);
-    const [line] = logs.lines();
+    const [line, batchLine] = logs.lines();
     expect(line).toMatchObject({ level: "error", status: 500, code: "internal_error", error: { class: "DrizzleQueryError" } });
     // The statement is named, with its placeholders, the parameter list cut off; then the driver's reason.
     expect(line?.error).toEqual({
       class: "DrizzleQueryError",
-      message: expect.stringMatching(
-        /^Failed query: select .* from "users" where \("users"\."org_id" = \? and lower\("users"\."email"\) = \?\)$/,
-      ),
+      // Clipped to its first 400 characters, the parameter list cut off.
+      message: expect.stringMatching(/^Failed query: select "users"\."id", "users"\."org_id", [^]*from "users" inner join "o$/),
       cause: "no such table: users_unavailable: SQLITE_ERROR",
     });
+    // A batch fails with the driver's reason alone.
+    expect(batchLine).toMatchObject({ level: "error", status: 500, route: "/organization/users", error: { class: "Error" } });
   });
 
   it("writes one line per request: id, method, route pattern (not the path), status, duration, caller, error code", async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canActOn, canAssignRole, isRole, ROLE, ROLE_VALUES, roleName, rolesUpTo, type Role } from "../../src/auth/roles";
+import { isRole, ROLE, ROLE_VALUES, roleName, rolesUpTo, type Role } from "../../src/auth/roles";
 
 const { USER, BILLING, WORKSPACES, ADMINISTRATOR, OWNER } = ROLE;
 
@@ -54,32 +54,5 @@ describe("rolesUpTo", () => {
     [OWNER, [0, 1, 2, 254, 255]],
   ])("lists every role at or below %i, ascending", (role, expected) => {
     expect(rolesUpTo(role)).toEqual(expected);
-  });
-});
-
-// Every (caller, role) pair: allowed exactly when the role is at or below the caller's.
-const pairs = ROLE_VALUES.flatMap((caller) => ROLE_VALUES.map((other) => [caller, other, other <= caller] as const));
-
-describe("canAssignRole", () => {
-  it.each(pairs)("caller %i may assign %i: %s", (caller, role, allowed) => {
-    expect(canAssignRole(caller, role)).toBe(allowed);
-  });
-
-  it("lets only an OWNER grant OWNER", () => {
-    expect(ROLE_VALUES.filter((caller) => canAssignRole(caller, OWNER))).toEqual([OWNER]);
-  });
-
-  it("lets nobody below ADMINISTRATOR grant ADMINISTRATOR", () => {
-    expect(ROLE_VALUES.filter((caller) => canAssignRole(caller, ADMINISTRATOR))).toEqual([ADMINISTRATOR, OWNER]);
-  });
-});
-
-describe("canActOn", () => {
-  it.each(pairs)("caller %i may act on a user of role %i: %s", (caller, target, allowed) => {
-    expect(canActOn(caller, target)).toBe(allowed);
-  });
-
-  it("lets only an OWNER act on an OWNER", () => {
-    expect(ROLE_VALUES.filter((caller) => canActOn(caller, OWNER))).toEqual([OWNER]);
   });
 });

@@ -1,0 +1,1 @@
+CREATE INDEX `invitations_org_idx` ON `invitations` (`org_id`);

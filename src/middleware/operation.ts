@@ -1,0 +1,51 @@
+import { createMiddleware } from "hono/factory";
+import type { Context } from "hono";
+import { documentedRole, POLICIES, refusal, type OperationId, type Policy, type Reason } from "../auth/policy";
+import { createDb } from "../db/client";
+import { verdictOf } from "../db/verdict";
+import type { AppEnv } from "../env";
+import { ApiError, onError } from "../errors";
+import { authenticate } from "./authenticate";
+import { refuseEmptyParameterNames } from "./validate";
+
+// Refusals of the input (400, 413, 415) that come before an operation's batch ran. The contract
+// answers the caller's own refusals (401, 403) first, so for these alone the caller's part of the
+// verdict is read, in one statement: still one round trip for the request.
+const INPUT_STATUSES = new Set([400, 413, 415]);
+
+function answerCallerFirst(policy: Policy) {
+  return createMiddleware<AppEnv>(async (c, next) => {
+    await next();
+    const error = c.error;
+    if (!(error instanceof ApiError) || !INPUT_STATUSES.has(error.status) || c.get("judged")) return;
+    const caller = c.get("caller");
+    const [seen] = await verdictOf(policy, { caller }, { callerOnly: true }).read(createDb(c.env.DB), {}).limit(1);
+    const refused = refusal(policy, seen?.verdict);
+    if (refused) c.res = onError(refused, c);
+  });
+}
+
+/**
+ * An operation's policy with what its route needs: the document's `x-required-role` and the
+ * middleware (authentication, which reads nothing, then the query's parameter names).
+ */
+export function operation(id: OperationId) {
+  const policy: Policy = POLICIES[id];
+  return {
+    policy,
+    documented: documentedRole(policy),
+    middleware: [authenticate, answerCallerFirst(policy), refuseEmptyParameterNames],
+  };
+}
+
+export type Operation = ReturnType<typeof operation>;
+
+/**
+ * Takes the verdict an operation's batch read: past this point the request's refusals are the
+ * operation's own. Throws the verdict's refusal, if any (`missing` names what was not found).
+ */
+export function admit(c: Context<AppEnv>, op: Operation, verdict: Reason | undefined, missing?: string): void {
+  c.set("judged", true);
+  const refused = refusal(op.policy, verdict, missing);
+  if (refused) throw refused;
+}
