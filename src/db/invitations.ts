@@ -1,5 +1,5 @@
-import { and, asc, count, eq, exists, inArray, isNull, lte, min, ne, not, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
-import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
+import { and, asc, eq, exists, inArray, isNull, lte, ne, not, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { alias, QueryBuilder, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import { uuidv7 } from "../lib/uuid";
 import type { Db } from "./client";
 import { selectedRow } from "./insert-select";
@@ -31,25 +31,35 @@ export function addressHeld(email: SQLWrapper): SQL {
   );
 }
 
-/** The invitation's user may still verify: live, unverified, in a live organization, address not held. */
-function deliverable(): SQL {
+/** The columns of a user row (of `users` or an alias of it) that say whether it may still verify. */
+type Account = { deletedAt: AnySQLiteColumn; validated: AnySQLiteColumn; orgId: AnySQLiteColumn; email: AnySQLiteColumn };
+
+/**
+ * The one statement of who may still verify an address (be sent a link, resend one, use one): a
+ * live, unverified user of a live organization whose address no verified account holds.
+ */
+export function canStillVerify(account: Account): SQL {
   return and(
+    isNull(account.deletedAt),
+    sql`${account.validated} = 0`,
     exists(
       builder
         .select({ one: sql`1` })
-        .from(recipients)
-        .innerJoin(recipientOrganizations, eq(recipientOrganizations.id, recipients.orgId))
-        .where(
-          and(
-            eq(recipients.id, invitations.userId),
-            isNull(recipients.deletedAt),
-            sql`${recipients.validated} = 0`,
-            isNull(recipientOrganizations.deletedAt),
-          ),
-        ),
+        .from(recipientOrganizations)
+        .where(and(eq(recipientOrganizations.id, account.orgId), isNull(recipientOrganizations.deletedAt))),
     ),
-    not(addressHeld(invitations.email)),
+    not(addressHeld(account.email)),
   ) as SQL;
+}
+
+/** The invitation's user may still verify. */
+function deliverable(): SQL {
+  return exists(
+    builder
+      .select({ one: sql`1` })
+      .from(recipients)
+      .where(and(eq(recipients.id, invitations.userId), canStillVerify(recipients))),
+  );
 }
 
 const live = inArray(invitations.status, ["pending", "sent"]);
@@ -158,13 +168,7 @@ export async function resendInvitation(db: Db, policy: Policy, ask: Ask, now: Da
           .select(pendingInvitation(id, ask.caller.id, at))
           .from(users)
           .where(
-            and(
-              eq(users.id, userId),
-              verdict.allows,
-              eq(users.validated, false),
-              not(addressHeld(users.email)),
-              sql`${recentCount} < ${INVITATIONS_PER_WINDOW}`,
-            ),
+            and(eq(users.id, userId), verdict.allows, canStillVerify(users), sql`${recentCount} < ${INVITATIONS_PER_WINDOW}`),
           )
           .getSQL(),
       )

@@ -1,10 +1,17 @@
-import { and, count, eq, exists, isNull, not, sql, type SQLWrapper } from "drizzle-orm";
+import { and, count, eq, not, sql, type SQLWrapper } from "drizzle-orm";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { ROLE } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
 import type { Db } from "./client";
 import { selectedRow } from "./insert-select";
-import { addressHeld, INVITATIONS_PER_WINDOW, inviteNewUser, RESEND_WINDOW_MS, revokeEarlier } from "./invitations";
+import {
+  addressHeld,
+  canStillVerify,
+  INVITATIONS_PER_WINDOW,
+  inviteNewUser,
+  RESEND_WINDOW_MS,
+  revokeEarlier,
+} from "./invitations";
 import { invitations, organizations, users, type OrganizationRow, type UserRow } from "./schema";
 
 // Self-registration: a new organization, its first owner and the owner's verification email, and
@@ -154,15 +161,7 @@ export async function resendVerification(db: Db, verificationTokenId: string, no
           .where(
             and(
               eq(users.id, userOfToken),
-              isNull(users.deletedAt),
-              eq(users.validated, false),
-              exists(
-                builder
-                  .select({ one: sql`1` })
-                  .from(organizations)
-                  .where(and(eq(organizations.id, users.orgId), isNull(organizations.deletedAt))),
-              ),
-              not(addressHeld(users.email)),
+              canStillVerify(users),
               sql`(SELECT count(*) FROM ${invitations} WHERE ${inWindow}) < ${INVITATIONS_PER_WINDOW}`,
               sql`(SELECT count(*) FROM ${invitations} WHERE ${addressWindow(users.email, now)}) < ${INVITATIONS_PER_WINDOW}`,
             ),
