@@ -1,29 +1,24 @@
-// Baseline (2): GET /organization/{id} written by hand, with no framework, router, validator or
-// ORM. It does what the API does for that endpoint at the least cost: verifies the same HS256
-// bearer token with Web Crypto (key imported once per isolate; exp required), then runs the same
-// single D1 statement as the API (src/db/users.ts findCaller: the live organization joined with
-// its live member, the caller, whose token is newer than their watermark and whose session, if any, is live), answers 401 without a row, 403 for an
-// unverified caller or another organization's id, and
-// otherwise the same envelope.
+// Baseline (2): the API's reads and writes written by hand, with no framework, router, validator or
+// ORM, at the least cost: it verifies the same HS256 bearer token with Web Crypto (key imported once
+// per isolate; exp required), then runs the very statements the API sent for the same request, as
+// bench/run.ts recorded them through the probe (POST /statements: their SQL and bound values), in
+// one D1 round trip, and shapes the same answer from the rows by hand: GET /organization/{id}, GET
+// and PUT /organization/users/{id}, and the first and a deep page of GET /organization/users. A
+// verdict other than `ok` (or none) is answered 401/403 as the API would.
 //
 // Also serves POST /pbkdf2: the password hash of POST /organization/users alone (PBKDF2-SHA256,
 // the same iterations, salt and output length as src/auth/password.ts), to report its share.
 
 const encoder = new TextEncoder();
 const JSON_TYPE = { "Content-Type": "application/json; charset=utf-8" };
-const ORG_PATH = /^\/organization\/([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/;
-// The statement Drizzle sends for findCaller (src/db/users.ts); bench/run.ts checks that the API
-// still sends exactly this for GET /organization/{id} (GET /sql answers it).
-const SQL =
-  'select "caller"."id", "caller"."org_id", "caller"."org_role", "caller"."validated", "caller_org"."id", "caller_org"."name", ' +
-  '"caller_org"."domain", "caller_org"."address1", "caller_org"."address2", "caller_org"."city", ' +
-  '"caller_org"."zipcode", "caller_org"."phone", "caller_org"."state", "caller_org"."country", ' +
-  '"caller_org"."website", "caller_org"."repos_disabled", "caller_org"."is_business", ' +
-  '"caller_org"."mfa_enforced", "caller_org"."created_at", "caller_org"."updated_at", ' +
-  '"caller_org"."deleted_at" from "organizations" "caller_org" inner join "users" "caller" on "caller"."org_id" = "caller_org"."id" ' +
-  'where ("caller"."id" = ? and "caller"."deleted_at" is null and "caller_org"."deleted_at" is null and ' +
-  '("caller"."tokens_valid_after" is null or "caller"."tokens_valid_after" < ?) and ' +
-  '(? IS NULL or exists (select 1 from "sessions" where ("sessions"."id" = ? and "sessions"."user_id" = "caller"."id" and "sessions"."ended_at" is null))))';
+const UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+const ORG_PATH = new RegExp(`^/organization/(${UUID})$`);
+const USER_PATH = new RegExp(`^/organization/users/(${UUID})$`);
+const ROLE_NAMES = { 0: "USER", 1: "BILLING", 2: "WORKSPACES", 254: "ADMINISTRATORS", 255: "OWNER" };
+const ROLES = [0, 1, 2, 254, 255];
+
+/** Per request name, the statements the API sent for it: [{ sql, params }]. */
+let recorded = {};
 
 let key; // Promise<CryptoKey>, once per isolate
 
@@ -63,6 +58,62 @@ async function pbkdf2(iterations) {
   return performance.now() - started;
 }
 
+function orgUser(row) {
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.first_name,
+    lastName: row.last_name,
+    orgId: row.org_id,
+    orgRole: row.org_role,
+    validated: row.validated === 1,
+    deletedAt: row.deleted_at,
+    orgRoleDescription: ROLE_NAMES[row.org_role],
+    orgRoles: ROLES.filter((role) => role <= row.org_role),
+  };
+}
+
+function organization(row) {
+  return {
+    id: row.id,
+    name: row.name,
+    domain: row.domain,
+    address1: row.address1,
+    address2: row.address2,
+    city: row.city,
+    zipcode: row.zipcode,
+    phone: row.phone,
+    state: row.state,
+    country: row.country,
+    deletedAt: row.deleted_at,
+    reposDisabled: row.repos_disabled === 1,
+    website: row.website,
+    is_business: row.is_business === 1,
+    mfaEnforced: row.mfa_enforced === 1,
+  };
+}
+
+/** The recorded statements of `name`, in one round trip: one statement alone, several as a batch. */
+async function run(env, name) {
+  const statements = (recorded[name] ?? []).map(({ sql, params }) => env.DB.prepare(sql).bind(...params));
+  if (statements.length === 1) {
+    const { results } = await statements[0].all();
+    return [results];
+  }
+  return (await env.DB.batch(statements)).map((result) => result.results);
+}
+
+/** The answer of a verdict other than `ok`, as the API gives it; undefined for `ok`. */
+function refusal(verdict) {
+  if (verdict === "ok") return undefined;
+  if (verdict === "role") return refuse(403, "forbidden", "Insufficient permissions");
+  if (verdict === "missing") return refuse(404, "not_found", "User not found");
+  return refuse(401, "unauthorized", "Invalid or expired token");
+}
+
+/** A verdict row's first column (the verdict comes first in every statement that reads it). */
+const verdictOf = (row) => (row ? Object.values(row)[0] : undefined);
+
 export default {
   async fetch(request, env) {
     const url = new URL(request.url);
@@ -72,61 +123,45 @@ export default {
         data: { iterations: Number(env.PBKDF2_ITERATIONS), ms: await pbkdf2(Number(env.PBKDF2_ITERATIONS)) },
       });
     }
-    if (url.pathname === "/sql") return json(200, { success: true, data: [SQL] });
-    const match = ORG_PATH.exec(url.pathname);
-    if (!match || request.method !== "GET") return refuse(404, "not_found", "Not found");
+    if (url.pathname === "/statements" && request.method === "POST") {
+      recorded = await request.json();
+      return json(200, { success: true, data: Object.keys(recorded) });
+    }
+    const org = ORG_PATH.exec(url.pathname);
+    const user = USER_PATH.exec(url.pathname);
+    const list = url.pathname === "/organization/users";
+    if (!(org && request.method === "GET") && !user && !(list && request.method === "GET")) {
+      return refuse(404, "not_found", "Not found");
+    }
     const claims = await verify(request.headers.get("Authorization"), env.JWT_SECRET);
     if (!claims) return refuse(401, "unauthorized", "Invalid or expired token");
-    const iat = typeof claims.iat === "number" ? claims.iat : null;
-    const sid = typeof claims.sid === "string" ? claims.sid : null;
-    const [row] = await env.DB.prepare(SQL).bind(String(claims.sub), iat, sid, sid).raw();
-    if (!row) return refuse(401, "unauthorized", "Invalid or expired token");
-    if (!row[3])
-      return refuse(403, "email_not_verified", "Email address not verified: follow the link in the verification email first");
-    if (row[1] !== match[1].toLowerCase())
-      return refuse(403, "forbidden", "Access denied: you can only view your own organization");
-    const [
-      ,
-      ,
-      ,
-      ,
-      id,
-      name,
-      domain,
-      address1,
-      address2,
-      city,
-      zipcode,
-      phone,
-      state,
-      country,
-      website,
-      reposDisabled,
-      isBusiness,
-      mfaEnforced,
-      ,
-      ,
-      deletedAt,
-    ] = row;
-    return json(200, {
-      success: true,
-      data: {
-        id,
-        name,
-        domain,
-        address1,
-        address2,
-        city,
-        zipcode,
-        phone,
-        state,
-        country,
-        deletedAt,
-        reposDisabled: reposDisabled === 1,
-        website,
-        is_business: isBusiness === 1,
-        mfaEnforced: mfaEnforced === 1,
-      },
-    });
+
+    if (org) {
+      const [[row]] = await run(env, "getOrg");
+      return refusal(verdictOf(row)) ?? json(200, { success: true, data: organization(row) });
+    }
+    if (user && request.method === "GET") {
+      const [[row]] = await run(env, "getUser");
+      return refusal(verdictOf(row)) ?? json(200, orgUser(row));
+    }
+    if (user && request.method === "PUT") {
+      await request.text();
+      const [[seen], [row]] = await run(env, "putUser");
+      return refusal(verdictOf(seen)) ?? json(200, { success: true, data: orgUser(row), message: "User updated successfully" });
+    }
+    if (list) {
+      const limit = Number(url.searchParams.get("limit"));
+      const [[seen], rows, [total]] = await run(env, url.searchParams.has("cursor") ? "listDeep" : "listFirst");
+      const refused = refusal(verdictOf(seen));
+      if (refused) return refused;
+      const items = rows.slice(0, limit);
+      const last = items.at(-1);
+      const nextCursor =
+        rows.length > limit && last ? btoa(JSON.stringify([last.created_at, last.id])).replace(/=+$/, "") : null;
+      return json(200, { success: true, data: items.map(orgUser), total: Object.values(total)[0], nextCursor });
+    }
+    return refuse(404, "not_found", "Not found");
   },
+};
+
 };

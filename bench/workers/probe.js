@@ -1,8 +1,8 @@
 // Instrumented wrapper around the built API bundle (loaded as ./api.js), for structural checks
 // only, never for timing: it counts the D1 round trips each request makes (a statement's
 // first/all/run/raw, a batch, an exec) and every crypto.subtle.importKey other than the
-// per-request PBKDF2 password import, and reports them in response headers, with the SQL of the
-// statements the request prepared.
+// per-request PBKDF2 password import, and reports them in response headers, with the statements
+// the request prepared (their SQL and bound values), for baseline (2) to replay.
 import api from "./api.js";
 
 const counts = { roundTrips: 0, keyImports: 0 };
@@ -18,7 +18,7 @@ subtle.importKey = (format, keyData, algorithm, ...rest) => {
 
 const EXECUTING = ["first", "all", "run", "raw"];
 
-function countStatement(statement) {
+function countStatement(statement, entry) {
   for (const method of EXECUTING) {
     const original = statement[method];
     if (typeof original !== "function") continue;
@@ -28,7 +28,10 @@ function countStatement(statement) {
     };
   }
   const bind = statement.bind;
-  statement.bind = (...values) => countStatement(bind.apply(statement, values));
+  statement.bind = (...values) => {
+    entry.params = values;
+    return countStatement(bind.apply(statement, values), entry);
+  };
   return statement;
 }
 
@@ -38,8 +41,9 @@ function countingD1(db) {
       const value = Reflect.get(target, prop, target);
       if (prop === "prepare")
         return (query) => {
-          statements.push(query);
-          return countStatement(target.prepare(query));
+          const entry = { sql: query, params: [] };
+          statements.push(entry);
+          return countStatement(target.prepare(query), entry);
         };
       if (prop === "batch" || prop === "exec") {
         return (...args) => {

@@ -17,6 +17,7 @@ const holders = alias(users, "holder");
 const recipients = alias(users, "recipient");
 const recipientOrganizations = alias(organizations, "recipient_org");
 const usedInvitations = alias(invitations, "used");
+const tokenUsers = alias(invitations, "token_user");
 
 const builder = new QueryBuilder();
 
@@ -358,17 +359,17 @@ export async function verifyEmail(db: Db, tokenHash: string, verification: Verif
     registrationPasswordChecked ? undefined : ne(invitations.invitedBy, invitations.userId),
   );
   const tokenUser = db.select({ id: invitations.userId }).from(invitations).where(verifiable);
-  const steps = [
-    usableToken(db, tokenHash, now),
-    db
-      .update(users)
-      .set({
-        validated: true,
-        ...(passwordHash === null ? {} : { passwordHash }),
-        updatedAt: now,
-      })
-      .where(and(eq(users.id, sql`(${tokenUser})`), passwordHash === null ? sql`${users.passwordHash} <> ''` : undefined))
-      .returning(),
+  const read = usableToken(db, tokenHash, now);
+  const verify = db
+    .update(users)
+    .set({
+      validated: true,
+      ...(passwordHash === null ? {} : { passwordHash }),
+      updatedAt: now,
+    })
+    .where(and(eq(users.id, sql`(${tokenUser})`), passwordHash === null ? sql`${users.passwordHash} <> ''` : undefined))
+    .returning();
+  const use = [
     db
       .update(invitations)
       .set({ status: "used", usedAt: now, claimedUntil: null })
@@ -392,19 +393,34 @@ export async function verifyEmail(db: Db, tokenHash: string, verification: Verif
       .where(and(live, eq(invitations.email, sql`(${usedBy(tokenHash, now, usedInvitations.email)})`))),
   ] as const;
   const session = verification.session;
-  // Verifying signs the user in: the session of the user this batch verified, in the same batch.
+  // Verifying signs the user in: the session opens right after the statement that verified, for
+  // the token's user, only when that statement changed a row (`changes()` counts the last
+  // statement's own rows, not its triggers'): a replay of the token, even in the same millisecond,
+  // opens none.
   const opening = session
-    ? sessionOpening(db, sql`(${usedBy(tokenHash, now, usedInvitations.userId)})`, session.refreshHash, null, session.now)
+    ? sessionOpening(
+        db,
+        sql`(${builder
+          .select({ userId: tokenUsers.userId })
+          .from(tokenUsers)
+          .where(and(eq(tokenUsers.tokenHash, tokenHash), sql`changes() = 1`))})`,
+        session.refreshHash,
+        null,
+        session.now,
+      )
     : undefined;
-  const [[token], [user], , , opened] = opening
-    ? await db.batch([...steps, opening.session, opening.refreshToken])
-    : await db.batch(steps);
-  return {
+  const verified = (token: Verified["token"], user: UserRow | undefined, sessionId: string | undefined): Verified => ({
     token,
     user,
     needsPassword: token !== undefined && !token.hasPassword && passwordHash === null,
-    sessionId: opened?.[0]?.id,
-  };
+    sessionId,
+  });
+  if (!opening) {
+    const [[token], [user]] = await db.batch([read, verify, ...use]);
+    return verified(token, user, undefined);
+  }
+  const [[token], [user], [opened]] = await db.batch([read, verify, opening.session, opening.refreshToken, ...use]);
+  return verified(token, user, opened?.id);
 }
 
 /** `column` of the invitation whose token this verification used (at `now`). */

@@ -1,4 +1,5 @@
 import { createMiddleware } from "hono/factory";
+import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
 import { documentedRole, POLICIES, refusal, type OperationId, type Policy, type Reason } from "../auth/policy";
 import { createDb } from "../db/client";
@@ -16,8 +17,10 @@ const INPUT_STATUSES = new Set([400, 413, 415]);
 function answerCallerFirst(policy: Policy) {
   return createMiddleware<AppEnv>(async (c, next) => {
     await next();
+    // Hono's own body parsing fails with an HTTPException (malformed JSON), ours with an ApiError.
     const error = c.error;
-    if (!(error instanceof ApiError) || !INPUT_STATUSES.has(error.status) || c.get("judged")) return;
+    const status = error instanceof ApiError || error instanceof HTTPException ? error.status : undefined;
+    if (status === undefined || !INPUT_STATUSES.has(status) || c.get("judged")) return;
     const caller = c.get("caller");
     const [seen] = await verdictOf(policy, { caller }, { callerOnly: true }).read(createDb(c.env.DB), {}).limit(1);
     const refused = refusal(policy, seen?.verdict);

@@ -3,8 +3,10 @@ import { describe, expect, it } from "vitest";
 import { POLICIES } from "../../src/auth/policy";
 import { ROLE, ROLE_VALUES, type Role } from "../../src/auth/roles";
 import { createDb } from "../../src/db/client";
+import { updateUser } from "../../src/db/users";
 import { verdictOf } from "../../src/db/verdict";
 import { callerRef, createOrg, insertUser } from "../helpers/fixtures";
+import { userRow } from "../helpers/snapshot";
 
 // The rules of a policy as its SQL verdict gives them, read from the real database, for every pair
 // of roles: the ceiling on a granted role and the rank over the target are one CASE, the one place
@@ -48,8 +50,14 @@ describe("the verdict of a policy", () => {
     }
   });
 
-  it("gives no row at all for a caller who does not exist, which a write's condition refuses", async () => {
-    const [read] = await verdictOf(POLICIES.listUsers, { caller: callerRef({ id: crypto.randomUUID() }) }).read(db(), {});
+  it("gives no row at all for a caller who does not exist, and a write's condition refuses", async () => {
+    const org = await createOrg();
+    const nobody = { caller: callerRef({ id: crypto.randomUUID() }), targetId: org.users.USER.id };
+    const [read] = await verdictOf(POLICIES.updateUser, nobody).read(db(), {});
     expect(read).toBeUndefined();
+    const before = await userRow(org.users.USER.id);
+    const written = await updateUser(db(), POLICIES.updateUser, nobody, { firstName: "Nobody" });
+    expect(written).toEqual({ verdict: undefined, row: undefined });
+    expect(await userRow(org.users.USER.id)).toEqual(before);
   });
 });

@@ -614,7 +614,9 @@ describe("the last live owner", () => {
     const { org, a, b } = await orgWithTwoOwners();
     const db = createDb(env.DB);
     // b is gone; a is now the only live owner. A stale owner authorization for b must not remove a,
-    // and neither may a write by a live owner (a itself).
+    // and neither may a itself: deleting oneself is refused first, demoting oneself as the last
+    // owner. (A deletion can never reach the last-owner rule: outranking an owner target takes a
+    // live owner caller; the rule stays in the verdict all the same.)
     await env.DB.prepare("UPDATE users SET deleted_at = ? WHERE id = ?").bind(new Date().toISOString(), b.id).run();
     const stale = await expectUnchanged(() => softDeleteUser(db, POLICIES.deleteUser, { caller: callerRef(b), targetId: a.id }));
     expect(stale).toEqual({ verdict: "token", row: undefined });

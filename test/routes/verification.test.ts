@@ -1,6 +1,9 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { newOpaqueToken, opaqueTokenHash } from "../../src/auth/opaque-token";
 import { verifyPassword } from "../../src/auth/password";
+import { createDb } from "../../src/db/client";
+import { verifyEmail } from "../../src/db/invitations";
 import { MESSAGES } from "../../src/errors";
 import { answerText, call, expectError, type ApiResponse } from "../helpers/api";
 import { callWith, gatedDb } from "../helpers/faults";
@@ -223,5 +226,31 @@ describe("rate limits", () => {
     expectError(res, 429, "rate_limited");
     expect(res.headers.get("Retry-After")).toBe("60");
     expect(await userRow(invited.id)).toMatchObject({ validated: 0 });
+  });
+});
+
+describe("the session a verification opens", () => {
+  it("opens only for the batch that verified: a replay of the token in the same millisecond opens none", async () => {
+    const org = await createOrg();
+    const invited = await invitedUser(org.users.OWNER);
+    const db = createDb(env.DB);
+    const now = new Date();
+    const tokenHash = await opaqueTokenHash(invited.token);
+    const verify = async () =>
+      verifyEmail(
+        db,
+        tokenHash,
+        { passwordHash: null, registrationPasswordChecked: false, session: { refreshHash: (await newOpaqueToken()).hash, now } },
+        now.toISOString(),
+      );
+    const first = await verify();
+    const replay = await verify();
+    expect(first.user?.id).toBe(invited.id);
+    expect(first.sessionId).toEqual(expect.any(String));
+    expect(replay).toMatchObject({ user: undefined, sessionId: undefined });
+    const { n } = (await env.DB.prepare("SELECT count(*) AS n FROM sessions WHERE user_id = ?")
+      .bind(invited.id)
+      .first<{ n: number }>())!;
+    expect(n).toBe(1);
   });
 });

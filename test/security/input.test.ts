@@ -466,6 +466,29 @@ describe("checks run in the contract's order: 401, then role 403, then input 400
         call("PUT", `/organization/${s.org.id}`, { token: s.org.users.WORKSPACES.token, body: { name: "x".repeat(MAX_BODY) } }),
     },
     {
+      title: "USER with malformed JSON on POST /organization/users is 403, not 400",
+      status: 403,
+      code: "forbidden",
+      run: (s) => call("POST", "/organization/users", { token: s.org.users.USER.token, body: "{" }),
+    },
+    {
+      title: "a deleted user's token with malformed JSON is 401, not 400",
+      status: 401,
+      code: "unauthorized",
+      run: (s) => call("PUT", `/organization/${s.org.id}`, { token: s.org.deleted.token, body: "{" }),
+    },
+    {
+      title: "a deleted user's token with an empty body is 401, not 400",
+      status: 401,
+      code: "unauthorized",
+      run: (s) =>
+        call("PUT", `/organization/users/${s.org.users.USER.id}`, {
+          token: s.org.deleted.token,
+          body: "",
+          headers: { "Content-Type": "application/json" },
+        }),
+    },
+    {
       title: "BILLING on a malformed user id is 403, not 400",
       status: 403,
       code: "forbidden",
