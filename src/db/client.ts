@@ -1,4 +1,6 @@
+import { fillPlaceholders } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { SQLitePreparedQuery } from "drizzle-orm/sqlite-core";
 import * as schema from "./schema";
 
 const open = (binding: D1Database) => drizzle(binding, { schema });
@@ -33,6 +35,46 @@ export function prepared<T>(build: (db: Db) => T): (db: Db) => T {
     }
     return statement;
   };
+}
+
+/**
+ * Like `prepared`, one statement per `key`, the shape of the query (which filters, which columns):
+ * built from `args` the first time that key is asked for.
+ */
+export function preparedBy<A extends unknown[], T>(build: (db: Db, ...args: A) => T): (db: Db, key: string, ...args: A) => T {
+  const cache = new WeakMap<Db, Map<string, T>>();
+  return (db, key, ...args) => {
+    let statements = cache.get(db);
+    if (!statements) {
+      statements = new Map();
+      cache.set(db, statements);
+    }
+    let statement = statements.get(key);
+    if (statement === undefined) {
+      statement = build(db, ...args);
+      statements.set(key, statement);
+    }
+    return statement;
+  };
+}
+
+// Any prepared query, whatever its result.
+type AnyPrepared = SQLitePreparedQuery<any>;
+type Bound = readonly [AnyPrepared, Record<string, unknown>];
+type BatchResults<T extends readonly Bound[]> = { [K in keyof T]: Awaited<ReturnType<T[K][0]["execute"]>> };
+
+/**
+ * Prepared statements with their placeholder values, in one D1 batch (one round trip, one
+ * transaction), each result mapped as its statement maps it. Drizzle's own `db.batch` takes query
+ * builders and turns each into SQL again on every call.
+ */
+export async function batchPrepared<T extends readonly [Bound, ...Bound[]]>(db: Db, items: T): Promise<BatchResults<T>> {
+  const statements = items.map(([statement, values]) => {
+    const query = statement.getQuery();
+    return db.$client.prepare(query.sql).bind(...fillPlaceholders(query.params, values));
+  });
+  const results = await db.$client.batch(statements);
+  return results.map((result, i) => (items[i] as Bound)[0].mapResult(result, true)) as BatchResults<T>;
 }
 
 /** Whether D1 answers a trivial query within `timeoutMs`; rejects with the reason when it does not. */

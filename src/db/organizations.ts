@@ -1,8 +1,8 @@
 import { and, eq } from "drizzle-orm";
 import type { Policy } from "../auth/policy";
-import type { Db } from "./client";
+import { preparedBy, type Db } from "./client";
 import { organizations, type OrganizationRow } from "./schema";
-import { callerOrganizations, verdictOf, type Ask } from "./verdict";
+import { callerOrganizations, prepareAsk, verdictOf, type AnyAsk, type Ask } from "./verdict";
 
 export type OrganizationChanges = Partial<
   Pick<
@@ -21,9 +21,14 @@ export type OrganizationChanges = Partial<
   >
 >;
 
-/** The caller's organization with the verdict on reading it: one statement. */
+const organizationRead = preparedBy((db, policy: Policy, ask: AnyAsk) =>
+  verdictOf(policy, ask).read(db, { organization: callerOrganizations }).limit(1).prepare(),
+);
+
+/** The caller's organization with the verdict on reading it: one statement, prepared once per shape. */
 export async function readOrganization(db: Db, policy: Policy, ask: Ask) {
-  const [read] = await verdictOf(policy, ask).read(db, { organization: callerOrganizations }).limit(1);
+  const prepared = prepareAsk(policy, ask);
+  const [read] = await organizationRead(db, prepared.key, policy, prepared.ask).all(prepared.values);
   return { verdict: read?.verdict, row: read?.verdict === "ok" ? read.organization : undefined };
 }
 

@@ -1,14 +1,14 @@
-import { and, asc, count, eq, isNotNull, isNull, not, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull, isNull, not, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Policy, Reason } from "../auth/policy";
 import type { Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
-import type { Db } from "./client";
+import { batchPrepared, preparedBy, type Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { addressHeld, inviteNewUser } from "./invitations";
 import { organizationUserCounts, sessions, users, type AuthMethod, type UserRow } from "./schema";
-import { callers, targets, verdictOf, type Ask, type Verdict } from "./verdict";
+import { callers, prepareAsk, targets, verdictOf, type AnyAsk, type Ask, type Verdict } from "./verdict";
 
 const builder = new QueryBuilder();
 
@@ -21,9 +21,18 @@ function visible(options: Visibility = {}): SQL | undefined {
   return options.includeDeleted ? undefined : isNull(users.deletedAt);
 }
 
+// The reads and the update every client makes most are prepared once per shape (src/db/client.ts
+// preparedBy): Drizzle turns a statement of the verdict's size into SQL in about half a millisecond,
+// as much as the rest of a small request.
+
+const userRead = preparedBy((db, policy: Policy, ask: AnyAsk) =>
+  verdictOf(policy, ask).read(db, { user: targets }).limit(1).prepare(),
+);
+
 /** One user of the caller's organization with the verdict on reading them: one statement. */
 export async function readUser(db: Db, policy: Policy, ask: Ask) {
-  const [read] = await verdictOf(policy, ask).read(db, { user: targets }).limit(1);
+  const prepared = prepareAsk(policy, ask);
+  const [read] = await userRead(db, prepared.key, policy, prepared.ask).all(prepared.values);
   return { verdict: read?.verdict, row: read?.verdict === "ok" ? (read.user ?? undefined) : undefined };
 }
 
@@ -36,10 +45,65 @@ export type ListFilter = Visibility & { role?: Role; q?: string };
  * organization is the caller's as the verdict reads it, so a refused caller's page is empty.
  */
 export async function listUsers(db: Db, policy: Policy, ask: Ask, filter: ListFilter, page: { limit: number; after?: Cursor }) {
+  const [[read], rows, totals] = filter.q
+    ? await searchPage(db, policy, ask, filter, page)
+    : await plainPage(db, policy, ask, filter, page);
+  const hasMore = rows.length > page.limit;
+  const items = hasMore ? rows.slice(0, page.limit) : rows;
+  const last = items.at(-1);
+  return {
+    verdict: read?.verdict,
+    items,
+    total: totals[0]?.total ?? 0,
+    next: hasMore && last ? { createdAt: last.createdAt, id: last.id } : null,
+  };
+}
+
+/** The organization's users in list order from `after`, for `filter`'s role and visibility: their condition. */
+function inList(orgId: SQL, filter: ListFilter) {
+  return and(eq(users.orgId, orgId), visible(filter), filter.role === undefined ? undefined : eq(users.orgRole, filter.role));
+}
+
+// The position as a row value: SQLite seeks to it in the (org_id[, org_role], created_at, id)
+// index, so a deep page costs what the first one does.
+const afterPosition = (createdAt: SQLWrapper | string, id: SQLWrapper | string) =>
+  sql`(${users.createdAt}, ${users.id}) > (${createdAt}, ${id})`;
+
+const plainPageStatements = preparedBy((db, policy: Policy, ask: AnyAsk, filter: ListFilter, paged: boolean) => {
   const verdict = verdictOf(policy, ask);
   const orgId = verdict.only(callers.orgId);
-  const conditions = [eq(users.orgId, orgId), visible(filter)];
-  if (filter.role !== undefined) conditions.push(eq(users.orgRole, filter.role));
+  const after = paged ? afterPosition(sql.placeholder("afterCreatedAt"), sql.placeholder("afterId")) : undefined;
+  return [
+    verdict.read(db, {}).limit(1).prepare(),
+    db
+      .select()
+      .from(users)
+      .where(and(inList(orgId, filter), after))
+      .orderBy(asc(users.createdAt), asc(users.id))
+      .limit(sql.placeholder("limit"))
+      .prepare(),
+    countedTotal(db, orgId, filter).prepare(),
+  ] as const;
+});
+
+/** A page without a search: the verdict, the page and the kept total, prepared once per shape. */
+function plainPage(db: Db, policy: Policy, ask: Ask, filter: ListFilter, page: { limit: number; after?: Cursor }) {
+  const prepared = prepareAsk(policy, ask);
+  const key = `${prepared.key};${filter.role ?? ""},${filter.includeDeleted ?? false},${page.after !== undefined}`;
+  const [read, rows, total] = plainPageStatements(db, key, policy, prepared.ask, filter, page.after !== undefined);
+  const values = { ...prepared.values, limit: page.limit + 1, afterCreatedAt: page.after?.createdAt, afterId: page.after?.id };
+  return batchPrepared(db, [
+    [read, values],
+    [rows, values],
+    [total, values],
+  ]);
+}
+
+/** A page of a search, and its total counted, in one batch with the verdict. */
+function searchPage(db: Db, policy: Policy, ask: Ask, filter: ListFilter, page: { limit: number; after?: Cursor }) {
+  const verdict = verdictOf(policy, ask);
+  const orgId = verdict.only(callers.orgId);
+  const conditions = [inList(orgId, filter)];
   if (filter.q) {
     // instr() matches literally (no LIKE wildcards, no LIKE pattern-length limit).
     const needle = filter.q.toLowerCase();
@@ -52,10 +116,8 @@ export async function listUsers(db: Db, policy: Policy, ask: Ask, filter: ListFi
     );
   }
   const where = and(...conditions);
-  // The position as a row value: SQLite seeks to it in the (org_id[, org_role], created_at, id)
-  // index, so a deep page costs what the first one does.
-  const after = page.after ? sql`(${users.createdAt}, ${users.id}) > (${page.after.createdAt}, ${page.after.id})` : undefined;
-  const [[read], rows, totals] = await db.batch([
+  const after = page.after ? afterPosition(page.after.createdAt, page.after.id) : undefined;
+  return db.batch([
     verdict.read(db, {}).limit(1),
     db
       .select()
@@ -63,17 +125,8 @@ export async function listUsers(db: Db, policy: Policy, ask: Ask, filter: ListFi
       .where(and(where, after))
       .orderBy(asc(users.createdAt), asc(users.id))
       .limit(page.limit + 1),
-    filter.q ? db.select({ total: count() }).from(users).where(where) : countedTotal(db, orgId, filter),
+    db.select({ total: count() }).from(users).where(where),
   ]);
-  const hasMore = rows.length > page.limit;
-  const items = hasMore ? rows.slice(0, page.limit) : rows;
-  const last = items.at(-1);
-  return {
-    verdict: read?.verdict,
-    items,
-    total: totals[0]?.total ?? 0,
-    next: hasMore && last ? { createdAt: last.createdAt, id: last.id } : null,
-  };
 }
 
 /**
@@ -200,14 +253,43 @@ async function guardedUpdate(
   return { verdict: seen?.verdict, row };
 }
 
+const userUpdate = preparedBy((db, policy: Policy, ask: AnyAsk, changed: { names: boolean; lastNames: boolean }) => {
+  const verdict = verdictOf(policy, ask);
+  const bound = (name: string) => sql`${sql.placeholder(name)}`;
+  const set: UserSet = { updatedAt: bound("updatedAt") };
+  if (changed.names) Object.assign(set, { firstName: bound("firstName"), firstNameFolded: bound("firstNameFolded") });
+  if (changed.lastNames) Object.assign(set, { lastName: bound("lastName"), lastNameFolded: bound("lastNameFolded") });
+  if (ask.grants !== undefined) set.orgRole = ask.grants;
+  return [
+    verdict.read(db, {}).limit(1).prepare(),
+    db
+      .update(users)
+      .set(set)
+      .where(and(eq(users.id, ask.targetId ?? ""), verdict.allows))
+      .returning()
+      .prepare(),
+  ] as const;
+});
+
+/** A user's names and role, while the verdict allows it (its rank, ceiling and last-owner rules): one batch, prepared once per shape. */
 export async function updateUser(db: Db, policy: Policy, ask: Ask, changes: UserChanges): Promise<GuardedWrite> {
-  const set: UserSet = { updatedAt: new Date().toISOString() };
-  if (changes.firstName !== undefined)
-    Object.assign(set, { firstName: changes.firstName, firstNameFolded: changes.firstName.toLowerCase() });
-  if (changes.lastName !== undefined)
-    Object.assign(set, { lastName: changes.lastName, lastNameFolded: changes.lastName.toLowerCase() });
-  if (changes.orgRole !== undefined) set.orgRole = changes.orgRole;
-  return guardedUpdate(db, verdictOf(policy, { ...ask, grants: changes.orgRole }), ask.targetId ?? "", set);
+  const prepared = prepareAsk(policy, { ...ask, grants: changes.orgRole });
+  const changed = { names: changes.firstName !== undefined, lastNames: changes.lastName !== undefined };
+  const key = `${prepared.key};${changed.names},${changed.lastNames}`;
+  const [read, update] = userUpdate(db, key, policy, prepared.ask, changed);
+  const values = {
+    ...prepared.values,
+    updatedAt: new Date().toISOString(),
+    firstName: changes.firstName,
+    firstNameFolded: changes.firstName?.toLowerCase(),
+    lastName: changes.lastName,
+    lastNameFolded: changes.lastName?.toLowerCase(),
+  };
+  const [[seen], [row]] = await batchPrepared(db, [
+    [read, values],
+    [update, values],
+  ]);
+  return { verdict: seen?.verdict, row };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { and, eq, gt, isNotNull, isNull, lt, ne, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { and, eq, gt, isNotNull, isNull, lt, ne, or, sql, type Placeholder, type SQL, type SQLWrapper } from "drizzle-orm";
 import { alias, QueryBuilder, type SelectedFields } from "drizzle-orm/sqlite-core";
 import type { Policy, Reason } from "../auth/policy";
 import { ROLE, type Role } from "../auth/roles";
@@ -28,14 +28,82 @@ export type CallerRef = {
   verifiedOnly: boolean;
 };
 
+/** A value of an ask: given, or a placeholder of a statement prepared once and bound per request. */
+type Value<T> = T | Placeholder;
+
 /** What one request asks of a policy: its caller, and the organization, user and role it names. */
 export type Ask = {
   caller: CallerRef;
-  organizationId?: string;
-  targetId?: string;
+  organizationId?: string | undefined;
+  targetId?: string | undefined;
   includeDeleted?: boolean;
   grants?: Role | undefined;
 };
+
+/** An ask as a statement holds it: values, or placeholders of a statement prepared once (prepareAsk). */
+export type AnyAsk = {
+  caller: {
+    id: Value<string>;
+    issuedAt: Value<number> | undefined;
+    sessionId: Value<string> | undefined;
+    orgId: Value<string> | undefined;
+    verifiedOnly: boolean;
+  };
+  organizationId?: Value<string> | undefined;
+  targetId?: Value<string> | undefined;
+  includeDeleted?: boolean;
+  grants?: Role | undefined;
+};
+
+const placeholder = (name: string) => sql.placeholder(name);
+// Each policy's number, for the keys of the statements prepared for it.
+const policyKeys = new Map<Policy, number>();
+
+/**
+ * `ask` of `policy` for a statement prepared once per shape: its ids and times as placeholders, the
+ * `key` of its shape (the policy, which values it has, the flags and role that change the SQL), and
+ * the `values` to bind.
+ */
+export function prepareAsk(policy: Policy, ask: Ask): { key: string; ask: AnyAsk; values: Record<string, unknown> } {
+  const { caller } = ask;
+  const given = (value: unknown, name: string) => (value === undefined ? undefined : placeholder(name));
+  let policyKey = policyKeys.get(policy);
+  if (policyKey === undefined) policyKeys.set(policy, (policyKey = policyKeys.size));
+  return {
+    key: [
+      policyKey,
+      caller.issuedAt !== undefined,
+      caller.sessionId !== undefined,
+      caller.orgId !== undefined,
+      caller.verifiedOnly,
+      ask.organizationId !== undefined,
+      ask.targetId !== undefined,
+      ask.includeDeleted ?? false,
+      ask.grants ?? "",
+    ].join(","),
+    ask: {
+      caller: {
+        id: placeholder("callerId"),
+        issuedAt: given(caller.issuedAt, "issuedAt"),
+        sessionId: given(caller.sessionId, "sessionId"),
+        orgId: given(caller.orgId, "tokenOrg"),
+        verifiedOnly: caller.verifiedOnly,
+      },
+      organizationId: given(ask.organizationId, "organizationId"),
+      targetId: given(ask.targetId, "targetId"),
+      includeDeleted: ask.includeDeleted,
+      grants: ask.grants,
+    },
+    values: {
+      callerId: caller.id,
+      issuedAt: caller.issuedAt,
+      sessionId: caller.sessionId,
+      tokenOrg: caller.orgId,
+      organizationId: ask.organizationId,
+      targetId: ask.targetId,
+    },
+  };
+}
 
 const builder = new QueryBuilder();
 const OK = sql.raw("'ok'");
@@ -46,7 +114,7 @@ const reason = (name: Reason) => sql.raw(`'${name}'`);
  * (`tokens_valid_after`, set by every soft delete; a token without `iat` passes only while none is
  * set), of a live session of theirs when it names one, and of their organization when it names one.
  */
-function tokenStands(caller: CallerRef): SQL {
+function tokenStands(caller: AnyAsk["caller"]): SQL {
   const issuedAt = caller.issuedAt ?? null;
   const sessionLive = sql`EXISTS (${builder
     .select({ one: sql`1` })
@@ -65,7 +133,7 @@ function tokenStands(caller: CallerRef): SQL {
 /** The target is the organization's only live owner. */
 const lastLiveOwner = sql`(${targets.orgRole} = ${ROLE.OWNER} AND (SELECT count(*) FROM ${users} AS owners WHERE owners.org_id = ${callers.orgId} AND owners.org_role = ${ROLE.OWNER} AND owners.deleted_at IS NULL) < 2)`;
 
-function cases(policy: Policy, ask: Ask, callerOnly: boolean): [SQL, Reason][] {
+function cases(policy: Policy, ask: AnyAsk, callerOnly: boolean): [SQL, Reason][] {
   const checks: [SQL, Reason][] = [[sql`NOT coalesce(${tokenStands(ask.caller)}, 0)`, "token"]];
   if (ask.caller.verifiedOnly) checks.push([eq(callers.validated, false), "unverified"]);
   checks.push([lt(callers.orgRole, ROLE[policy.role]), "role"]);
@@ -89,7 +157,7 @@ function cases(policy: Policy, ask: Ask, callerOnly: boolean): [SQL, Reason][] {
 }
 
 /** The policy's verdict for `ask`, and the forms a batch uses it in. */
-export function verdictOf(policy: Policy, ask: Ask, options: { callerOnly?: boolean } = {}) {
+export function verdictOf(policy: Policy, ask: AnyAsk, options: { callerOnly?: boolean } = {}) {
   const checks = cases(policy, ask, options.callerOnly ?? false);
   const verdict = sql<Reason>`CASE ${sql.join(
     checks.map(([condition, name]) => sql`WHEN ${condition} THEN ${reason(name)}`),
