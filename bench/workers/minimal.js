@@ -156,12 +156,9 @@ export default {
       if (refused) return refused;
       const items = rows.slice(0, limit);
       const last = items.at(-1);
-      const nextCursor =
-        rows.length > limit && last ? btoa(JSON.stringify([last.created_at, last.id])).replace(/=+$/, "") : null;
+      const nextCursor = rows.length > limit && last ? btoa(JSON.stringify([last.created_at, last.id])).replace(/=+$/, "") : null;
       return json(200, { success: true, data: items.map(orgUser), total: Object.values(total)[0], nextCursor });
     }
     return refuse(404, "not_found", "Not found");
   },
-};
-
 };
