@@ -16,6 +16,7 @@ import {
 import { prepared, type Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { addressHeld, inviteNewUser } from "./invitations";
+import { searchCondition, searchTotal } from "./search";
 import { organizationUserCounts, sessions, users, type AuthMethod, type UserRow } from "./schema";
 
 // Every query on users lives here. Live rows are the default: a soft-deleted user is seen
@@ -83,19 +84,10 @@ export type Cursor = { createdAt: string; id: string };
 export type ListFilter = Visibility & { role?: Role; q?: string };
 
 export async function listUsers(db: Db, orgId: string, filter: ListFilter, page: { limit: number; after?: Cursor }) {
-  const conditions = [eq(users.orgId, orgId), visible(filter)];
+  // A search reads the organization's matches through indexes of its own (src/db/search.ts).
+  const search = filter.q ? { ...filter, q: filter.q } : undefined;
+  const conditions = [search ? searchCondition(orgId, search) : eq(users.orgId, orgId), visible(filter)];
   if (filter.role !== undefined) conditions.push(eq(users.orgRole, filter.role));
-  if (filter.q) {
-    // instr() matches literally (no LIKE wildcards, no LIKE pattern-length limit).
-    const needle = filter.q.toLowerCase();
-    conditions.push(
-      or(
-        sql`instr(${users.email}, ${needle}) > 0`,
-        sql`instr(${users.firstNameFolded}, ${needle}) > 0`,
-        sql`instr(${users.lastNameFolded}, ${needle}) > 0`,
-      ),
-    );
-  }
   const where = and(...conditions);
   // The position as a row value: SQLite seeks to it in the (org_id[, org_role], created_at, id)
   // index, so a deep page costs what the first one does.
@@ -108,7 +100,7 @@ export async function listUsers(db: Db, orgId: string, filter: ListFilter, page:
       .where(and(where, after))
       .orderBy(asc(users.createdAt), asc(users.id))
       .limit(page.limit + 1),
-    filter.q ? db.select({ total: count() }).from(users).where(where) : countedTotal(db, orgId, filter),
+    search ? searchTotal(db, orgId, search, where) : countedTotal(db, orgId, filter),
   ]);
   const hasMore = rows.length > page.limit;
   const items = hasMore ? rows.slice(0, page.limit) : rows;
