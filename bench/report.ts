@@ -219,13 +219,12 @@ export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
     );
     out.push(
       `${search.rounds} rounds of ${search.seconds} s per scenario (the first after a ${search.warmup} s warm-up), ` +
-        `${r.settings.connections} connections. Terms of three characters or more, served by the full-text index in the ` +
+        `${r.measurements.find((m) => m.group === "search")?.connections ?? NaN} connections. Terms of three characters or more, served by the full-text index in the ` +
         "organization's rowid range: a page and its total read the organization's matches, never its other members nor " +
         "other organizations' matches. So the rare term costs the same at every size (budgeted, like the list), while the " +
-        "common one costs what its matches cost: it grows with the organization, as any exact total must (not budgeted " +
-        "across sizes; its cost in the smallest organization, whose database holds every other organization's matches " +
-        "too, is: against the plain list's first page there, measured in the same rounds). The deep page's cursor leaves " +
-        "one full page of matches.",
+        "common one costs what its matches cost: it grows with the organization, as any exact total must. That growth is " +
+        "not budgeted; what is, is that the smallest organization's common search costs a fraction of the largest one's, " +
+        "though the database holds the largest one's matches too. The deep page's cursor leaves one full page of matches.",
     );
   }
 

@@ -36,9 +36,13 @@ const LABEL = labelIndex >= 0 ? args[labelIndex + 1] : undefined;
 const SIZES = QUICK ? [100, 1_000, 10_000] : [100, 10_000, 100_000];
 const READ = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 2, seconds: 2 };
 const WRITE = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 1, seconds: 4 };
-// Searches: shorter rounds (twelve scenarios), the same connections.
-const SEARCH = QUICK ? { warmup: 0.5, seconds: 0.5 } : { warmup: 1, seconds: 1 };
+// Searches: twelve scenarios in short rounds, on 2 connections. Local D1 runs one query at a
+// time, and a common term at 100,000 members takes tens of milliseconds: on 8 connections a request
+// mostly waits for the other seven (and for the warm-up's, still running), and a short round may not
+// see one answer.
+const SEARCH = QUICK ? { warmup: 0.5, seconds: 0.5 } : { warmup: 0.5, seconds: 1 };
 const SEARCH_ROUNDS = QUICK ? 2 : 3;
+const SEARCH_CONNECTIONS = 2;
 // A rare term (one member in every organization: its number and the @ after it) and a common one
 // (every member's first name and address), at least three characters: the full-text index.
 const SEARCH_TERMS = { rare: "member42@", common: "member" } as const;
@@ -293,6 +297,8 @@ type Planned = {
 };
 
 const measurements: Measurement[] = [];
+// A round without one expected answer has no percentiles (NaN, null once through JSON).
+const fixed = (n: number | null) => (typeof n === "number" ? n.toFixed(2) : "none");
 
 /**
  * Runs the scenarios of a set in turn, `rounds` times over (round-robin), so that whatever else
@@ -326,7 +332,7 @@ async function measureInRounds(planned: Planned[], rounds: number): Promise<void
       const bad = Object.entries(result.unexpected).map(([status, n]) => `${n}x${status}`);
       if (result.chainBreaks) bad.push(`${result.chainBreaks} answers without a new refresh token`);
       log(
-        `  ${`${p.label} [${round + 1}/${rounds}]`.padEnd(52)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
+        `  ${`${p.label} [${round + 1}/${rounds}]`.padEnd(52)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${fixed(result.p50)} ms  p99 ${fixed(result.p99)} ms` +
           (bad.length || result.errors ? `  UNEXPECTED ${bad.join(" ")} errors=${result.errors}` : ""),
       );
     }
@@ -441,15 +447,6 @@ log(
 );
 await measureInRounds(
   [
-    // The plain list of the smallest organization, in the same rounds: what a page of as many users costs.
-    {
-      id: `search-reference-${smallest.size}`,
-      label: `GET /organization/users?limit=100 first @${smallest.size.toLocaleString("en")} (in the search rounds)`,
-      group: "search" as const,
-      request: { ...endpoints(smallest, urls.api).listFirst, headers: auth(smallest) },
-      size: smallest.size,
-      timing: SEARCH,
-    },
     ...(Object.keys(SEARCH_TERMS) as SearchTerm[]).flatMap((term) =>
       (["first", "deep"] as const).flatMap((page) =>
         orgs.map((org) => {
@@ -466,6 +463,7 @@ await measureInRounds(
             },
             size: org.size,
             timing: SEARCH,
+            connections: SEARCH_CONNECTIONS,
           };
         }),
       ),
@@ -606,9 +604,10 @@ const getOrgRatio = roundRatio("getOrg", "minimal", "rps");
 const listRatio = (page: string) => roundRatio(`list-${page}-${largest.size}`, `list-${page}-${smallest.size}`, "p50");
 const searchRatio = (term: SearchTerm, page: string) =>
   roundRatio(`search-${term}-${page}-${largest.size}`, `search-${term}-${page}-${smallest.size}`, "p50");
-// The common term in the smallest organization, against listing it (as many users in the page):
-// what the search reads is its own organization's matches, however many the others hold.
-const tenantRatio = roundRatio(`search-common-first-${smallest.size}`, `search-reference-${smallest.size}`, "p50");
+// The common term in the smallest organization, against the largest: what a search reads is its own
+// organization's matches, however many the others hold (an index of every organization's entries,
+// filtered afterwards, would cost the smallest what it costs the largest).
+const tenantRatio = roundRatio(`search-common-first-${smallest.size}`, `search-common-first-${largest.size}`, "p50");
 const invalid = measurements.filter((m) => m.errors > 0 || Object.keys(m.unexpected).length > 0 || m.requests === 0);
 const readProbes = probes.filter((p) => p.read);
 const refresh = get("refresh");
@@ -639,11 +638,14 @@ const budgets: Budget[] = [
     pass: searchRatio("rare", page) <= 1.5,
   })),
   {
-    name: `search "${SEARCH_TERMS.common}" first page p50 @${smallest.size.toLocaleString("en")} (${searchMatches.common[0]} matches there, ${searchMatches.common.reduce((a, b) => a + b, 0).toLocaleString("en")} in the database) vs the list's first page there`,
-    limit: "<= 1.50x",
+    name:
+      `search "${SEARCH_TERMS.common}" first page p50 @${smallest.size.toLocaleString("en")} ` +
+      `(${searchMatches.common[0]} matches there, ${searchMatches.common.reduce((a, b) => a + b, 0).toLocaleString("en")} in the database) ` +
+      `vs @${largest.size.toLocaleString("en")} (${(searchMatches.common.at(-1) ?? NaN).toLocaleString("en")} matches)`,
+    limit: "<= 0.50x",
     value: tenantRatio,
     display: `${tenantRatio.toFixed(2)}x (median of ${SEARCH_ROUNDS} rounds)`,
-    pass: tenantRatio <= 1.5,
+    pass: tenantRatio <= 0.5,
   },
   {
     name: "bundle gzip (wrangler's figure and zlib -9, larger of the two)",
