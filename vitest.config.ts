@@ -33,8 +33,8 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
           // delivers them itself through the real queue() handler (createMessageBatch) and sees
           // exactly what it sent. WIRED_INVITATIONS is the queue wrangler.toml wires to this
           // Worker's consumer, for the test of that wiring.
-          // An empty database for the upgrade test, migrated step by step (test/db/migrations.test.ts).
-          d1Databases: { UPGRADE_DB: "upgrade-test" },
+          // Empty databases for the upgrade tests, migrated step by step (test/db/migrations.test.ts).
+          d1Databases: { UPGRADE_DB: "upgrade-test", SEARCH_UPGRADE_DB: "search-upgrade-test" },
           queueProducers: {
             INVITATIONS: { queueName: "org-api-invitations-unconsumed" },
             WIRED_INVITATIONS: { queueName: "org-api-invitations" },

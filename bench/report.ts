@@ -6,7 +6,7 @@ import type { LoadResult } from "./load";
 export type Measurement = Omit<LoadResult, "samples"> & {
   id: string;
   label: string;
-  group: "baseline" | "read" | "list" | "write";
+  group: "baseline" | "read" | "list" | "search" | "write";
   connections: number;
   size?: number;
   rpsVsTrivial?: number;
@@ -34,6 +34,14 @@ export type BenchResults = {
     sizes: number[];
     page: number;
     pbkdf2Iterations: number;
+    /** The search scenarios (absent from runs before they existed): timing, terms, live matches per size. */
+    search?: {
+      warmup: number;
+      seconds: number;
+      rounds: number;
+      terms: Record<string, string>;
+      matches: Record<string, number[]>;
+    };
   };
   bundle: {
     bytes: number;
@@ -99,6 +107,19 @@ function listRows(r: BenchResults) {
     const ratios = (largest?.rounds ?? []).map((round, i) => round.p50 / (smallest?.rounds?.[i]?.p50 ?? NaN));
     return { page, cells, ratio: ratios.length ? median(ratios) : (largest?.p50 ?? NaN) / (smallest?.p50 ?? NaN) };
   });
+}
+
+/** Per search term and page: the scenario of each size, and p50 at the largest ÷ p50 at the smallest (median of rounds). */
+function searchRows(r: BenchResults) {
+  return Object.keys(r.settings.search?.terms ?? {}).flatMap((term) =>
+    (["first", "deep"] as const).map((page) => {
+      const cells = r.settings.sizes.map((s) => r.measurements.find((m) => m.id === `search-${term}-${page}-${s}`));
+      const smallest = cells[0];
+      const largest = cells.at(-1);
+      const ratios = (largest?.rounds ?? []).map((round, i) => round.p50 / (smallest?.rounds?.[i]?.p50 ?? NaN));
+      return { term, page, cells, ratio: ratios.length ? median(ratios) : NaN };
+    }),
+  );
 }
 
 export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
@@ -174,6 +195,38 @@ export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
     `The deep page's cursor is the last full page of each organization (at ${int(r.settings.sizes.at(-1) ?? 0)} users, ` +
       `past 99.9% of the list). Seeded: ${int(r.seed.users)} users in ${r.seed.seconds.toFixed(1)} s; one in 97 soft-deleted.`,
   );
+
+  const search = r.settings.search;
+  if (search) {
+    out.push("## Search latency against organization size");
+    out.push(
+      table(
+        [
+          "GET /organization/users?limit=100&q=",
+          ...r.settings.sizes.map((s) => `matches @${int(s)}`),
+          ...r.settings.sizes.map((s) => `p50 @${int(s)}`),
+          ...r.settings.sizes.map((s) => `p99 @${int(s)}`),
+          "p50 largest ÷ smallest (median of rounds)",
+        ],
+        searchRows(r).map((row) => [
+          `${search.terms[row.term]} (${row.term}), ${row.page} page`,
+          ...(search.matches[row.term] ?? []).map(int),
+          ...row.cells.map((c) => ms(c?.p50 ?? NaN)),
+          ...row.cells.map((c) => ms(c?.p99 ?? NaN)),
+          `${ratio(row.ratio)}x`,
+        ]),
+      ),
+    );
+    out.push(
+      `${search.rounds} rounds of ${search.seconds} s per scenario (the first after a ${search.warmup} s warm-up), ` +
+        `${r.measurements.find((m) => m.group === "search")?.connections ?? NaN} connections. Terms of three characters or more, served by the full-text index in the ` +
+        "organization's rowid range: a page and its total read the organization's matches, never its other members nor " +
+        "other organizations' matches. So the rare term costs the same at every size (budgeted, like the list), while the " +
+        "common one costs what its matches cost: it grows with the organization, as any exact total must. That growth is " +
+        "not budgeted; what is, is that the smallest organization's common search costs a fraction of the largest one's, " +
+        "though the database holds the largest one's matches too. The deep page's cursor leaves one full page of matches.",
+    );
+  }
 
   out.push("## POST /organization/users: the PBKDF2 share");
   const post = r.measurements.find((m) => m.id === "postUser");
@@ -288,6 +341,15 @@ function beforeAfter(before: BenchResults, after: BenchResults): string[][] {
     }
     both(`list ${page} page p50 largest ÷ smallest`, (r) => `${ratio(listRows(r).find((l) => l.page === page)?.ratio)}x`);
   }
+  for (const row of searchRows(after)) {
+    for (const s of after.settings.sizes) {
+      const id = `search-${row.term}-${row.page}-${s}`;
+      both(`search ${after.settings.search?.terms[row.term]} ${row.page} page p50 @${int(s)} (ms)`, (r) => {
+        const found = m(r, id);
+        return found ? ms(found.p50) : "not measured";
+      });
+    }
+  }
   both("POST /organization/users p50 (ms)", (r) => ms(m(r, "postUser")?.p50 ?? NaN));
   for (const [id, name] of [
     ["login", "POST /user/login"],
@@ -338,7 +400,8 @@ function logTicks(min: number, max: number): number[] {
 }
 
 function latencyPanel(r: BenchResults, x0: number, y0: number, width: number): { svg: string; height: number } {
-  const rows = r.measurements.filter((m) => !m.id.endsWith("-2"));
+  // Searches at the largest size only: the table has every size.
+  const rows = r.measurements.filter((m) => !m.id.endsWith("-2") && (m.group !== "search" || m.size === r.settings.sizes.at(-1)));
   const rowH = 26;
   const labelW = 330;
   const plotW = width - labelW - 40;
@@ -443,6 +506,7 @@ function ratioPanel(r: BenchResults, x0: number, y0: number, width: number, heig
   const rows = r.measurements.filter(
     (m) =>
       m.group !== "baseline" &&
+      m.group !== "search" &&
       m.id !== "pbkdf2" &&
       m.id !== "postUser" &&
       m.id !== "login" &&

@@ -36,6 +36,16 @@ const LABEL = labelIndex >= 0 ? args[labelIndex + 1] : undefined;
 const SIZES = QUICK ? [100, 1_000, 10_000] : [100, 10_000, 100_000];
 const READ = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 2, seconds: 2 };
 const WRITE = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 1, seconds: 4 };
+// Searches: twelve scenarios in short rounds, on 2 connections. Local D1 runs one query at a
+// time, and a common term at 100,000 members takes tens of milliseconds: on 8 connections a request
+// mostly waits for the other seven (and for the warm-up's, still running), and a short round may not
+// see one answer.
+const SEARCH = QUICK ? { warmup: 0.5, seconds: 0.5 } : { warmup: 0.5, seconds: 1 };
+const SEARCH_ROUNDS = QUICK ? 2 : 3;
+const SEARCH_CONNECTIONS = 2;
+// A rare term (one member in every organization: its number and the @ after it) and a common one
+// (every member's first name and address), at least three characters: the full-text index.
+const SEARCH_TERMS = { rare: "member42@", common: "member" } as const;
 const CONNECTIONS = 8;
 // Many short rounds rather than a few long ones: on a shared machine, load from elsewhere comes
 // in bursts, and the median of many per-round ratios sets a burst aside.
@@ -181,9 +191,14 @@ function progressBar(total: number) {
 const now = Math.floor(Date.now() / 1000);
 const tokenFor = (sub: string) => signToken({ sub, type: "access", iat: now, exp: now + 3600 }, BENCH_SECRET);
 const largest = orgs.at(-1) as SeededOrg;
-const byOrg = new Map<SeededOrg, { token: string; deep: string }>();
+const smallest = orgs[0] as SeededOrg;
+type SearchTerm = keyof typeof SEARCH_TERMS;
+const byOrg = new Map<SeededOrg, { token: string; deep: string; searchDeep: Record<SearchTerm, string> }>();
 for (const org of orgs) {
-  byOrg.set(org, { token: await tokenFor(org.ownerId), deep: encodeCursor(await deepPosition(db, org.id, PAGE)) });
+  const searchDeep = { rare: "", common: "" };
+  for (const term of Object.keys(SEARCH_TERMS) as SearchTerm[])
+    searchDeep[term] = encodeCursor(await deepPosition(db, org.id, PAGE, SEARCH_TERMS[term]));
+  byOrg.set(org, { token: await tokenFor(org.ownerId), deep: encodeCursor(await deepPosition(db, org.id, PAGE)), searchDeep });
 }
 const auth = (org: SeededOrg) => ({ Authorization: `Bearer ${byOrg.get(org)?.token}` });
 
@@ -200,6 +215,23 @@ const endpoints = (org: SeededOrg, base: string) => ({
     url: `${base}/organization/users?limit=${PAGE}&cursor=${byOrg.get(org)?.deep}`,
     expect: 200,
   },
+  searchRare: {
+    method: "GET" as const,
+    url: `${base}/organization/users?limit=${PAGE}&q=${encodeURIComponent(SEARCH_TERMS.rare)}`,
+    expect: 200,
+  },
+  searchCommon: {
+    method: "GET" as const,
+    url: `${base}/organization/users?limit=${PAGE}&q=${encodeURIComponent(SEARCH_TERMS.common)}`,
+    expect: 200,
+  },
+  searchCommonDeep: {
+    method: "GET" as const,
+    url: `${base}/organization/users?limit=${PAGE}&q=${encodeURIComponent(SEARCH_TERMS.common)}&cursor=${byOrg.get(org)?.searchDeep.common}`,
+    expect: 200,
+  },
+  // One or two characters: a prefix, through the B-tree indexes.
+  searchPrefix: { method: "GET" as const, url: `${base}/organization/users?limit=${PAGE}&q=me&role=0`, expect: 200 },
   getUser: { method: "GET" as const, url: `${base}/organization/users/${org.memberId}`, expect: 200 },
   putUser: { method: "PUT" as const, url: `${base}/organization/users/${org.editId}`, body: '{"name":"Bench"}', expect: 200 },
   postUser: {
@@ -260,9 +292,13 @@ type Planned = {
   uniqueEmail?: boolean;
   /** POST /user/refresh: every connection of every phase starts from a session of its own. */
   refreshChain?: boolean;
+  /** Warm-up and run seconds, when not those of reads (or writes). */
+  timing?: { warmup: number; seconds: number };
 };
 
 const measurements: Measurement[] = [];
+// A round without one expected answer has no percentiles (NaN, null once through JSON).
+const fixed = (n: number | null) => (typeof n === "number" ? n.toFixed(2) : "none");
 
 /**
  * Runs the scenarios of a set in turn, `rounds` times over (round-robin), so that whatever else
@@ -275,7 +311,7 @@ async function measureInRounds(planned: Planned[], rounds: number): Promise<void
   const results = new Map<string, LoadResult[]>(planned.map((p) => [p.id, []]));
   for (let round = 0; round < rounds; round++) {
     for (const p of planned) {
-      const timing = p.write ? WRITE : READ;
+      const timing = p.timing ?? (p.write ? WRITE : READ);
       const connections = p.connections ?? CONNECTIONS;
       const result = await load({
         url: p.request.url,
@@ -296,7 +332,7 @@ async function measureInRounds(planned: Planned[], rounds: number): Promise<void
       const bad = Object.entries(result.unexpected).map(([status, n]) => `${n}x${status}`);
       if (result.chainBreaks) bad.push(`${result.chainBreaks} answers without a new refresh token`);
       log(
-        `  ${`${p.label} [${round + 1}/${rounds}]`.padEnd(52)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.p50.toFixed(2)} ms  p99 ${result.p99.toFixed(2)} ms` +
+        `  ${`${p.label} [${round + 1}/${rounds}]`.padEnd(52)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${fixed(result.p50)} ms  p99 ${fixed(result.p99)} ms` +
           (bad.length || result.errors ? `  UNEXPECTED ${bad.join(" ")} errors=${result.errors}` : ""),
       );
     }
@@ -387,6 +423,53 @@ await measureInRounds(
     }),
   ),
   ROUNDS,
+);
+// What each term matches in each organization (live members, after the probes wrote theirs), for the report.
+const searchMatches = Object.fromEntries(
+  await Promise.all(
+    (Object.keys(SEARCH_TERMS) as SearchTerm[]).map(async (term) => [
+      term,
+      await Promise.all(
+        orgs.map(async (org) => {
+          const response = await fetch(`${urls.api}/organization/users?limit=1&q=${encodeURIComponent(SEARCH_TERMS[term])}`, {
+            headers: auth(org),
+          });
+          return ((await response.json()) as { total: number }).total;
+        }),
+      ),
+    ]),
+  ),
+) as Record<SearchTerm, number[]>;
+log(
+  `search terms: ${(Object.keys(SEARCH_TERMS) as SearchTerm[])
+    .map((t) => `${t} "${SEARCH_TERMS[t]}" matches ${searchMatches[t].map((n) => n.toLocaleString("en")).join(" / ")}`)
+    .join("; ")}`,
+);
+await measureInRounds(
+  [
+    ...(Object.keys(SEARCH_TERMS) as SearchTerm[]).flatMap((term) =>
+      (["first", "deep"] as const).flatMap((page) =>
+        orgs.map((org) => {
+          const cursor = page === "deep" ? `&cursor=${byOrg.get(org)?.searchDeep[term]}` : "";
+          return {
+            id: `search-${term}-${page}-${org.size}`,
+            label: `GET /organization/users?q=${SEARCH_TERMS[term]} ${page} @${org.size.toLocaleString("en")}`,
+            group: "search" as const,
+            request: {
+              method: "GET" as const,
+              url: `${urls.api}/organization/users?limit=${PAGE}&q=${encodeURIComponent(SEARCH_TERMS[term])}${cursor}`,
+              headers: auth(org),
+              expect: 200,
+            },
+            size: org.size,
+            timing: SEARCH,
+            connections: SEARCH_CONNECTIONS,
+          };
+        }),
+      ),
+    ),
+  ],
+  SEARCH_ROUNDS,
 );
 await measureInRounds(
   [
@@ -517,9 +600,14 @@ for (const m of measurements) {
   m.p50VsMinimal = sameRounds ? roundRatio(m.id, "minimal", "p50") : m.p50 / baselines.minimalP50;
 }
 
-const smallest = orgs[0] as SeededOrg;
 const getOrgRatio = roundRatio("getOrg", "minimal", "rps");
 const listRatio = (page: string) => roundRatio(`list-${page}-${largest.size}`, `list-${page}-${smallest.size}`, "p50");
+const searchRatio = (term: SearchTerm, page: string) =>
+  roundRatio(`search-${term}-${page}-${largest.size}`, `search-${term}-${page}-${smallest.size}`, "p50");
+// The common term in the smallest organization, against the largest: what a search reads is its own
+// organization's matches, however many the others hold (an index of every organization's entries,
+// filtered afterwards, would cost the smallest what it costs the largest).
+const tenantRatio = roundRatio(`search-common-first-${smallest.size}`, `search-common-first-${largest.size}`, "p50");
 const invalid = measurements.filter((m) => m.errors > 0 || Object.keys(m.unexpected).length > 0 || m.requests === 0);
 const readProbes = probes.filter((p) => p.read);
 const refresh = get("refresh");
@@ -542,6 +630,23 @@ const budgets: Budget[] = [
     display: `${listRatio(page).toFixed(2)}x (median of ${ROUNDS} rounds)`,
     pass: listRatio(page) <= 1.5,
   })),
+  ...(["first", "deep"] as const).map((page) => ({
+    name: `search "${SEARCH_TERMS.rare}" (${searchMatches.rare.join(" / ")} matches) ${page} page p50 @${largest.size.toLocaleString("en")} vs @${smallest.size.toLocaleString("en")}`,
+    limit: "<= 1.50x",
+    value: searchRatio("rare", page),
+    display: `${searchRatio("rare", page).toFixed(2)}x (median of ${SEARCH_ROUNDS} rounds)`,
+    pass: searchRatio("rare", page) <= 1.5,
+  })),
+  {
+    name:
+      `search "${SEARCH_TERMS.common}" first page p50 @${smallest.size.toLocaleString("en")} ` +
+      `(${searchMatches.common[0]} matches there, ${searchMatches.common.reduce((a, b) => a + b, 0).toLocaleString("en")} in the database) ` +
+      `vs @${largest.size.toLocaleString("en")} (${(searchMatches.common.at(-1) ?? NaN).toLocaleString("en")} matches)`,
+    limit: "<= 0.50x",
+    value: tenantRatio,
+    display: `${tenantRatio.toFixed(2)}x (median of ${SEARCH_ROUNDS} rounds)`,
+    pass: tenantRatio <= 0.5,
+  },
   {
     name: "bundle gzip (wrangler's figure and zlib -9, larger of the two)",
     limit: "< 150,000 bytes",
@@ -602,6 +707,7 @@ const results: BenchResults = {
     write: WRITE,
     sizes: SIZES,
     page: PAGE,
+    search: { ...SEARCH, rounds: SEARCH_ROUNDS, terms: SEARCH_TERMS, matches: searchMatches },
     pbkdf2Iterations: PBKDF2_ITERATIONS,
   },
   bundle,

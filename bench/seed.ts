@@ -110,14 +110,25 @@ export async function seedOrganizations(
 /**
  * The cursor position of a deep page: the live member after which exactly one full page (100)
  * remains, the last full page of the list; for an organization too small for that, its first member.
+ * With `term`, the same among the members a search for it matches (a term of three characters or
+ * more, matched here by a scan, untimed), the first member when fewer than a page match.
  */
-export async function deepPosition(db: D1Database, org: string, pageSize: number): Promise<{ createdAt: string; id: string }> {
+export async function deepPosition(
+  db: D1Database,
+  org: string,
+  pageSize: number,
+  term?: string,
+): Promise<{ createdAt: string; id: string }> {
+  const matches = term
+    ? " AND (instr(email, ?2) > 0 OR instr(first_name_folded, ?2) > 0 OR instr(last_name_folded, ?2) > 0)"
+    : "";
+  const bound = term ? [org, term.toLowerCase()] : [org];
   const row =
     (await db
       .prepare(
-        "SELECT created_at, id FROM users WHERE org_id = ? AND deleted_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ?",
+        `SELECT created_at, id FROM users WHERE org_id = ?1 AND deleted_at IS NULL${matches} ORDER BY created_at DESC, id DESC LIMIT 1 OFFSET ${pageSize}`,
       )
-      .bind(org, pageSize)
+      .bind(...bound)
       .first<{ created_at: string; id: string }>()) ??
     (await db
       .prepare("SELECT created_at, id FROM users WHERE org_id = ? AND deleted_at IS NULL ORDER BY created_at, id LIMIT 1")

@@ -12,6 +12,8 @@ declare global {
       TIGHT_RATE_LIMITER: RateLimit;
       /** Empty: the upgrade test applies the migrations to it one by one. */
       UPGRADE_DB: D1Database;
+      /** Empty: the search upgrade test applies the migrations before 0006, writes users, then the rest. */
+      SEARCH_UPGRADE_DB: D1Database;
       /** The queue wrangler.toml's consumer reads (INVITATIONS goes to one nothing reads). */
       WIRED_INVITATIONS: Queue<import("../src/invitations/message").InvitationMessage>;
     }

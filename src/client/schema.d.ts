@@ -876,7 +876,7 @@ export interface operations {
                 limit?: number;
                 /** @description Opaque; the `nextCursor` of the previous page */
                 cursor?: string;
-                /** @description Case-insensitive literal match on email, first or last name */
+                /** @description Case-insensitive literal match on email, first or last name (case folded as JavaScript's toLowerCase does, non-ASCII letters included). From three characters on, q matches anywhere in a field; one or two characters match the start of a field only (`jo` finds John and jo@example.com, not Marjorie). Nothing in q is syntax: `%`, `_`, `*`, quotes, `AND`, `OR`, `NOT`, `NEAR(`, parentheses and colons are ordinary characters. */
                 q?: string;
                 role?: 0 | 1 | 2 | 254 | 255;
                 includeDeleted?: boolean;

@@ -69,6 +69,10 @@ export const users = sqliteTable(
     // Keyset pagination and the per-organization filters.
     index("users_org_created_idx").on(t.orgId, t.createdAt, t.id),
     index("users_org_role_created_idx").on(t.orgId, t.orgRole, t.createdAt, t.id),
+    // A search of one or two characters is a prefix of the email (users_org_email_unique above),
+    // the first name or the last name: a range of one of these (src/db/search.ts).
+    index("users_org_first_name_idx").on(t.orgId, t.firstNameFolded),
+    index("users_org_last_name_idx").on(t.orgId, t.lastNameFolded),
     check("users_org_role_check", sql`${t.orgRole} IN (0, 1, 2, 254, 255)`),
     check("users_email_lower_check", sql`${t.email} = lower(${t.email})`),
     check("users_auth_method_check", sql`${t.authMethod} IN (${sql.raw(AUTH_METHODS.map((m) => `'${m}'`).join(", "))})`),
@@ -139,6 +143,18 @@ export const organizationUserCounts = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.orgId, t.orgRole] })],
 );
+
+// The number of an organization in the search index (migration 0007_user_search): an entry's rowid
+// in the FTS5 table users_search starts with it, so that one organization's entries are one rowid
+// range. Written by the triggers on users the first time an organization has a user; an INTEGER
+// PRIMARY KEY, so it survives VACUUM, exports and table rebuilds unchanged.
+export const userSearchOrgs = sqliteTable("user_search_orgs", {
+  searchKey: integer("search_key").primaryKey(),
+  orgId: text("org_id")
+    .notNull()
+    .unique()
+    .references(() => organizations.id, { onDelete: "cascade" }),
+});
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type UserRow = typeof users.$inferSelect;

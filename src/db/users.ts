@@ -1,4 +1,4 @@
-import { and, asc, count, eq, isNotNull, isNull, not, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
+import { and, asc, eq, isNotNull, isNull, not, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import type { BatchItem } from "drizzle-orm/batch";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Policy, Reason } from "../auth/policy";
@@ -7,6 +7,7 @@ import { uuidv7 } from "../lib/uuid";
 import { batchPrepared, preparedBy, type Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { addressHeld, inviteNewUser } from "./invitations";
+import { searchCondition, searchTotal } from "./search";
 import { organizationUserCounts, sessions, users, type AuthMethod, type UserRow } from "./schema";
 import { callers, prepareAsk, targets, verdictOf, type AnyAsk, type Ask, type Verdict } from "./verdict";
 
@@ -103,18 +104,14 @@ function plainPage(db: Db, policy: Policy, ask: Ask, filter: ListFilter, page: {
 function searchPage(db: Db, policy: Policy, ask: Ask, filter: ListFilter, page: { limit: number; after?: Cursor }) {
   const verdict = verdictOf(policy, ask);
   const orgId = verdict.only(callers.orgId);
-  const conditions = [inList(orgId, filter)];
-  if (filter.q) {
-    // instr() matches literally (no LIKE wildcards, no LIKE pattern-length limit).
-    const needle = filter.q.toLowerCase();
-    conditions.push(
-      or(
-        sql`instr(${users.email}, ${needle}) > 0`,
-        sql`instr(${users.firstNameFolded}, ${needle}) > 0`,
-        sql`instr(${users.lastNameFolded}, ${needle}) > 0`,
-      ),
-    );
-  }
+  // A search reads the organization's matches through indexes of its own (src/db/search.ts), in
+  // place of the list's organization condition.
+  const search = { ...filter, q: filter.q ?? "" };
+  const conditions = [
+    searchCondition(orgId, search),
+    visible(filter),
+    filter.role === undefined ? undefined : eq(users.orgRole, filter.role),
+  ];
   const where = and(...conditions);
   const after = page.after ? afterPosition(page.after.createdAt, page.after.id) : undefined;
   return db.batch([
@@ -125,7 +122,7 @@ function searchPage(db: Db, policy: Policy, ask: Ask, filter: ListFilter, page: 
       .where(and(where, after))
       .orderBy(asc(users.createdAt), asc(users.id))
       .limit(page.limit + 1),
-    db.select({ total: count() }).from(users).where(where),
+    searchTotal(db, orgId, search, where),
   ]);
 }
 

@@ -112,7 +112,14 @@ export const ListUsersQuery = z.strictObject({
     // As documented (PRINTABLE_PATTERN): stored text never holds these, so they cannot match.
     .refine((value) => !/[\u0000-\u001f\u007f]/.test(value), "Must not contain control characters")
     .optional()
-    .openapi({ pattern: PRINTABLE_PATTERN, description: "Case-insensitive literal match on email, first or last name" }),
+    .openapi({
+      pattern: PRINTABLE_PATTERN,
+      description:
+        "Case-insensitive literal match on email, first or last name (case folded as JavaScript's toLowerCase does, " +
+        "non-ASCII letters included). From three characters on, q matches anywhere in a field; one or two characters " +
+        "match the start of a field only (`jo` finds John and jo@example.com, not Marjorie). Nothing in q is syntax: " +
+        "`%`, `_`, `*`, quotes, `AND`, `OR`, `NOT`, `NEAR(`, parentheses and colons are ordinary characters.",
+    }),
   role: z
     .string()
     .regex(/^\d{1,3}$/, MESSAGES.invalidRole)

@@ -172,6 +172,28 @@ describe("the statements the API sends", () => {
       token: owner,
       status: 200,
     });
+    const found = await run({
+      name: "GET list, search, live",
+      method: "GET",
+      path: `${USERS}?q=lovelace&limit=2`,
+      token: owner,
+      status: 200,
+    });
+    await run({
+      name: "GET list, search, next page",
+      method: "GET",
+      path: `${USERS}?q=lovelace&limit=2&cursor=${found.body.nextCursor}`,
+      token: owner,
+      status: 200,
+    });
+    await run({ name: "GET list, prefix search", method: "GET", path: `${USERS}?q=lo`, token: owner, status: 200 });
+    await run({
+      name: "GET list, prefix search, role and includeDeleted",
+      method: "GET",
+      path: `${USERS}?q=lo&role=0&includeDeleted=true`,
+      token: owner,
+      status: 200,
+    });
 
     await run({ name: "GET user", method: "GET", path: one(org.users.OWNER.id), token: org.users.WORKSPACES.token, status: 200 });
     await run({
@@ -441,6 +463,84 @@ describe("the statements the API sends", () => {
       ["verify", 200, 2],
     ]);
     await expectEveryStatementIndexed(recorder.executions);
+  });
+
+  it("a search reads the full-text index, or for one or two characters the three B-tree ranges, and never scans users", async () => {
+    const org = await createOrg();
+    const recorder = recordingD1();
+    const owner = org.users.OWNER.token;
+    const page = await send(recorder, "search", "GET", "/organization/users?q=lovelace&limit=1", { token: owner });
+    expect(page.status).toBe(200);
+    const paths = [
+      "q=lovelace&role=0",
+      "q=lovelace&includeDeleted=true",
+      `q=lovelace&limit=1&cursor=${page.body.nextCursor}`,
+      `q=${encodeURIComponent('"NEAR(a* OR b)":')}`,
+      "q=lo",
+      "q=l&includeDeleted=true",
+      "q=lo&role=0&cursor=" + page.body.nextCursor,
+    ];
+    for (const path of paths) {
+      const sent = await send(recorder, path, "GET", `/organization/users?${path}`, { token: owner });
+      expect(sent.status, path).toBe(200);
+      expect(sent.roundTrips, path).toBe(1);
+    }
+    const searches = recorder.executions.filter((e) => /users_search|"first_name_folded" >=/.test(e.sql));
+    const distinct = new Map(searches.map((e) => [e.sql, e]));
+    // Substring and prefix, each a page and a count (with and without role, live and deleted).
+    expect(distinct.size).toBeGreaterThanOrEqual(8);
+    for (const execution of distinct.values()) {
+      const plan = await planOf(execution);
+      const where = `${execution.sql}: ${plan.join(" / ")}`;
+      expectIndexed(plan, execution.sql);
+      expect(
+        plan.some((step) => /^SCAN users\b(?!_search)/.test(step)),
+        where,
+      ).toBe(false);
+      if (execution.sql.includes("users_search")) {
+        expect(plan, where).toContainEqual(expect.stringMatching(/^SCAN users_search VIRTUAL TABLE INDEX \d+:M\S*[<>]/));
+        // The organization's range comes from its key, by the unique index on org_id.
+        expect(plan, where).toContainEqual(
+          expect.stringMatching(/user_search_orgs USING COVERING INDEX user_search_orgs_org_id_unique/),
+        );
+        for (const step of plan.filter((s) => / users /.test(` ${s} `)))
+          expect(step, where).toBe("SEARCH users USING INTEGER PRIMARY KEY (rowid=?)");
+      } else {
+        // The caller's organization is each range's scalar subquery, by primary keys.
+        const ranges = plan.filter((step) => !/^SCALAR SUBQUERY|^SEARCH caller(_org)? USING/.test(step));
+        expect(ranges.slice(0, 7), where).toEqual([
+          "MULTI-INDEX OR",
+          "INDEX 1",
+          expect.stringMatching(/^SEARCH users USING INDEX users_org_email_unique \(org_id=\? AND <expr>>\? AND <expr><\?\)$/),
+          "INDEX 2",
+          "SEARCH users USING INDEX users_org_first_name_idx (org_id=? AND first_name_folded>? AND first_name_folded<?)",
+          "INDEX 3",
+          "SEARCH users USING INDEX users_org_last_name_idx (org_id=? AND last_name_folded>? AND last_name_folded<?)",
+        ]);
+      }
+    }
+  });
+
+  it("the statements of the triggers that keep the search index use its rowid and the organization key's unique index", async () => {
+    const org = await createOrg();
+    const key = "SELECT (search_key << 33) | ((? IS NOT NULL) << 32) | ? FROM user_search_orgs WHERE org_id = ?";
+    const statements = [
+      { sql: `DELETE FROM users_search WHERE rowid = (${key})`, params: [null, 1, org.id] },
+      {
+        sql: "INSERT INTO user_search_orgs (org_id) SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM user_search_orgs WHERE org_id = ?1)",
+        params: [org.id],
+      },
+      {
+        sql: `INSERT INTO users_search (rowid, email, first_name, last_name) ${key.replace("FROM", ", 'e', 'f', 'l' FROM")}`,
+        params: [null, 1, org.id],
+      },
+    ];
+    for (const statement of statements) {
+      const plan = await planOf(statement);
+      expectIndexed(plan, statement.sql);
+      expect(plan.join(" / "), statement.sql).toMatch(/user_search_orgs USING COVERING INDEX user_search_orgs_org_id_unique/);
+    }
+    expect(await planOf(statements[0]!)).toContain("SCAN users_search VIRTUAL TABLE INDEX 0:=");
   });
 
   it("the statements of the triggers that keep organization_user_counts use its primary key", async () => {

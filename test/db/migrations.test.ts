@@ -75,3 +75,92 @@ describe("migration 0004 (invitation delivery) on a database from before it", ()
     expect(taken.status, taken.text).toBe(409);
   });
 });
+
+describe("migration 0007 (user search) on a database from before it", () => {
+  const ORG_A = "00000000-0000-4000-8000-0000000000b1";
+  const ORG_B = "00000000-0000-4000-8000-0000000000b2";
+  const ids = (res: { body: { data: { id: string }[] } }) => res.body.data.map((u) => u.id);
+
+  it("indexes the users written before it, deleted ones in their range, and can be run again to rebuild the index", async () => {
+    const db = env.SEARCH_UPGRADE_DB;
+    const migration = env.TEST_MIGRATIONS.find((m) => m.name.startsWith("0007"));
+    expect(migration?.name).toBe("0007_user_search.sql");
+    await applyD1Migrations(
+      db,
+      env.TEST_MIGRATIONS.filter((m) => m.name < "0007"),
+    );
+    const user = (id: string, org: string, first: string, last: string, role: number, deletedAt: string | null = null) =>
+      db
+        .prepare(
+          `INSERT INTO users (id, org_id, email, first_name, last_name, first_name_folded, last_name_folded, org_role,
+             validated, password_hash, auth_method, created_at, updated_at, deleted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'x', 'LOCAL', ?, ?, ?)`,
+        )
+        .bind(
+          id,
+          org,
+          `user-${id.slice(-2)}@old.example`,
+          first,
+          last,
+          first.toLowerCase(),
+          last.toLowerCase(),
+          role,
+          AT,
+          AT,
+          deletedAt,
+        );
+    const owner = `${ORG_A.slice(0, -2)}c1`;
+    const written = [
+      user(owner, ORG_A, "Owner", "Ancienne", 255),
+      user(`${ORG_A.slice(0, -2)}c2`, ORG_A, "Élodie", "Ancienne", 0),
+      user(`${ORG_A.slice(0, -2)}c3`, ORG_A, "Gone", "Ancienne", 0, AT),
+      user(`${ORG_B.slice(0, -2)}c4`, ORG_B, "Other", "Ancienne", 255),
+    ];
+    await db.batch([
+      db
+        .prepare("INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, 'A', ?, ?), (?, 'B', ?, ?)")
+        .bind(ORG_A, AT, AT, ORG_B, AT, AT),
+      ...written,
+    ]);
+
+    await applyD1Migrations(db, env.TEST_MIGRATIONS);
+
+    const token = await tokenFor(owner);
+    const search = async (query: string) => {
+      const res = await callWith({ DB: db }, "GET", `/organization/users?${query}`, { token });
+      expect(res.status, res.text).toBe(200);
+      return { ids: ids(res), total: res.body.total };
+    };
+    const a = (n: number) => `${ORG_A.slice(0, -2)}c${n}`;
+    const expectSearches = async () => {
+      expect(await search("q=ancien")).toEqual({ ids: [a(1), a(2)], total: 2 });
+      expect(await search("q=ancien&includeDeleted=true")).toEqual({ ids: [a(1), a(2), a(3)], total: 3 });
+      expect(await search("q=%C3%89LODIE")).toEqual({ ids: [a(2)], total: 1 });
+      expect(await search("q=go&includeDeleted=true")).toEqual({ ids: [a(3)], total: 1 });
+      expect(await search("q=other")).toEqual({ ids: [], total: 0 });
+    };
+    await expectSearches();
+    const entries = async () => (await db.prepare("SELECT count(*) AS n FROM users_search").first<{ n: number }>())?.n;
+    expect(await entries()).toBe(4);
+
+    // Run again as it stands, as after an import: nothing doubled, nothing lost.
+    const rerun = () => db.batch((migration?.queries ?? []).map((q) => db.prepare(q)));
+    await rerun();
+    expect(await entries()).toBe(4);
+    await expectSearches();
+
+    // As before an export (which refuses a database holding a virtual table): the index and its
+    // triggers dropped, a user written meanwhile, then the migration run again.
+    await db.batch(
+      [
+        "DROP TRIGGER users_search_insert",
+        "DROP TRIGGER users_search_update",
+        "DROP TRIGGER users_search_delete",
+        "DROP TABLE users_search",
+      ].map((q) => db.prepare(q)),
+    );
+    await user(a(5), ORG_A, "Late", "Ancienne", 0).run();
+    await rerun();
+    expect(await entries()).toBe(5);
+    expect(await search("q=ancien")).toEqual({ ids: [a(1), a(2), a(5)], total: 3 });
+  });
+});

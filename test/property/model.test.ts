@@ -25,6 +25,7 @@ import { callWith } from "../helpers/faults";
 import { createOrg, insertUser, tokenFor } from "../helpers/fixtures";
 import { deliver, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
 import { checkProperty, unknownId } from "../helpers/property";
+import { matchesQ } from "../helpers/search";
 
 type ModelUser = {
   id: string;
@@ -419,7 +420,7 @@ class ListUsers extends Command {
           u.orgId === caller.orgId &&
           (this.includeDeleted || !u.deleted) &&
           (this.role === undefined || u.role === this.role) &&
-          (!needle || [u.email, u.firstName.toLowerCase(), u.lastName.toLowerCase()].some((f) => f.includes(needle))),
+          (!needle || matchesQ(needle, [u.email, u.firstName.toLowerCase(), u.lastName.toLowerCase()])),
       )
       .sort((x, y) => (x.createdAt < y.createdAt ? -1 : x.createdAt > y.createdAt ? 1 : x.id < y.id ? -1 : 1));
     const seen: string[] = [];

@@ -27,6 +27,7 @@ import {
   unknownId,
   validText,
 } from "../helpers/property";
+import { matchesQ } from "../helpers/search";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 
 const TIMEOUT = 120_000;
@@ -471,7 +472,7 @@ describe("property: GET /organization/users", () => {
             (u) =>
               (q.includeDeleted || u.deleted_at === null) &&
               (q.role === undefined || u.org_role === q.role) &&
-              (!folded || [u.email, u.first_name.toLowerCase(), u.last_name.toLowerCase()].some((f) => f.includes(folded))),
+              (!folded || matchesQ(folded, [u.email, u.first_name.toLowerCase(), u.last_name.toLowerCase()])),
           );
           const seen: string[] = [];
           let cursor: string | null = null;

@@ -327,23 +327,28 @@ describe("GET /organization/users: filters", () => {
     expect(ids(plain)).toEqual([other.id]);
   });
 
-  it("treats % and _ in q literally", async () => {
+  it("treats % and _ in q literally: a prefix when one or two characters, a substring from three", async () => {
     const org = await createOrg();
     const sale = await insertUser(org.id, ROLE.USER, { firstName: "50%_off" });
     const percent = await insertUser(org.id, ROLE.USER, { lastName: "100%" });
+    const leading = await insertUser(org.id, ROLE.USER, { firstName: "%_lead" });
     await insertUser(org.id, ROLE.USER, { firstName: "50 off", lastName: "Fifty" });
     await insertUser(org.id, ROLE.USER, { firstName: "50xoff" });
 
     const both = await list(org.users.OWNER.token, { q: "%_" });
-    expect(ids(both)).toEqual([sale.id]);
+    expect(ids(both)).toEqual([leading.id]);
     expect(both.body.total).toBe(1);
 
     const pct = await list(org.users.OWNER.token, { q: "%" });
-    expect(ids(pct)).toEqual([sale.id, percent.id]);
-    expect(pct.body.total).toBe(2);
+    expect(ids(pct)).toEqual([leading.id]);
+    expect(pct.body.total).toBe(1);
 
-    const underscore = await list(org.users.OWNER.token, { q: "_" });
-    expect(ids(underscore)).toEqual([sale.id]);
+    const inside = await list(org.users.OWNER.token, { q: "0%_" });
+    expect(ids(inside)).toEqual([sale.id]);
+    expect(inside.body.total).toBe(1);
+
+    const ending = await list(org.users.OWNER.token, { q: "00%" });
+    expect(ids(ending)).toEqual([percent.id]);
 
     const pattern = await list(org.users.OWNER.token, { q: "50_off" });
     expect(ids(pattern)).toEqual([]);

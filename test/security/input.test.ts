@@ -935,7 +935,12 @@ describe("hostile text in every text field and in q", () => {
     expect(row?.[column]).toBe(value);
     // Only the row written: a creation adds its user and invitation, an update adds nothing.
     const created = route.method === "POST" ? 1 : 0;
-    expect(await rowCounts()).toEqual({ ...before, users: before.users! + created, invitations: before.invitations! + created });
+    expect(await rowCounts()).toEqual({
+      ...before,
+      users: before.users! + created,
+      users_search: before.users_search! + created,
+      invitations: before.invitations! + created,
+    });
   });
 
   it.each(
