@@ -51,7 +51,13 @@ export type BenchResults = {
     largest: { name: string; bytes: number }[];
   };
   seed: { users: number; seconds: number; migrations: string[] };
-  probes: { name: string; read: boolean; roundTrips: number[]; status: number[]; statements?: string[] }[];
+  probes: {
+    name: string;
+    read: boolean;
+    roundTrips: number[];
+    status: number[];
+    statements?: { sql: string; params: unknown[] }[];
+  }[];
   keyImports: number;
   baselines: {
     trivialRps: number;
