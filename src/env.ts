@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { Role } from "./auth/roles";
 import type { CallerRef } from "./db/caller";
 import type { OrganizationRow } from "./db/schema";

@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { hashPassword } from "../auth/password";
 import { canActOn, canAssignRole, ROLE, type Role } from "../auth/roles";
 import { createDb, type Db } from "../db/client";

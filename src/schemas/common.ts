@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { ERROR_STATUS, MAX_DETAILS, MESSAGES } from "../errors";
 import { isRole, ROLE_VALUES, type Role } from "../auth/roles";
 

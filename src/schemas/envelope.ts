@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { JWKS_COOLDOWN_MS } from "../auth/jwt";
 import { MESSAGES } from "../errors";
 import { allowHeader } from "../middleware/method-not-allowed";
