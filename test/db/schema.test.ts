@@ -2,7 +2,6 @@ import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
-import * as schema from "../../src/db/schema";
 import { findCaller, findOrgUserByEmail, findUser, listUsers, type ListFilter } from "../../src/db/users";
 import { createOrg } from "../helpers/fixtures";
 import { expectIndexed, planOf, recordingD1, type Execution } from "./recording";
@@ -178,7 +177,7 @@ describe("query plans of the users queries", () => {
     const org = await createOrg();
     for (const after of [undefined, { createdAt: "2026-01-01T00:00:00.000Z", id: org.users.OWNER.id }]) {
       const recorder = recordingD1();
-      const db = drizzle(recorder.db, { schema });
+      const db = drizzle(recorder.db);
       const page = await listUsers(db, org.id, filter, { limit: 10, after });
       expect(page.total).toBeGreaterThanOrEqual(0);
       expect(recorder.roundTrips, "the page and its total in one batch").toBe(1);
@@ -202,7 +201,7 @@ describe("query plans of the users queries", () => {
   it("the email, user and caller lookups use an index", async () => {
     const org = await createOrg();
     const recorder = recordingD1();
-    const db = drizzle(recorder.db, { schema });
+    const db = drizzle(recorder.db);
 
     expect((await findOrgUserByEmail(db, org.id, org.users.USER.email.toUpperCase()))?.id).toBe(org.users.USER.id);
     expect((await findUser(db, org.id, org.users.USER.id))?.id).toBe(org.users.USER.id);
