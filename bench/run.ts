@@ -454,7 +454,7 @@ function timedGet(url: string, headers: Record<string, string>): Promise<{ ms: n
 
 // Baseline (2) answers the same GET /organization/{id} as the API with the same key import and the
 // same D1 statement, so the API's first response is judged against its first response.
-const COLD_ROUNDS = 5;
+const COLD_ROUNDS = 7;
 log(`cold starts: new workerd, first and second response (${COLD_ROUNDS} rounds)`);
 type ColdStart = { ready: number; first: number; second: number; status: number };
 const COLD = ["trivial", "minimal", "api"] as const;
