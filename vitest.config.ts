@@ -1,3 +1,4 @@
+import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig, type ViteUserConfig } from "vitest/config";
 
@@ -48,6 +49,11 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
         },
       }),
     ],
+    resolve: {
+      // wrangler.toml's [alias], so that the tests run zod as it is deployed (src/lib/zod-bundled.ts).
+      // Vite matches the pattern against every import, node_modules included (the plugin inlines them).
+      alias: [{ find: /^zod$/, replacement: fileURLToPath(new URL("./src/lib/zod-bundled.ts", import.meta.url)) }],
+    },
     test: {
       setupFiles: ["./test/helpers/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { CallerRef } from "./db/verdict";
 import type { InvitationMessage } from "./invitations/message";
 import type { ErrorSummary } from "./log";

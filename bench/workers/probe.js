@@ -17,21 +17,23 @@ subtle.importKey = (format, keyData, algorithm, ...rest) => {
 };
 
 const EXECUTING = ["first", "all", "run", "raw"];
+// What each statement object would send: its SQL and, once bound, its values. A statement is
+// recorded when it is sent (executed alone, or in a batch), so what is recorded is what D1 ran.
+const sent = new WeakMap();
 
 function countStatement(statement, entry) {
+  sent.set(statement, entry);
   for (const method of EXECUTING) {
     const original = statement[method];
     if (typeof original !== "function") continue;
     statement[method] = (...args) => {
       counts.roundTrips++;
+      statements.push(entry);
       return original.apply(statement, args);
     };
   }
   const bind = statement.bind;
-  statement.bind = (...values) => {
-    entry.params = values;
-    return countStatement(bind.apply(statement, values), entry);
-  };
+  statement.bind = (...values) => countStatement(bind.apply(statement, values), { sql: entry.sql, params: values });
   return statement;
 }
 
@@ -39,15 +41,11 @@ function countingD1(db) {
   return new Proxy(db, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
-      if (prop === "prepare")
-        return (query) => {
-          const entry = { sql: query, params: [] };
-          statements.push(entry);
-          return countStatement(target.prepare(query), entry);
-        };
+      if (prop === "prepare") return (query) => countStatement(target.prepare(query), { sql: query, params: [] });
       if (prop === "batch" || prop === "exec") {
         return (...args) => {
           counts.roundTrips++;
+          if (prop === "batch") for (const statement of args[0]) statements.push(sent.get(statement));
           return value.apply(target, args);
         };
       }

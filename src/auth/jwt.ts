@@ -1,4 +1,5 @@
-import { errors, importJWK, jwtVerify, SignJWT, type JWK, type JWTHeaderParameters } from "jose";
+import { importJWK, jwtVerify, SignJWT, type JWK, type JWTHeaderParameters } from "jose";
+import { JOSEError } from "jose/errors";
 import { issuesOwnTokens, jwksSchema, publishedKeys, type AuthConfig, type Jwk } from "../env";
 import { errorClass, log } from "../log";
 
@@ -240,7 +241,7 @@ export function createVerifier(config: AuthConfig, options: VerifierOptions = {}
     } catch (error) {
       if (error instanceof TokenError || error instanceof KeySetUnavailableError) throw error;
       // jose refuses a token with a JOSEError, and a key unfit for the algorithm with a TypeError.
-      if (error instanceof errors.JOSEError || error instanceof TypeError) throw new TokenError("token refused");
+      if (error instanceof JOSEError || error instanceof TypeError) throw new TokenError("token refused");
       throw error;
     }
     return accessClaims(payload, now, issuesOwnTokens(config));

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import type { Bindings } from "../env";
 
 // How invitations are delivered, from the Worker's variables (wrangler.toml [vars]).

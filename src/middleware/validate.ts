@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
-import type { z } from "zod";
+import type * as z from "zod";
 import { ApiError, MESSAGES, type FieldProblem } from "../errors";
 
 type HookResult = { success: true } | { success: false; error: z.ZodError; target: string };

@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { pingDatabase } from "../db/client";
 import type { AppEnv } from "../env";
 import { MESSAGES, unavailableFor } from "../errors";

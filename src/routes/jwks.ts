@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { parseAuthConfig, publishedKeys, type AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { allowOnly } from "../middleware/method-not-allowed";

@@ -1,4 +1,5 @@
-import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { hashPassword } from "../auth/password";
 import { createDb } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";

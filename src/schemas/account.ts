@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { ROLE_DESCRIPTIONS } from "../auth/roles";
 import { partialUpdate, roleValue, text, uuid, wire } from "./common";
 import { password, USER_EXAMPLE } from "./users";

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { JWKS_COOLDOWN_MS } from "../auth/jwt";
 import { MESSAGES } from "../errors";
 import { allowHeader } from "../middleware/method-not-allowed";
@@ -72,28 +72,33 @@ export const rateLimited = errorResponse(
   retryAfter(60, "Seconds to wait before retrying"),
 );
 
+// The same on every authenticated operation, so built once rather than once per operation.
+const authenticatedErrors = {
+  400: errorResponse("Invalid input", "validation_failed", "Validation failed: email: Invalid email address"),
+  401: errorResponse("Missing, invalid or expired token", "unauthorized", MESSAGES.unauthorized, {
+    "WWW-Authenticate": wire.text(100).openapi({
+      description: 'The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent',
+      example: 'Bearer error="invalid_token"',
+    }),
+  }),
+  429: rateLimited,
+  500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
+  503: errorResponse(
+    "The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written",
+    "service_unavailable",
+    MESSAGES.serviceUnavailable,
+    retryAfter(JWKS_COOLDOWN_MS / 1000, "Seconds until the key set is fetched again"),
+  ),
+};
+
 /** What every authenticated operation can answer besides its own outcomes; 403 carries the route's own message. */
 export function errorResponses(forbidden: string, forbiddenWhen = "The caller's role is too low") {
   return {
-    400: errorResponse("Invalid input", "validation_failed", "Validation failed: email: Invalid email address"),
-    401: errorResponse("Missing, invalid or expired token", "unauthorized", MESSAGES.unauthorized, {
-      "WWW-Authenticate": wire.text(100).openapi({
-        description: 'The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent',
-        example: 'Bearer error="invalid_token"',
-      }),
-    }),
+    ...authenticatedErrors,
     403: errorResponse(
       `${forbiddenWhen}; or (\`email_not_verified\`) the caller has not verified their address`,
       "forbidden",
       forbidden,
-    ),
-    429: rateLimited,
-    500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
-    503: errorResponse(
-      "The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written",
-      "service_unavailable",
-      MESSAGES.serviceUnavailable,
-      retryAfter(JWKS_COOLDOWN_MS / 1000, "Seconds until the key set is fetched again"),
     ),
   };
 }

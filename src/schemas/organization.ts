@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import type { OrganizationRow } from "../db/schema";
 import { clearableText, partialUpdate, text, uuid, wire } from "./common";
 

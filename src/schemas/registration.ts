@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { MESSAGES } from "../errors";
 import { clearableText, text, uuid, wire } from "./common";
 import { website } from "./organization";

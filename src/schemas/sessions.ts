@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { isRole, ROLE } from "../auth/roles";
 import type { UserRow } from "../db/schema";
 import { MESSAGES } from "../errors";

@@ -1,4 +1,4 @@
-import { z } from "@hono/zod-openapi";
+import * as z from "../lib/zod";
 import { MESSAGES } from "../errors";
 import { wire } from "./common";
 import { accessToken, expiresAt, refreshToken, SignedInUser } from "./sessions";

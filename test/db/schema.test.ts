@@ -2,7 +2,6 @@ import { env } from "cloudflare:workers";
 import { drizzle } from "drizzle-orm/d1";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
-import * as schema from "../../src/db/schema";
 import { POLICIES } from "../../src/auth/policy";
 import { listUsers, readUser, type ListFilter } from "../../src/db/users";
 import { callerRef, createOrg } from "../helpers/fixtures";
@@ -181,7 +180,7 @@ describe("query plans of the users queries", () => {
     const org = await createOrg();
     for (const after of [undefined, { createdAt: "2026-01-01T00:00:00.000Z", id: org.users.OWNER.id }]) {
       const recorder = recordingD1();
-      const db = drizzle(recorder.db, { schema });
+      const db = drizzle(recorder.db);
       const caller = { caller: callerRef(org.users.WORKSPACES) };
       const page = await listUsers(db, POLICIES.listUsers, caller, filter, { limit: 10, after });
       expect(page.verdict).toBe("ok");
@@ -209,7 +208,7 @@ describe("query plans of the users queries", () => {
   it("reading a user is one statement, the caller, their organization and the user each found by primary key", async () => {
     const org = await createOrg();
     const recorder = recordingD1();
-    const db = drizzle(recorder.db, { schema });
+    const db = drizzle(recorder.db);
     const read = await readUser(db, POLICIES.getUser, { caller: callerRef(org.users.WORKSPACES), targetId: org.users.USER.id });
     expect(read.verdict).toBe("ok");
     expect(read.row?.id).toBe(org.users.USER.id);
