@@ -17,8 +17,8 @@ const USER_PATH = new RegExp(`^/organization/users/(${UUID})$`);
 const ROLE_NAMES = { 0: "USER", 1: "BILLING", 2: "WORKSPACES", 254: "ADMINISTRATORS", 255: "OWNER" };
 const ROLES = [0, 1, 2, 254, 255];
 
-/** Per request name, the statements the API sent for it: [{ sql, params }]. */
-let recorded = {};
+/** Per request name, the statements the API sent for it: [{ sql, params }] (POST /statements, or the STATEMENTS binding). */
+let recorded;
 
 let key; // Promise<CryptoKey>, once per isolate
 
@@ -95,6 +95,7 @@ function organization(row) {
 
 /** The recorded statements of `name`, in one round trip: one statement alone, several as a batch. */
 async function run(env, name) {
+  recorded ??= JSON.parse(env.STATEMENTS ?? "{}");
   const statements = (recorded[name] ?? []).map(({ sql, params }) => env.DB.prepare(sql).bind(...params));
   if (statements.length === 1) {
     const { results } = await statements[0].all();
