@@ -19,7 +19,7 @@ import type { LoadResult, Scenario } from "./load";
 import { renderReport, type BenchResults, type Budget, type Measurement } from "./report";
 import { summarize } from "./stats";
 import { deepPosition, seedOrganizations, userId, type SeededOrg } from "./seed";
-import { buildPeer, comparePeer, PEER_PAGE, PEER_VERSION, peerWorker, preparePeerSet } from "./peer/compare";
+import { buildPeer, comparePeer, PEER_PAGE, PEER_VERSION, peerWorkers, preparePeerSet } from "./peer/compare";
 import { seedPeer } from "./peer/seed";
 
 const args = process.argv.slice(2);
@@ -44,8 +44,10 @@ const CONNECTIONS = 8;
 const ROUNDS = QUICK ? 3 : 6;
 const SCENARIO_LIMIT_MS = 60_000;
 const PAGE = 100;
-// The comparison with better-auth (bench/peer): its own set, at the smallest and largest sizes.
+// The comparison with better-auth (bench/peer): its own set, at the smallest and largest sizes, in
+// shorter runs than READ's (16 scenarios; the whole run stays well inside its 9 minutes).
 const PEER_ROUNDS = 3;
+const PEER_TIMING = QUICK ? READ : { warmup: 1, seconds: 1.5 };
 const BENCH_SECRET = randomBytes(32).toString("base64url");
 
 const harness = await startHarness("bench", 9 * 60_000);
@@ -140,14 +142,19 @@ const workers = {
     compatibilityDate: harness.compatibilityDate(),
     unsafeDirectSockets: harness.direct,
   },
-  peer: peerWorker(peerBuild, harness.compatibilityDate(), harness.direct),
 };
 const shared = { cf: false, resourcePersistencePath: join(work, "state"), verbose: false };
 
 log("starting workerd (Miniflare, direct sockets on 127.0.0.1)");
 const mf = await startMiniflare({
   ...shared,
-  workers: [workers.api, workers.probe, workers.minimal, workers.trivial, workers.peer],
+  workers: [
+    workers.api,
+    workers.probe,
+    workers.minimal,
+    workers.trivial,
+    ...peerWorkers(peerBuild, harness.compatibilityDate(), harness.direct),
+  ],
 });
 const urls = {
   api: (await mf.unsafeGetDirectURL("api")).origin,
@@ -155,6 +162,7 @@ const urls = {
   minimal: (await mf.unsafeGetDirectURL("minimal")).origin,
   trivial: (await mf.unsafeGetDirectURL("trivial")).origin,
   peer: (await mf.unsafeGetDirectURL("peer")).origin,
+  "peer-probe": (await mf.unsafeGetDirectURL("peer-probe")).origin,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -285,6 +293,8 @@ type Planned = {
   uniqueEmail?: boolean;
   /** POST /user/refresh: every connection of every phase starts from a session of its own. */
   refreshChain?: boolean;
+  /** Instead of READ (or WRITE for a write). */
+  timing?: { warmup: number; seconds: number };
 };
 
 const measurements: Measurement[] = [];
@@ -300,7 +310,7 @@ async function measureInRounds(planned: Planned[], rounds: number): Promise<void
   const results = new Map<string, LoadResult[]>(planned.map((p) => [p.id, []]));
   for (let round = 0; round < rounds; round++) {
     for (const p of planned) {
-      const timing = p.write ? WRITE : READ;
+      const timing = p.timing ?? (p.write ? WRITE : READ);
       const connections = p.connections ?? CONNECTIONS;
       const result = await load({
         url: p.request.url,
@@ -419,8 +429,7 @@ await measureInRounds(
 // request is sent once first and its answer checked (status and content).
 log(`against better-auth ${PEER_VERSION}: checking every request once, then ${PEER_ROUNDS} rounds`);
 const peerSet = await preparePeerSet(
-  urls.api,
-  urls.peer,
+  urls,
   peerSizes.map((size) => {
     const org = orgs.find((o) => o.size === size) as SeededOrg;
     // Member 9 is USER-role and live in every size (bench/seed.ts), and no other scenario uses it.
@@ -430,7 +439,10 @@ const peerSet = await preparePeerSet(
   peerSeed,
 );
 log(`  better-auth list-members?limit=100 answered ${peerSet.pageOf100}; measured at limit=${PEER_PAGE}`);
-await measureInRounds(peerSet.plan, PEER_ROUNDS);
+await measureInRounds(
+  peerSet.plan.map((p) => ({ ...p, timing: PEER_TIMING })),
+  PEER_ROUNDS,
+);
 
 await measureInRounds(
   [

@@ -6,7 +6,7 @@
 // timed), then comparePeer on the measurements.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import type { Budget, Measurement } from "../report";
@@ -29,9 +29,12 @@ export const PEER_PAGE = PAGE - 1;
 /** Largest ÷ smallest p50 that still counts as flat with organization size (as the list budgets). */
 const FLAT = 1.5;
 
-export type PeerBuild = { script: string; dir: string; bytes: number; gzipBytes: number };
+export type PeerBuild = { script: string; dir: string; probeDir: string; bytes: number; gzipBytes: number };
 
-/** `wrangler deploy --dry-run` of bench/peer/wrangler.toml into `work`: the peer as it would be uploaded. */
+/**
+ * `wrangler deploy --dry-run` of bench/peer/wrangler.toml into `work`: the peer as it would be
+ * uploaded; and beside it, the bundle under bench/workers/probe.js, as the API's is probed.
+ */
 export function buildPeer(work: string): PeerBuild {
   const dir = join(work, "peer-build");
   const build = spawnSync(
@@ -41,23 +44,32 @@ export function buildPeer(work: string): PeerBuild {
   );
   if (build.status !== 0) throw new Error(`peer build failed:\n${build.stdout}\n${build.stderr}`);
   const script = join(dir, "worker.js");
+  const probeDir = join(dir, "probe");
+  mkdirSync(probeDir);
+  copyFileSync(script, join(probeDir, "api.js"));
+  copyFileSync("bench/workers/probe.js", join(probeDir, "probe.js"));
   const text = readFileSync(script);
-  return { script, dir, bytes: text.length, gzipBytes: gzipSync(text, { level: 9 }).length };
+  return { script, dir, probeDir, bytes: text.length, gzipBytes: gzipSync(text, { level: 9 }).length };
 }
 
-/** Miniflare (v4 shape) options of the peer worker. */
-export function peerWorker(build: PeerBuild, compatibilityDate: string | undefined, direct: object[]) {
-  return {
-    name: "peer",
-    modules: true,
-    modulesRoot: build.dir,
-    scriptPath: build.script,
+/** Miniflare (v4 shape) options of the peer worker, "peer", and of its probe, "peer-probe", on the same D1. */
+export function peerWorkers(build: PeerBuild, compatibilityDate: string | undefined, direct: object[]) {
+  const common = {
     compatibilityDate,
     compatibilityFlags: ["nodejs_compat"],
     bindings: { BETTER_AUTH_SECRET: PEER_SECRET, BETTER_AUTH_URL: PEER_ORIGIN },
     d1Databases: { DB: PEER_D1_ID },
     unsafeDirectSockets: direct,
   };
+  return [
+    { name: "peer", modules: true, modulesRoot: build.dir, scriptPath: build.script, ...common },
+    {
+      name: "peer-probe",
+      modulesRoot: build.probeDir,
+      modules: ["probe.js", "api.js"].map((file) => ({ type: "ESModule", path: join(build.probeDir, file) })),
+      ...common,
+    },
+  ];
 }
 
 export const OPERATIONS = [
@@ -224,8 +236,13 @@ function comparisonPlan(apiUrl: string, peerUrl: string, ours: OursOrg[], theirs
   return plan;
 }
 
-/** Sends every request of the plan (each body in turn) once; the first failure throws. */
-async function verifyPlan(plan: ComparisonScenario[]): Promise<void> {
+/**
+ * Sends every request of the plan (each body in turn) once and checks the answer, the first
+ * failure throws; then sends it twice through the probe of the same bundle (bench/workers/probe.js)
+ * for its D1 round trips and the keys it imports (the second request's).
+ */
+async function verifyPlan(plan: ComparisonScenario[], probeOf: (url: string) => string): Promise<PeerStructure[]> {
+  const structure: PeerStructure[] = [];
   for (const scenario of plan) {
     const { method, url, headers, bodies, expect } = scenario.request;
     for (const [index, body] of (bodies ?? [undefined]).entries()) {
@@ -241,7 +258,23 @@ async function verifyPlan(plan: ComparisonScenario[]): Promise<void> {
         response.status === expect ? scenario.check(parsed, index) : `status ${response.status}, expected ${expect}`;
       if (problem) throw new Error(`${scenario.label}: ${problem}: ${text.slice(0, 300)}`);
     }
+    const probed = [];
+    for (const body of bodies ?? [undefined, undefined]) {
+      const response = await fetch(probeOf(url), { method, headers, body });
+      await response.arrayBuffer();
+      if (response.status !== expect) throw new Error(`${scenario.label} (probe): status ${response.status}`);
+      probed.push({
+        roundTrips: Number(response.headers.get("X-Probe-D1-Round-Trips")),
+        keyImports: Number(response.headers.get("X-Probe-Key-Imports")),
+      });
+    }
+    structure.push({
+      id: scenario.id,
+      roundTrips: Math.max(...probed.map((p) => p.roundTrips)),
+      keyImports: (probed[1]?.keyImports ?? NaN) - (probed[0]?.keyImports ?? NaN),
+    });
   }
+  return structure;
 }
 
 /** The status of list-members with a page of 100 (see PEER_PAGE), in the largest organization. */
@@ -252,20 +285,30 @@ async function pageOf100Status(peerUrl: string, their: PeerOrg): Promise<number>
   return response.status;
 }
 
-export type PeerSet = { plan: ComparisonScenario[]; pageOf100: number };
+/** A scenario's request as the probe saw it: D1 round trips, keys imported (by one request). */
+export type PeerStructure = { id: string; roundTrips: number; keyImports: number };
+export type PeerSet = { plan: ComparisonScenario[]; structure: PeerStructure[]; pageOf100: number };
+type Origins = { api: string; probe: string; peer: string; "peer-probe": string };
 
-/** The set's scenarios, each request checked once; and what list-members with a page of 100 answers. */
-export async function preparePeerSet(apiUrl: string, peerUrl: string, ours: OursOrg[], seed: PeerSeed): Promise<PeerSet> {
-  const plan = comparisonPlan(apiUrl, peerUrl, ours, seed.orgs);
-  await verifyPlan(plan);
-  return { plan, pageOf100: await pageOf100Status(peerUrl, seed.orgs.at(-1) as PeerOrg) };
+/**
+ * The set's scenarios, each request checked once and probed; and what list-members with a page of
+ * 100 answers.
+ */
+export async function preparePeerSet(urls: Origins, ours: OursOrg[], seed: PeerSeed): Promise<PeerSet> {
+  const plan = comparisonPlan(urls.api, urls.peer, ours, seed.orgs);
+  const probeOf = (url: string) =>
+    url.startsWith(urls.api) ? urls.probe + url.slice(urls.api.length) : urls["peer-probe"] + url.slice(urls.peer.length);
+  const structure = await verifyPlan(plan, probeOf);
+  return { plan, structure, pageOf100: await pageOf100Status(urls.peer, seed.orgs.at(-1) as PeerOrg) };
 }
 
+type SideFigures = { rps: number; p50: number; roundTrips: number; keyImports: number };
 export type PeerRow = {
   op: Operation;
   size: number;
-  ours: { rps: number; p50: number };
-  theirs: { rps: number; p50: number };
+  /** Throughput, p50, and (from the probe) D1 round trips and keys imported per request. */
+  ours: SideFigures;
+  theirs: SideFigures;
   /** Median over rounds of ours ÷ theirs: above 1 is ours ahead (req/s); below 1 is ours faster (p50). */
   rpsRatio: number;
   p50Ratio: number;
@@ -279,6 +322,9 @@ export type PeerComparison = {
   seed: { rows: number; seconds: number };
   sizes: number[];
   rounds: number;
+  /** Measured seconds per scenario and round, and connections. */
+  secondsPerRound: number;
+  connections: number;
   /** list-members?limit=100's status (500 on D1 for better-auth 1.7.25) and the page measured instead. */
   pageOf100: { status: number; measuredPage: number };
   rows: PeerRow[];
@@ -311,11 +357,15 @@ export function comparePeer(
     sizes.map((size) => {
       const ours = get(op, "ours", size);
       const theirs = get(op, "theirs", size);
+      const probed = (m: Measurement) => {
+        const found = set.structure.find((s) => s.id === m.id);
+        return { roundTrips: found?.roundTrips ?? NaN, keyImports: found?.keyImports ?? NaN };
+      };
       return {
         op,
         size,
-        ours: { rps: ours.rps, p50: ours.p50 },
-        theirs: { rps: theirs.rps, p50: theirs.p50 },
+        ours: { rps: ours.rps, p50: ours.p50, ...probed(ours) },
+        theirs: { rps: theirs.rps, p50: theirs.p50, ...probed(theirs) },
         rpsRatio: roundRatio(ours, theirs, "rps"),
         p50Ratio: roundRatio(ours, theirs, "p50"),
       };
@@ -359,6 +409,8 @@ export function comparePeer(
     seed: { rows: seed.rows, seconds: seed.seconds },
     sizes: [smallest, largest],
     rounds: get("listFirst", "ours", smallest).rounds.length,
+    secondsPerRound: get("listFirst", "ours", smallest).seconds / get("listFirst", "ours", smallest).rounds.length,
+    connections: get("listFirst", "ours", smallest).connections,
     pageOf100: { status: set.pageOf100, measuredPage: PEER_PAGE },
     rows,
     flatness,

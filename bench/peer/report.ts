@@ -18,6 +18,12 @@ const PAGE_NOTE = (peer: PeerComparison) =>
   `Its default page (membershipLimit) is 100 as well, so a plain list-members fails the same way in any organization ` +
   "of more than 99 members";
 
+/** The keys one request imports, per side: one figure when every operation agrees. */
+function importsOf(peer: PeerComparison, side: "ours" | "theirs"): string {
+  const counts = [...new Set(peer.rows.map((r) => r[side].keyImports))];
+  return counts.length === 1 ? String(counts[0]) : peer.rows.map((r) => `${r.op} ${r[side].keyImports}`).join(", ");
+}
+
 export function renderPeer(peer: PeerComparison): string[] {
   const [smallest, largest] = peer.sizes as [number, number];
   const operation = (op: string) => OPERATIONS.find((o) => o.op === op);
@@ -29,8 +35,9 @@ export function renderPeer(peer: PeerComparison): string[] {
       `${peer.seed.seconds.toFixed(1)} s). Its bundle, built by wrangler as ours is: ${int(peer.bundle.bytes)} bytes, gzip ` +
       `${int(peer.bundle.gzipBytes)}. Callers authenticate as its documentation says: the ${peer.authentication}; ours with ` +
       `the bearer access token. Both callers are their organization's owner. Every request was sent once and its answer ` +
-      `checked before the load; the scenarios ran in one set, ${peer.rounds} rounds, ours and theirs interleaved, each ` +
-      `ratio the median of the rounds' ratios.`,
+      `checked before the load; the scenarios ran in one set, ${peer.rounds} rounds of about ` +
+      `${peer.secondsPerRound.toFixed(1)} s each, ours and theirs interleaved, ${peer.connections} connections; each ratio is the median ` +
+      `of the rounds' ratios.`,
     table(
       [
         "operation",
@@ -43,6 +50,7 @@ export function renderPeer(peer: PeerComparison): string[] {
         "ours p50 ms",
         "theirs p50 ms",
         "p50 ours ÷ theirs",
+        "D1 round trips ours / theirs",
       ],
       peer.rows.map((r) => [
         operation(r.op)?.name ?? r.op,
@@ -55,9 +63,14 @@ export function renderPeer(peer: PeerComparison): string[] {
         ms(r.ours.p50),
         ms(r.theirs.p50),
         x(r.p50Ratio),
+        `${r.ours.roundTrips} / ${r.theirs.roundTrips}`,
       ]),
     ),
-    `Above 1 in "req/s ours ÷ theirs" is ours ahead; below 1 in "p50 ours ÷ theirs" is ours faster. With size:`,
+    `Above 1 in "req/s ours ÷ theirs" is ours ahead; below 1 in "p50 ours ÷ theirs" is ours faster. D1 round trips ` +
+      "per request as bench/workers/probe.js counts them around each bundle (the most over the request's bodies). " +
+      `Keys imported by one request, in an isolate already warm: ours ${importsOf(peer, "ours")}, better-auth ` +
+      `${importsOf(peer, "theirs")} (it verifies the session cookie's HMAC with a key it imports from the secret each ` +
+      "time). With size:",
     table(
       ["operation", `ours p50 @${int(largest)} ÷ @${int(smallest)}`, `better-auth p50 @${int(largest)} ÷ @${int(smallest)}`],
       peer.flatness.map((f) => [operation(f.op)?.name ?? f.op, `${x(f.ours)}x`, `${x(f.theirs)}x`]),
