@@ -1,7 +1,7 @@
 // The peer in the benchmark: better-auth's organization plugin as a second worker in the same
 // workerd, on a D1 database of its own, seeded with organizations of the smallest and the largest
 // size, against the API on the same operations, in one set of interleaved rounds. bench/run.ts
-// calls, in order: buildPeer, peerWorker (Miniflare options), seedPeer (./seed), preparePeerSet
+// calls, in order: buildPeer, peerWorkers (Miniflare options), seedPeer (./seed), preparePeerSet
 // (the set's scenarios, every request sent once and its status and content checked before any is
 // timed), then comparePeer on the measurements.
 import { spawnSync } from "node:child_process";
@@ -9,15 +9,16 @@ import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
+import { ROLE } from "../../src/auth/roles";
 import type { Budget, Measurement } from "../report";
 import type { PeerOrg, PeerSeed } from "./seed";
 
 // better-auth's exports do not include its package.json.
 const manifest = new URL("../../node_modules/better-auth/package.json", import.meta.url);
 export const PEER_VERSION = (JSON.parse(readFileSync(manifest, "utf8")) as { version: string }).version;
-export const PEER_D1_ID = "peer-better-auth";
+const PEER_D1_ID = "peer-better-auth";
 /** better-auth's baseURL in the peer: the origin it trusts, sent as `Origin` on POST (its CSRF check). */
-export const PEER_ORIGIN = "http://peer.bench.localhost";
+const PEER_ORIGIN = "http://peer.bench.localhost";
 /** better-auth's secret: it signs the session cookie with it (seed.ts signs the seeded ones). */
 export const PEER_SECRET = randomBytes(32).toString("base64url");
 const PAGE = 100;
@@ -135,7 +136,7 @@ const expectPage = (body: Json, key: string, length: (total: number) => number) 
 /** Ours and theirs, per operation and size: the order of the set's rounds. */
 function comparisonPlan(apiUrl: string, peerUrl: string, ours: OursOrg[], theirs: PeerOrg[]): ComparisonScenario[] {
   const JSON_TYPE = { "Content-Type": "application/json" };
-  const ourRoles = [254, 0]; // ADMINISTRATOR, USER
+  const ourRoles = [ROLE.ADMINISTRATOR, ROLE.USER];
   const theirRoles = ["admin", "member"];
   const plan: ComparisonScenario[] = [];
   for (const { op } of OPERATIONS) {
