@@ -19,6 +19,8 @@ export type Scenario = {
   /** A JSON body; with `uniqueEmail`, `{{n}}` in it becomes a per-request number. */
   body?: string;
   uniqueEmail?: boolean;
+  /** JSON bodies sent in turn, request after request over all connections (a write that changes something each time). */
+  bodies?: string[];
   connections: number;
   warmupSeconds: number;
   seconds: number;
@@ -58,6 +60,10 @@ function phase(scenario: Scenario, seconds: number, record: boolean): Promise<Lo
           },
         ]
       : undefined;
+    const bodies = scenario.bodies;
+    const alternating = bodies?.length
+      ? [{ setupRequest: (request: Record<string, unknown>) => ({ ...request, body: bodies[sequence++ % bodies.length] }) }]
+      : undefined;
     // Taken now, so that the warm-up's chains and the measurement's are distinct sessions: a
     // request in flight when a phase stops may have used its chain's token without an answer.
     const chains = scenario.refreshTokens?.splice(0, scenario.connections);
@@ -90,7 +96,7 @@ function phase(scenario: Scenario, seconds: number, record: boolean): Promise<Lo
         method: scenario.method,
         headers: scenario.headers,
         ...(scenario.body !== undefined && !scenario.uniqueEmail ? { body: scenario.body } : {}),
-        ...(requestTemplate ? { requests: requestTemplate } : {}),
+        ...(requestTemplate || alternating ? { requests: requestTemplate ?? alternating } : {}),
         ...(setupClient ? { setupClient } : {}),
         connections: scenario.connections,
         pipelining: 1,

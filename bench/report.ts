@@ -2,11 +2,14 @@
 // drawn as SVG here, converted to PNG with resvg (no browser, no network).
 import { Resvg } from "@resvg/resvg-js";
 import type { LoadResult } from "./load";
+import type { PeerComparison } from "./peer/compare";
+import { renderPeer } from "./peer/report";
 
 export type Measurement = Omit<LoadResult, "samples"> & {
   id: string;
   label: string;
-  group: "baseline" | "read" | "list" | "search" | "write";
+  /** "peer": the comparison with better-auth, reported in its own section (bench/peer/report.ts). */
+  group: "baseline" | "read" | "list" | "search" | "write" | "peer";
   connections: number;
   size?: number;
   rpsVsTrivial?: number;
@@ -88,6 +91,8 @@ export type BenchResults = {
   /** `minimal` is baseline (2); absent from runs recorded before it was measured. */
   coldStart: Record<"trivial" | "api", ColdStart> & { minimal?: ColdStart };
   budgets: Budget[];
+  /** Against better-auth (bench/peer); absent from runs before it was added. */
+  peer?: PeerComparison;
   /** `--label`: what this run measured (set for the "before" run). */
   label?: string;
   /** Written by hand into before.json: the changes made after it, listed in the report. */
@@ -99,6 +104,8 @@ const ms = (n: number) => (n >= 10 ? n.toFixed(1) : n.toFixed(2));
 const ratio = (n: number | undefined) => (n === undefined || !Number.isFinite(n) ? "" : n.toFixed(2));
 const size = (n: number) => (n >= 1000 ? `${n / 1000}k` : String(n));
 const pct = (n: number) => `${(n * 100).toFixed(0)}%`;
+// The comparison with better-auth has a section of its own, and stays out of the tables and the chart.
+const notPeer = (m: Measurement) => m.group !== "peer";
 
 function table(head: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
@@ -169,10 +176,11 @@ export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
       "For the scenarios measured in the baselines' rounds, a ratio is the median of the rounds' ratios; for the lists and " +
       "the writes, measured in later rounds, it is the ratio of the pooled figures.",
   );
+  const measured = r.measurements.filter(notPeer);
   out.push(
     table(
       ["scenario", "conns", "req/s", "req/s per round", "p50 ms", "p99 ms", "req/s ÷ (1)", "req/s ÷ (2)", "p50 ÷ (2)"],
-      r.measurements.map((m) => [
+      measured.map((m) => [
         m.label,
         m.connections,
         int(m.rps),
@@ -240,6 +248,7 @@ export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
         "though the database holds the largest one's matches too. The deep page's cursor leaves one full page of matches.",
     );
   }
+  if (r.peer) out.push(...renderPeer(r.peer));
 
   out.push("## POST /organization/users: the PBKDF2 share");
   const post = r.measurements.find((m) => m.id === "postUser");
@@ -416,8 +425,10 @@ function logTicks(min: number, max: number): number[] {
 }
 
 function latencyPanel(r: BenchResults, x0: number, y0: number, width: number): { svg: string; height: number } {
-  // Searches at the largest size only: the table has every size.
-  const rows = r.measurements.filter((m) => !m.id.endsWith("-2") && (m.group !== "search" || m.size === r.settings.sizes.at(-1)));
+  // Searches at the largest size only: the table has every size; the comparison with better-auth has its own section.
+  const rows = r.measurements.filter(
+    (m) => !m.id.endsWith("-2") && notPeer(m) && (m.group !== "search" || m.size === r.settings.sizes.at(-1)),
+  );
   const rowH = 26;
   const labelW = 330;
   const plotW = width - labelW - 40;
@@ -523,6 +534,7 @@ function ratioPanel(r: BenchResults, x0: number, y0: number, width: number, heig
     (m) =>
       m.group !== "baseline" &&
       m.group !== "search" &&
+      notPeer(m) &&
       m.id !== "pbkdf2" &&
       m.id !== "postUser" &&
       m.id !== "login" &&

@@ -18,7 +18,9 @@ import { gitCommit, ROOT, startHarness } from "./harness";
 import type { LoadResult, Scenario } from "./load";
 import { renderReport, type BenchResults, type Budget, type ColdStart as ColdStartFigures, type Measurement } from "./report";
 import { summarize } from "./stats";
-import { deepPosition, seedOrganizations, type SeededOrg } from "./seed";
+import { deepPosition, seedOrganizations, userId, type SeededOrg } from "./seed";
+import { buildPeer, comparePeer, PEER_PAGE, PEER_VERSION, peerWorkers, preparePeerSet } from "./peer/compare";
+import { seedPeer } from "./peer/seed";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
@@ -52,6 +54,11 @@ const CONNECTIONS = 8;
 const ROUNDS = QUICK ? 3 : 6;
 const SCENARIO_LIMIT_MS = 60_000;
 const PAGE = 100;
+// The comparison with better-auth (bench/peer): its own set, at the smallest and largest sizes, in
+// shorter runs than READ's (16 scenarios; autocannon runs whole seconds), and more of them than
+// three (with three, one slow round of ours decided its size ratio).
+const PEER_ROUNDS = 4;
+const PEER_TIMING = { warmup: 1, seconds: 1 };
 const BENCH_SECRET = randomBytes(32).toString("base64url");
 
 const harness = await startHarness("bench", 9 * 60_000);
@@ -75,6 +82,10 @@ const bundle = {
   largest: largestInputs(join(buildDir, "bundle-meta.json")),
 };
 log(`bundle: ${bundle.bytes} bytes, gzip ${bundle.gzipBytes} bytes (wrangler: ${bundle.wranglerGzipKiB} KiB gzip)`);
+
+// The peer, built as deployed too, into the work directory; it never enters the API's bundle.
+const peerBuild = buildPeer(work);
+log(`peer (better-auth ${PEER_VERSION}): ${peerBuild.bytes} bytes, gzip ${peerBuild.gzipBytes} bytes`);
 
 function largestInputs(metafile: string): { name: string; bytes: number }[] {
   if (!existsSync(metafile)) return [];
@@ -146,12 +157,23 @@ const workers = {
 const shared = { cf: false, resourcePersistencePath: join(work, "state"), verbose: false };
 
 log("starting workerd (Miniflare, direct sockets on 127.0.0.1)");
-const mf = await startMiniflare({ ...shared, workers: [workers.api, workers.probe, workers.minimal, workers.trivial] });
+const mf = await startMiniflare({
+  ...shared,
+  workers: [
+    workers.api,
+    workers.probe,
+    workers.minimal,
+    workers.trivial,
+    ...peerWorkers(peerBuild, harness.compatibilityDate(), harness.direct),
+  ],
+});
 const urls = {
   api: (await mf.unsafeGetDirectURL("api")).origin,
   probe: (await mf.unsafeGetDirectURL("probe")).origin,
   minimal: (await mf.unsafeGetDirectURL("minimal")).origin,
   trivial: (await mf.unsafeGetDirectURL("trivial")).origin,
+  peer: (await mf.unsafeGetDirectURL("peer")).origin,
+  "peer-probe": (await mf.unsafeGetDirectURL("peer-probe")).origin,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -201,6 +223,11 @@ for (const org of orgs) {
   byOrg.set(org, { token: await tokenFor(org.ownerId), deep: encodeCursor(await deepPosition(db, org.id, PAGE)), searchDeep });
 }
 const auth = (org: SeededOrg) => ({ Authorization: `Bearer ${byOrg.get(org)?.token}` });
+
+// The peer's own D1: organizations of the smallest and the largest size.
+const peerSizes = [SIZES[0] as number, SIZES.at(-1) as number];
+const peerSeed = await seedPeer(await mf.getD1Database("DB", "peer"), peerSizes);
+log(`seeded the peer: organizations of ${peerSizes.join(" and ")} members in ${peerSeed.seconds.toFixed(1)}s`);
 
 // ---------------------------------------------------------------------------------------------
 // 4. Structural checks on the built bundle, through the instrumented wrapper (not timed).
@@ -310,7 +337,14 @@ log(`  verification keys imported in the probe isolate after ${probes.length * 3
 
 const load = (scenario: Scenario) => harness.runProcess<LoadResult>("bench/load.ts", scenario, SCENARIO_LIMIT_MS);
 
-type Request = { method: Scenario["method"]; url: string; body?: string; expect: number; headers?: Record<string, string> };
+type Request = {
+  method: Scenario["method"];
+  url: string;
+  body?: string;
+  bodies?: string[];
+  expect: number;
+  headers?: Record<string, string>;
+};
 type Planned = {
   id: string;
   label: string;
@@ -348,6 +382,7 @@ async function measureInRounds(planned: Planned[], rounds: number): Promise<void
         method: p.request.method,
         headers: { ...p.request.headers, ...(p.request.body ? JSON_HEADERS : {}) },
         ...(p.request.body ? { body: p.request.body } : {}),
+        ...(p.request.bodies ? { bodies: p.request.bodies } : {}),
         ...(p.uniqueEmail ? { uniqueEmail: true } : {}),
         // Signed in before the load process starts, for the warm-up and the measurement.
         ...(p.refreshChain ? { refreshTokens: await signIn(2 * connections) } : {}),
@@ -522,6 +557,26 @@ await measureInRounds(
   ],
   SEARCH_ROUNDS,
 );
+
+// Against better-auth: each operation, ours then theirs, at the smallest and largest sizes. Every
+// request is sent once first and its answer checked (status and content).
+log(`against better-auth ${PEER_VERSION}: checking every request once, then ${PEER_ROUNDS} rounds`);
+const peerSet = await preparePeerSet(
+  urls,
+  peerSizes.map((size) => {
+    const org = orgs.find((o) => o.size === size) as SeededOrg;
+    // Member 9 is USER-role and live in every size (bench/seed.ts), and no other scenario uses it.
+    const editId = userId(orgs.indexOf(org) + 1, 9);
+    return { size, headers: auth(org), deepCursor: byOrg.get(org)?.deep ?? "", memberId: org.memberId, editId };
+  }),
+  peerSeed,
+);
+log(`  better-auth list-members?limit=100 answered ${peerSet.pageOf100}; measured at limit=${PEER_PAGE}`);
+await measureInRounds(
+  peerSet.plan.map((p) => ({ ...p, timing: PEER_TIMING })),
+  PEER_ROUNDS,
+);
+
 await measureInRounds(
   [
     {
@@ -688,6 +743,7 @@ const invalid = measurements.filter((m) => m.errors > 0 || Object.keys(m.unexpec
 const refresh = get("refresh");
 const refreshOther = Object.values(refresh.unexpected).reduce((a, n) => a + n, 0) + refresh.errors;
 const chainBreaks = refresh.chainBreaks ?? NaN;
+const peer = comparePeer(measurements, peerBuild, peerSeed, peerSet);
 const budgets: Budget[] = [
   {
     name: "GET /organization/{id} throughput vs baseline (2)",
@@ -775,6 +831,7 @@ const budgets: Budget[] = [
       `${endedByReuse} sessions ended as reuse`,
     pass: refresh.requests > 0 && refreshOther === 0 && chainBreaks === 0 && endedByReuse === 0,
   },
+  ...peer.budgets,
   {
     name: "every scenario answered only its expected status",
     limit: "0 other",
@@ -815,6 +872,7 @@ const results: BenchResults = {
     endedByReuse,
   },
   coldStart,
+  peer: peer.comparison,
   budgets,
   ...(LABEL ? { label: LABEL } : {}),
 };
