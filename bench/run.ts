@@ -36,7 +36,7 @@ const OUT = resolve(
 const labelIndex = args.indexOf("--label");
 const LABEL = labelIndex >= 0 ? args[labelIndex + 1] : undefined;
 const SIZES = QUICK ? [100, 1_000, 10_000] : [100, 10_000, 100_000];
-const READ = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 2, seconds: 2 };
+const READ = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 2, seconds: 1.5 };
 const WRITE = QUICK ? { warmup: 1, seconds: 1 } : { warmup: 1, seconds: 4 };
 // Searches: twelve scenarios in short rounds, on 2 connections. Local D1 runs one query at a
 // time, and a common term at 100,000 members takes tens of milliseconds: on 8 connections a request
@@ -51,13 +51,13 @@ const SEARCH_TERMS = { rare: "member42@", common: "member" } as const;
 const CONNECTIONS = 8;
 // Many short rounds rather than a few long ones: on a shared machine, load from elsewhere comes
 // in bursts, and the median of many per-round ratios sets a burst aside.
-const ROUNDS = QUICK ? 3 : 6;
+const ROUNDS = QUICK ? 3 : 4;
 const SCENARIO_LIMIT_MS = 60_000;
 const PAGE = 100;
 // The comparison with better-auth (bench/peer): its own set, at the smallest and largest sizes, in
 // shorter runs than READ's (16 scenarios; autocannon runs whole seconds), and more of them than
 // three (with three, one slow round of ours decided its size ratio).
-const PEER_ROUNDS = 4;
+const PEER_ROUNDS = 3;
 const PEER_TIMING = { warmup: 1, seconds: 1 };
 const BENCH_SECRET = randomBytes(32).toString("base64url");
 
