@@ -353,9 +353,15 @@ function beforeAfter(before: BenchResults, after: BenchResults): string[][] {
     r.coldStart.minimal ? ms(r.coldStart.minimal.firstResponseMs) : "",
   );
   const m = (r: BenchResults, id: string) => r.measurements.find((x) => x.id === id);
-  both("D1 round trips of GET /organization/{id}", (r) =>
-    String(Math.max(...(r.probes.find((p) => p.name === "getOrg")?.roundTrips ?? [NaN]))),
-  );
+  for (const [name, probe] of [
+    ["GET /organization/{id}", "getOrg"],
+    ["GET /organization/users/{id}", "getUser"],
+    ["PUT /organization/users/{id}", "putUser"],
+    ["POST /organization/users", "postUser"],
+    ["the list's first page", "listFirst"],
+  ] as const) {
+    both(`D1 round trips of ${name}`, (r) => String(Math.max(...(r.probes.find((p) => p.name === probe)?.roundTrips ?? [NaN]))));
+  }
   both("GET /organization/{id} req/s ÷ baseline (2), median of rounds", (r) => ratio(roundRatio(r, "getOrg", "minimal", "rps")));
   both("GET /organization/users/{id} req/s ÷ baseline (2), median of rounds", (r) =>
     ratio(roundRatio(r, "getUser", "minimal", "rps")),
