@@ -5,6 +5,7 @@ import type { Policy } from "../auth/policy";
 import type { Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { organizations, refreshTokens, sessions, users, type UserRow } from "./schema";
+import { shownColumns, type ShownUser } from "./users";
 import { callerOrganizations, callers, verdictOf, type Ask } from "./verdict";
 
 // Every query on sign-in sessions and their refresh tokens lives here.
@@ -221,8 +222,11 @@ export async function listSessions(db: Db, policy: Policy, ask: Ask, now: Date) 
 
 /** The caller's own row and organization, with the verdict: one statement. */
 export async function readOwnAccount(db: Db, policy: Policy, ask: Ask) {
-  const [seen] = await verdictOf(policy, ask).read(db, { user: callers, organization: callerOrganizations }).limit(1);
-  return { verdict: seen?.verdict, user: seen?.user, organization: seen?.organization };
+  const [seen] = await verdictOf(policy, ask)
+    .read(db, { user: shownColumns(callers), organization: callerOrganizations })
+    .limit(1);
+  // The caller's row is the statement's own (FROM): its NOT NULL columns are there whenever a row is.
+  return { verdict: seen?.verdict, user: seen?.user as ShownUser | undefined, organization: seen?.organization };
 }
 
 /** Ends one of the caller's own live sessions while the verdict allows it; one batch, the verdict read first. */

@@ -26,15 +26,30 @@ function visible(options: Visibility = {}): SQL | undefined {
 // preparedBy): Drizzle turns a statement of the verdict's size into SQL in about half a millisecond,
 // as much as the rest of a small request.
 
+/**
+ * The columns of a user that any answer shows (src/schemas/users.ts toOrgUser), and the position
+ * of the list's cursor: never the password hash, nor the columns kept for search and tokens.
+ */
+export function shownColumns<T extends typeof users | typeof targets | typeof callers>(table: T) {
+  const { id, email, firstName, lastName, orgId, orgRole, validated, deletedAt, createdAt } = table;
+  return { id, email, firstName, lastName, orgId, orgRole, validated, deletedAt, createdAt };
+}
+
+export type ShownUser = Pick<UserRow, keyof ReturnType<typeof shownColumns>>;
+
 const userRead = preparedBy((db, policy: Policy, ask: AnyAsk) =>
-  verdictOf(policy, ask).read(db, { user: targets }).limit(1).prepare(),
+  verdictOf(policy, ask)
+    .read(db, { user: shownColumns(targets) })
+    .limit(1)
+    .prepare(),
 );
 
 /** One user of the caller's organization with the verdict on reading them: one statement. */
 export async function readUser(db: Db, policy: Policy, ask: Ask) {
   const prepared = prepareAsk(policy, ask);
   const [read] = await userRead(db, prepared.key, policy, prepared.ask).all(prepared.values);
-  return { verdict: read?.verdict, row: read?.verdict === "ok" ? (read.user ?? undefined) : undefined };
+  // `ok` means the target's row was joined: its columns, all NOT NULL but deletedAt, are there.
+  return { verdict: read?.verdict, row: read?.verdict === "ok" ? (read.user as ShownUser) : undefined };
 }
 
 export type Cursor = { createdAt: string; id: string };
@@ -77,7 +92,7 @@ const plainPageStatements = preparedBy((db, policy: Policy, ask: AnyAsk, filter:
   return [
     verdict.read(db, {}).limit(1).prepare(),
     db
-      .select()
+      .select(shownColumns(users))
       .from(users)
       .where(and(inList(orgId, filter), after))
       .orderBy(asc(users.createdAt), asc(users.id))
@@ -117,7 +132,7 @@ function searchPage(db: Db, policy: Policy, ask: Ask, filter: ListFilter, page: 
   return db.batch([
     verdict.read(db, {}).limit(1),
     db
-      .select()
+      .select(shownColumns(users))
       .from(users)
       .where(and(where, after))
       .orderBy(asc(users.createdAt), asc(users.id))
@@ -206,7 +221,7 @@ export async function insertUser(db: Db, policy: Policy, ask: Ask, user: NewUser
         and(sql`NOT EXISTS (${orgHolder})`, not(held)),
       ),
     )
-    .returning();
+    .returning(shownColumns(users));
   const invitation = invite ? inviteNewUser(db, { userId: id, invitedBy: ask.caller.id, now }) : undefined;
   const [[seen], [row]] = invitation ? await db.batch([read, insert, invitation.statement]) : await db.batch([read, insert]);
   const holder: AddressHolder =
@@ -226,7 +241,7 @@ type UserSet = { [K in keyof UserRow]?: UserRow[K] | SQL };
 export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
 
 /** A guarded write's outcome: the verdict its batch read, and the row it wrote (undefined when refused). */
-export type GuardedWrite = { verdict: Reason | undefined; row: UserRow | undefined };
+export type GuardedWrite = { verdict: Reason | undefined; row: ShownUser | undefined };
 
 /**
  * Writes `set` to the target while the verdict allows it and `guard` holds, in one batch that first
@@ -245,7 +260,7 @@ async function guardedUpdate(
     .update(users)
     .set(set)
     .where(and(eq(users.id, userId), verdict.allows, guard))
-    .returning();
+    .returning(shownColumns(users));
   const [[seen], [row]] = then ? await db.batch([read, write, then]) : await db.batch([read, write]);
   return { verdict: seen?.verdict, row };
 }
@@ -263,7 +278,7 @@ const userUpdate = preparedBy((db, policy: Policy, ask: AnyAsk, changed: { names
       .update(users)
       .set(set)
       .where(and(eq(users.id, ask.targetId ?? ""), verdict.allows))
-      .returning()
+      .returning(shownColumns(users))
       .prepare(),
   ] as const;
 });

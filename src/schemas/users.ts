@@ -1,7 +1,8 @@
 import * as z from "../lib/zod";
 import { MESSAGES } from "../errors";
 import { isRole, ROLE, ROLE_DESCRIPTIONS, roleDescription, rolesUpTo } from "../auth/roles";
-import { AUTH_METHODS, type UserRow } from "../db/schema";
+import { AUTH_METHODS } from "../db/schema";
+import type { ShownUser } from "../db/users";
 import { booleanQuery, codePoints, partialUpdate, PRINTABLE_PATTERN, role, roleValue, text, wire } from "./common";
 
 const CURSOR_PATTERN = "^[A-Za-z0-9_-]+$";
@@ -144,7 +145,7 @@ export const UserPageSchema = z.strictObject({
 export type OrgUser = z.infer<typeof OrgUserSchema>;
 
 /** The wire shape of a user row: never the password hash or the search columns. */
-export function toOrgUser(row: UserRow): OrgUser {
+export function toOrgUser(row: ShownUser): OrgUser {
   const orgRole = isRole(row.orgRole) ? row.orgRole : ROLE.USER;
   return {
     id: row.id,

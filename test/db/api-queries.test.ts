@@ -352,6 +352,9 @@ describe("the statements the API sends", () => {
     });
 
     expect(Object.fromEntries(sent.map((s) => [s.name, s.roundTrips]))).toEqual(Object.fromEntries(sent.map((s) => [s.name, 1])));
+    // No read of these operations takes a password hash out of the database: none of them shows one.
+    const readsHashes = recorder.executions.filter((e) => /^\s*select/i.test(e.sql) && e.sql.includes('"password_hash"'));
+    expect(readsHashes.map((e) => e.sql)).toEqual([]);
     expect(await expectEveryStatementIndexed(recorder.executions)).toBeGreaterThan(20);
   });
 
