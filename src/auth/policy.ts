@@ -57,11 +57,7 @@ export const invalidToken = () =>
  * The error of a refused operation, for the verdict its batch gave; undefined for `ok`. No verdict
  * (the caller's row was not there) is the token's refusal.
  */
-export function refusal(
-  policy: Policy,
-  reason: Reason | undefined,
-  missing: string = MESSAGES.userNotFound,
-): ApiError | undefined {
+export function refusal(policy: Policy, reason: Reason | undefined): ApiError | undefined {
   switch (reason ?? "token") {
     case "ok":
       return undefined;
@@ -78,7 +74,7 @@ export function refusal(
         ? new ApiError("bad_request", policy.target.notSelf)
         : new ApiError("forbidden", policy.target?.selfOnly ?? policy.forbidden);
     case "missing":
-      return new ApiError("not_found", missing);
+      return new ApiError("not_found", MESSAGES.userNotFound);
     case "ceiling":
       return new ApiError("forbidden", MESSAGES.roleAboveOwn);
     case "rank":

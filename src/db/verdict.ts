@@ -188,8 +188,10 @@ export function verdictOf(policy: Policy, ask: AnyAsk, options: { callerOnly?: b
         .$dynamic();
       return (joinsTarget ? joined.leftJoin(targets, onTarget) : joined).where(eq(callers.id, ask.caller.id));
     },
-    /** True only while the verdict is `ok`: the condition a write carries. */
-    allows: sql`(${fromCaller({ verdict }).getSQL()}) = ${OK}`,
+    /** True only while the verdict is `ok`: the condition a write carries (built when asked for: reads alone need none). */
+    get allows() {
+      return sql`(${fromCaller({ verdict }).getSQL()}) = ${OK}`;
+    },
     /** `column` of the caller's row while the verdict is `ok`, else NULL: what a read is scoped by. */
     only: (column: SQLWrapper) => sql`(${fromCaller({ value: sql`${column}` }, allowed).getSQL()})`,
     /** The source of an `INSERT ... SELECT` made by the caller: `fields`, one row while the verdict is `ok` and `also` holds. */

@@ -45,10 +45,10 @@ export type Operation = ReturnType<typeof operation>;
 
 /**
  * Takes the verdict an operation's batch read: past this point the request's refusals are the
- * operation's own. Throws the verdict's refusal, if any (`missing` names what was not found).
+ * operation's own. Throws the verdict's refusal, if any.
  */
-export function admit(c: Context<AppEnv>, op: Operation, verdict: Reason | undefined, missing?: string): void {
+export function admit(c: Context<AppEnv>, op: Operation, verdict: Reason | undefined): void {
   c.set("judged", true);
-  const refused = refusal(op.policy, verdict, missing);
+  const refused = refusal(op.policy, verdict);
   if (refused) throw refused;
 }
