@@ -135,6 +135,8 @@ async function main(): Promise<string[]> {
   // Each of these is another client: a connection of its own, opened after the 413.
   await expect("GET of the organization, new connection", organization, { method: "GET", headers: auth }, 200);
   await expect("GET /, new connection", `${origin}/`, { method: "GET" }, 404);
+  // src/index.ts: the isolate's start is logged (and pays for the console's first use).
+  if (!serverOutput.includes('{"level":"info","event":"isolate_started"}')) problems.push("no isolate_started log line");
   await sleep(1_000);
   if (server.exitCode !== null || server.signalCode !== null)
     problems.push(`npm run dev exited (${server.signalCode ?? `exit ${server.exitCode}`})`);

@@ -2,6 +2,7 @@ import { importJWK, jwtVerify, SignJWT, type JWK, type JWTHeaderParameters } fro
 import { JOSEError } from "jose/errors";
 import { issuesOwnTokens, jwksSchema, publishedKeys, type AuthConfig, type Jwk } from "../env";
 import { errorClass, log } from "../log";
+import { verifiedTokens } from "./verified-tokens";
 
 // Bearer-token verification (RFC 7519, RFC 8725) with jose: the algorithm is pinned by
 // configuration, `exp` is required, time claims get 60 s of leeway, and `iss`/`aud` are checked
@@ -217,16 +218,23 @@ export function createVerifier(config: AuthConfig, options: VerifierOptions = {}
   const resolveKey =
     alg === "HS256" ? secretKeyResolver(config.JWT_SECRET ?? "") : jwksKeyResolver(source, alg, options.clock ?? Date.now);
 
-  const getKey = async (header: JWTHeaderParameters) => {
-    checkHeader(header);
-    const key = await resolveKey(header.kid);
-    if (!key) throw new TokenError("no key for token");
-    return key;
-  };
+  const kept = verifiedTokens<VerifiedToken>();
 
   return async (token, now = Math.floor(Date.now() / 1000)) => {
     if (token.length > MAX_TOKEN_LENGTH) throw new TokenError("token too long");
     if (!COMPACT_JWS.test(token)) throw new TokenError("token is not a JWS compact serialization");
+    const known = kept.get(token, now, LEEWAY_SECONDS);
+    // The key is resolved as for a new token (a stale set is refreshed): the same key, the same verdict.
+    if (known && (await resolveKey(known.kid)) === known.key) return known.claims;
+
+    let used: { kid: unknown; key: CryptoKey } | undefined;
+    const getKey = async (header: JWTHeaderParameters) => {
+      checkHeader(header);
+      const key = await resolveKey(header.kid);
+      if (!key) throw new TokenError("no key for token");
+      used = { kid: header.kid, key };
+      return key;
+    };
     let payload;
     try {
       // The algorithm is pinned by configuration (RFC 8725 §3.1); `none` can never match.
@@ -244,7 +252,10 @@ export function createVerifier(config: AuthConfig, options: VerifierOptions = {}
       if (error instanceof JOSEError || error instanceof TypeError) throw new TokenError("token refused");
       throw error;
     }
-    return accessClaims(payload, now, issuesOwnTokens(config));
+    const claims = accessClaims(payload, now, issuesOwnTokens(config));
+    // `exp` is required (jose has checked it is a number).
+    if (used) kept.remember(token, { claims, ...used, exp: payload.exp as number, verifiedAt: now });
+    return claims;
   };
 }
 

@@ -7,6 +7,7 @@ import {
   LEEWAY_SECONDS,
   TokenError,
 } from "../../src/auth/jwt";
+import { verifiedTokens } from "../../src/auth/verified-tokens";
 import { parseAuthConfig, type AuthVars } from "../../src/env";
 import { b64url, encodePart } from "../helpers/jws";
 
@@ -406,6 +407,74 @@ describe("RS256 through a JWKS URL", () => {
     await expect(result).rejects.toMatchObject({ retryAfterSeconds: JWKS_COOLDOWN_MS / 1000 });
     await expect(result).rejects.not.toBeInstanceOf(TokenError);
     errors.mockRestore();
+  });
+});
+
+describe("a verified token is kept by its verifier", () => {
+  // Signature checks are counted on the real Web Crypto, which still does every check.
+  const countVerifications = () => vi.spyOn(crypto.subtle, "verify");
+  afterEach(() => vi.restoreAllMocks());
+
+  it("checks a token's signature once, and answers it the same while it stands", async () => {
+    const verify = hsVerifier();
+    const token = await hs256(claims());
+    const checks = countVerifications();
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    await expect(verify(token, NOW + 3000)).resolves.toEqual(verified());
+    expect(checks).toHaveBeenCalledTimes(1);
+    // Another token is verified on its own.
+    await expect(verify(await hs256(claims({ iat: IAT + 1 })), NOW)).resolves.toEqual(verified({ iat: IAT + 1 }));
+    expect(checks).toHaveBeenCalledTimes(2);
+  });
+
+  it("refuses a kept token once it has expired, as jose would", async () => {
+    const verify = hsVerifier();
+    const token = await hs256(claims({ exp: NOW + 100 }));
+    await verify(token, NOW);
+    await expect(verify(token, NOW + 100 + LEEWAY_SECONDS - 1)).resolves.toEqual(verified());
+    await expectRefused(verify(token, NOW + 100 + LEEWAY_SECONDS));
+  });
+
+  it("does not answer from a verification made later than the time asked about", async () => {
+    const verify = hsVerifier();
+    const token = await hs256(claims({ nbf: NOW }));
+    await verify(token, NOW);
+    // Before its nbf (beyond the leeway), the token is refused although a later verification holds.
+    await expectRefused(verify(token, NOW - LEEWAY_SECONDS - 1));
+  });
+
+  it("verifies a kept token again when its key has left the set, and refuses it", async () => {
+    const old = await rsaPair("k1");
+    const rotated = await rsaPair("k2");
+    const endpoint = jwksEndpoint([old.publicJwk]);
+    const clock = { now: 0 };
+    const verify = remoteVerifier(endpoint, clock);
+    const token = await rsToken(old, "k1");
+    await expect(verify(token, NOW)).resolves.toEqual(verified());
+    endpoint.keys = [rotated.publicJwk];
+    clock.now = JWKS_REFRESH_MS + 1;
+    await expectRefused(verify(token, NOW));
+    expect(endpoint.requests).toBe(2);
+  });
+
+  it("does not keep a refused token", async () => {
+    const verify = hsVerifier();
+    const token = await hs256(claims(), undefined, "another-secret-0123456789abcdef0123");
+    const checks = countVerifications();
+    await expectRefused(verify(token, NOW));
+    await expectRefused(verify(token, NOW));
+    expect(checks).toHaveBeenCalledTimes(2);
+  });
+
+  it("keeps a bounded number of tokens, the longest kept leaving first", () => {
+    const kept = verifiedTokens<string>(2);
+    const entry = (claims: string) => ({ claims, kid: undefined, key: {} as CryptoKey, exp: NOW + 3600, verifiedAt: NOW });
+    kept.remember("a", entry("a"));
+    kept.remember("b", entry("b"));
+    kept.remember("c", entry("c"));
+    expect(kept.get("a", NOW, LEEWAY_SECONDS)).toBeUndefined();
+    expect(kept.get("b", NOW, LEEWAY_SECONDS)?.claims).toBe("b");
+    expect(kept.get("c", NOW, LEEWAY_SECONDS)?.claims).toBe("c");
   });
 });
 
