@@ -152,8 +152,9 @@ export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
       `wrangler ${r.versions.wrangler} (build), workerd ${r.versions.workerd} via Miniflare ${r.versions.miniflare} ` +
       `(direct sockets), autocannon ${r.versions.autocannon} in separate processes on 127.0.0.1. ` +
       `Reads and PUT: ${r.settings.connections} connections, ${r.settings.rounds} rounds of ${r.settings.read.seconds} s each ` +
-      `(the first after a ${r.settings.read.warmup} s warm-up), the scenarios of a set interleaved round by round so that ` +
-      `background load on this shared machine falls on all of them alike; POST /user/refresh the same, in a set of its own; ` +
+      `(the first after a ${r.settings.read.warmup} s warm-up), the scenarios of a set interleaved round by round, each next to ` +
+      `the one it is compared with and in reverse order every other round, so that background load on this shared ` +
+      `machine falls on all of them alike; POST /user/refresh the same, in a set of its own; ` +
       `POST /organization/users, POST /user/login and PBKDF2: 1 connection, 2 rounds of ` +
       `${r.settings.write.seconds} s. A scenario's figures pool its rounds; the ratios the budgets judge are taken within ` +
       `each round, then their median. Latency is per response, in milliseconds, as the load generator saw it.`,

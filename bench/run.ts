@@ -367,14 +367,16 @@ const fixed = (n: number | null) => (typeof n === "number" ? n.toFixed(2) : "non
 /**
  * Runs the scenarios of a set in turn, `rounds` times over (round-robin), so that whatever else
  * the machine does drifts over all of them alike. A scenario's figures pool its rounds; the
- * ratios that budgets judge are taken within each round, then their median.
+ * ratios that budgets judge are taken within each round, then their median. Planned so that a
+ * scenario runs next to the one it is compared with, and run in reverse order every other round:
+ * a drift within a round then falls on both sides of a ratio alike, not always on the later one.
  */
 let sets = 0;
 async function measureInRounds(planned: Planned[], rounds: number): Promise<void> {
   const set = ++sets;
   const results = new Map<string, LoadResult[]>(planned.map((p) => [p.id, []]));
   for (let round = 0; round < rounds; round++) {
-    for (const p of planned) {
+    for (const p of round % 2 === 0 ? planned : [...planned].reverse()) {
       const timing = p.timing ?? (p.write ? WRITE : READ);
       const connections = p.connections ?? CONNECTIONS;
       const result = await load({
@@ -469,45 +471,45 @@ await measureInRounds(
       request: { method: "GET", url: `${urls.trivial}/`, expect: 200 },
     },
     { id: "minimal", label: "baseline (2): hand-written GET /organization/{id}", group: "baseline", request: minimalOrg },
+    { id: "getOrg", label: "GET /organization/{id}", group: "read", request: { ...e.getOrg, headers: largeAuth } },
     {
       id: "minimal-getUser",
       label: "baseline (2): hand-written GET /organization/users/{id}",
       group: "baseline",
       request: { ...m.getUser, headers: largeAuth },
     },
+    { id: "getUser", label: "GET /organization/users/{id}", group: "read", request: { ...e.getUser, headers: largeAuth } },
     {
       id: "minimal-putUser",
       label: "baseline (2): hand-written PUT /organization/users/{id}",
       group: "baseline",
       request: { ...m.putUser, headers: largeAuth },
     },
-    { id: "getOrg", label: "GET /organization/{id}", group: "read", request: { ...e.getOrg, headers: largeAuth } },
-    { id: "getUser", label: "GET /organization/users/{id}", group: "read", request: { ...e.getUser, headers: largeAuth } },
     { id: "putUser", label: "PUT /organization/users/{id}", group: "write", request: { ...e.putUser, headers: largeAuth } },
   ],
   ROUNDS,
 );
+// Per page: its baseline, then the largest organization's, the smallest's and the others' (each
+// ratio's two sides next to each other).
 await measureInRounds(
-  [
-    ...(["first", "deep"] as const).map((page) => ({
+  (["first", "deep"] as const).flatMap((page) => [
+    {
       id: `minimal-list-${page}`,
       label: `baseline (2): hand-written GET /organization/users?limit=100 ${page} @${largest.size.toLocaleString("en")}`,
       group: "baseline" as const,
       request: { ...(page === "first" ? m.listFirst : m.listDeep), headers: largeAuth },
-    })),
-    ...(["first", "deep"] as const).flatMap((page) =>
-      orgs.map((org) => {
-        const forOrg = endpoints(org, urls.api);
-        return {
-          id: `list-${page}-${org.size}`,
-          label: `GET /organization/users?limit=100 ${page} @${org.size.toLocaleString("en")}`,
-          group: "list" as const,
-          request: { ...(page === "first" ? forOrg.listFirst : forOrg.listDeep), headers: auth(org) },
-          size: org.size,
-        };
-      }),
-    ),
-  ],
+    },
+    ...[largest, smallest, ...orgs.filter((org) => org !== largest && org !== smallest)].map((org) => {
+      const forOrg = endpoints(org, urls.api);
+      return {
+        id: `list-${page}-${org.size}`,
+        label: `GET /organization/users?limit=100 ${page} @${org.size.toLocaleString("en")}`,
+        group: "list" as const,
+        request: { ...(page === "first" ? forOrg.listFirst : forOrg.listDeep), headers: auth(org) },
+        size: org.size,
+      };
+    }),
+  ]),
   ROUNDS,
 );
 // What each term matches in each organization (live members, after the probes wrote theirs), for the report.
