@@ -1,6 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import type { Policy } from "../auth/policy";
-import { preparedBy, type Db } from "./client";
+import { allPrepared, preparedBy, type Db } from "./client";
 import { organizations, type OrganizationRow } from "./schema";
 import { callerOrganizations, prepareAsk, verdictOf, type AnyAsk, type Ask } from "./verdict";
 
@@ -28,7 +28,7 @@ const organizationRead = preparedBy((db, policy: Policy, ask: AnyAsk) =>
 /** The caller's organization with the verdict on reading it: one statement, prepared once per shape. */
 export async function readOrganization(db: Db, policy: Policy, ask: Ask) {
   const prepared = prepareAsk(policy, ask);
-  const [read] = await organizationRead(db, prepared.key, policy, prepared.ask).all(prepared.values);
+  const [read] = await allPrepared(db, organizationRead(db, prepared.key, policy, prepared.ask), prepared.values);
   return { verdict: read?.verdict, row: read?.verdict === "ok" ? read.organization : undefined };
 }
 

@@ -4,7 +4,7 @@ import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Policy, Reason } from "../auth/policy";
 import type { Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
-import { batchPrepared, preparedBy, type Db } from "./client";
+import { allPrepared, batchPrepared, preparedBy, type Db } from "./client";
 import { selectedRow } from "./insert-select";
 import { addressHeld, inviteNewUser } from "./invitations";
 import { searchCondition, searchTotal } from "./search";
@@ -47,7 +47,7 @@ const userRead = preparedBy((db, policy: Policy, ask: AnyAsk) =>
 /** One user of the caller's organization with the verdict on reading them: one statement. */
 export async function readUser(db: Db, policy: Policy, ask: Ask) {
   const prepared = prepareAsk(policy, ask);
-  const [read] = await userRead(db, prepared.key, policy, prepared.ask).all(prepared.values);
+  const [read] = await allPrepared(db, userRead(db, prepared.key, policy, prepared.ask), prepared.values);
   // `ok` means the target's row was joined: its columns, all NOT NULL but deletedAt, are there.
   return { verdict: read?.verdict, row: read?.verdict === "ok" ? (read.user as ShownUser) : undefined };
 }
