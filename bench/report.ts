@@ -172,7 +172,7 @@ export function renderMarkdown(r: BenchResults, before?: BenchResults): string {
   out.push("## Throughput and latency");
   out.push(
     `Ratios are to the two baselines, measured in the same rounds as the API's reads: (1) a constant-JSON worker, ${int(r.baselines.trivialRps)} req/s (spread between rounds ${pct(r.baselines.trivialDrift)}); ` +
-      `(2) a hand-written GET /organization/{id} (Web Crypto HS256 and the API's single D1 statement, no framework), ` +
+      `(2) a hand-written GET /organization/{id} (Web Crypto HS256 and the API's single D1 statement, the API's headers and log line, no framework), ` +
       `${int(r.baselines.minimalRps)} req/s, p50 ${ms(r.baselines.minimalP50)} ms (spread ${pct(r.baselines.minimalDrift)}). ` +
       "For the scenarios measured in the baselines' rounds, a ratio is the median of the rounds' ratios; for the lists and " +
       "the writes, measured in later rounds, it is the ratio of the pooled figures.",

@@ -4,7 +4,10 @@
 // bench/run.ts recorded them through the probe (POST /statements: their SQL and bound values), in
 // one D1 round trip, and shapes the same answer from the rows by hand: GET /organization/{id}, GET
 // and PUT /organization/users/{id}, and the first and a deep page of GET /organization/users. A
-// verdict other than `ok` (or none) is answered 401/403 as the API would.
+// verdict other than `ok` (or none) is answered 401/403 as the API would. Its answers are the API's,
+// headers included: the same security and cache headers, a request id, the list's `Link`; and it
+// writes the API's one log line per request (src/log.ts). What it leaves out is what the API is
+// measured for: the framework, the router, the validator, the ORM and jose.
 //
 // Also serves POST /pbkdf2: the password hash of POST /organization/users alone (PBKDF2-SHA256,
 // the same iterations, salt and output length as src/auth/password.ts), to report its share.
@@ -29,7 +32,34 @@ function fromBase64Url(text) {
   return bytes;
 }
 
-const json = (status, body) => new Response(JSON.stringify(body), { status, headers: JSON_TYPE });
+// As the API answers (src/middleware/security-headers.ts: hono's secureHeaders defaults, no-store).
+const ANSWER_HEADERS = [
+  ["Content-Type", "application/json; charset=utf-8"],
+  ["Cross-Origin-Resource-Policy", "same-origin"],
+  ["Cross-Origin-Opener-Policy", "same-origin"],
+  ["Origin-Agent-Cluster", "?1"],
+  ["Referrer-Policy", "no-referrer"],
+  ["Strict-Transport-Security", "max-age=15552000; includeSubDomains"],
+  ["X-Content-Type-Options", "nosniff"],
+  ["X-DNS-Prefetch-Control", "off"],
+  ["X-Download-Options", "noopen"],
+  ["X-Frame-Options", "SAMEORIGIN"],
+  ["X-Permitted-Cross-Domain-Policies", "none"],
+  ["X-XSS-Protection", "0"],
+  ["Cache-Control", "no-store"],
+];
+
+/** The answer, with the API's headers (and `extra`), and the API's log line for it. */
+function json(status, body, extra = [], at = { method: "GET", route: null }) {
+  const requestId = crypto.randomUUID();
+  const started = Date.now();
+  const response = new Response(JSON.stringify(body), {
+    status,
+    headers: [...ANSWER_HEADERS, ...extra, ["X-Request-Id", requestId]],
+  });
+  console.log(JSON.stringify({ level: "info", event: "request", requestId, ...at, status, durationMs: Date.now() - started }));
+  return response;
+}
 const refuse = (status, code, message) => json(status, { success: false, data: null, message, code });
 
 async function verify(header, secret) {
@@ -139,16 +169,20 @@ export default {
 
     if (org) {
       const [[row]] = await run(env, "getOrg");
-      return refusal(verdictOf(row)) ?? json(200, { success: true, data: organization(row) });
+      const at = { method: "GET", route: "/organization/:orgId", callerId: claims.sub };
+      return refusal(verdictOf(row)) ?? json(200, { success: true, data: organization(row) }, [], at);
     }
     if (user && request.method === "GET") {
       const [[row]] = await run(env, "getUser");
-      return refusal(verdictOf(row)) ?? json(200, orgUser(row));
+      const at = { method: "GET", route: "/organization/users/:userId", callerId: claims.sub };
+      return refusal(verdictOf(row)) ?? json(200, orgUser(row), [], at);
     }
     if (user && request.method === "PUT") {
       await request.text();
       const [[seen], [row]] = await run(env, "putUser");
-      return refusal(verdictOf(seen)) ?? json(200, { success: true, data: orgUser(row), message: "User updated successfully" });
+      const at = { method: "PUT", route: "/organization/users/:userId", callerId: claims.sub };
+      const body = { success: true, data: orgUser(row), message: "User updated successfully" };
+      return refusal(verdictOf(seen)) ?? json(200, body, [], at);
     }
     if (list) {
       const limit = Number(url.searchParams.get("limit"));
@@ -158,7 +192,10 @@ export default {
       const items = rows.slice(0, limit);
       const last = items.at(-1);
       const nextCursor = rows.length > limit && last ? btoa(JSON.stringify([last.created_at, last.id])).replace(/=+$/, "") : null;
-      return json(200, { success: true, data: items.map(orgUser), total: Object.values(total)[0], nextCursor });
+      if (nextCursor) url.searchParams.set("cursor", nextCursor);
+      const link = nextCursor ? [["Link", `<${url}>; rel="next"`]] : [];
+      const body = { success: true, data: items.map(orgUser), total: Object.values(total)[0], nextCursor };
+      return json(200, body, link, { method: "GET", route: "/organization/users", callerId: claims.sub });
     }
     return refuse(404, "not_found", "Not found");
   },
