@@ -4,9 +4,9 @@ import { handleInvitationBatch } from "./invitations/deliver";
 import { sweepInvitations } from "./invitations/sweep";
 import { log } from "./log";
 
-// One line as the isolate starts, so that cold starts show in the logs. It is also the isolate's
-// first use of the console, which costs about 2 ms (measured): paid here, at startup (which
-// Cloudflare overlaps with the TLS handshake), rather than by the first request's answer.
+// One line as the isolate starts (locally, each start shows in the console). It is also the
+// isolate's first use of the console, which costs about 2 ms in workerd (measured): paid here, at
+// startup (which Cloudflare overlaps with the TLS handshake), rather than by the first answer.
 log({ level: "info", event: "isolate_started" });
 
 export default {

@@ -225,7 +225,10 @@ export function createVerifier(config: AuthConfig, options: VerifierOptions = {}
     if (!COMPACT_JWS.test(token)) throw new TokenError("token is not a JWS compact serialization");
     const known = kept.get(token, now, LEEWAY_SECONDS);
     // The key is resolved as for a new token (a stale set is refreshed): the same key, the same verdict.
-    if (known && (await resolveKey(known.kid)) === known.key) return known.claims;
+    if (known) {
+      if ((await resolveKey(known.kid)) === known.key) return known.claims;
+      kept.forget(token);
+    }
 
     let used: { kid: unknown; key: CryptoKey } | undefined;
     const getKey = async (header: JWTHeaderParameters) => {

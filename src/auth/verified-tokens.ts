@@ -5,7 +5,7 @@
 // or replaced). Only the verification is kept: whether the caller and their session still stand
 // is read from the database on every request (src/db/verdict.ts).
 
-/** How many verified tokens an isolate keeps; the longest kept leaves first. */
+/** How many verified tokens an isolate keeps; the one unused the longest leaves first. */
 export const VERIFIED_TOKENS_KEPT = 1024;
 
 export type Verified<Claims> = {
@@ -33,7 +33,14 @@ export function verifiedTokens<Claims>(limit = VERIFIED_TOKENS_KEPT) {
         kept.delete(token);
         return undefined;
       }
-      return now >= found.verifiedAt ? found : undefined;
+      if (now < found.verifiedAt) return undefined;
+      // Used again: it is now the last to leave.
+      kept.delete(token);
+      kept.set(token, found);
+      return found;
+    },
+    forget(token: string): void {
+      kept.delete(token);
     },
     remember(token: string, verified: Verified<Claims>): void {
       kept.delete(token);

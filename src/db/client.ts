@@ -70,7 +70,12 @@ type BatchResults<T extends readonly Bound[]> = { [K in keyof T]: Awaited<Return
 // from the ordered selection and join map Drizzle keeps on it (internal members of drizzle-orm,
 // whose version is pinned); test/db/rows.test.ts holds it equal to Drizzle's own mapResult.
 type Ordered = { path: string[]; field: unknown }[];
-type Internals = { fields?: Ordered; joinsNotNullableMap?: Record<string, boolean>; executeMethod?: string };
+type Internals = {
+  fields?: Ordered;
+  joinsNotNullableMap?: Record<string, boolean>;
+  executeMethod?: string;
+  customResultMapper?: unknown;
+};
 type Decoder = { mapFromDriverValue(value: unknown): unknown };
 type RowMapper = (values: unknown[]) => Record<string, unknown>;
 
@@ -123,13 +128,18 @@ function mapperOf(statement: AnyPrepared): RowMapper | null {
   let mapper = mappers.get(statement);
   if (mapper === undefined) {
     const internals = statement as unknown as Internals;
-    mapper = internals.executeMethod === "all" && internals.fields ? compileMapper(internals) : null;
+    mapper =
+      internals.executeMethod === "all" && internals.fields && !internals.customResultMapper ? compileMapper(internals) : null;
     mappers.set(statement, mapper);
   }
   return mapper;
 }
 
-/** A prepared statement's result in a batch (its rows as objects), mapped as Drizzle maps it. */
+/**
+ * A prepared statement's result in a batch, mapped as Drizzle maps it. Its rows are objects, taken
+ * in their keys' order as Drizzle takes them: columns that share a name, or that are named by an
+ * integer (which objects order first), would not map; no statement here selects such columns.
+ */
 export function mapBatchResult(statement: AnyPrepared, result: D1Result): unknown {
   const mapper = mapperOf(statement);
   return mapper ? (result.results as object[]).map((row) => mapper(Object.values(row))) : statement.mapResult(result, true);
@@ -141,13 +151,14 @@ export async function allPrepared<S extends AnyPrepared>(
   statement: S,
   values: Record<string, unknown>,
 ): Promise<Awaited<ReturnType<S["all"]>>> {
+  const mapper = mapperOf(statement);
+  if (!mapper) return statement.all(values) as Awaited<ReturnType<S["all"]>>;
   const query = statement.getQuery();
   const rows = await db.$client
     .prepare(query.sql)
     .bind(...fillPlaceholders(query.params, values))
     .raw();
-  const mapper = mapperOf(statement);
-  return (mapper ? rows.map(mapper) : statement.mapResult(rows, false)) as Awaited<ReturnType<S["all"]>>;
+  return rows.map(mapper) as Awaited<ReturnType<S["all"]>>;
 }
 
 /**

@@ -53,9 +53,11 @@ export function validationHook(result: HookResult, _c: Context): void {
  * where the route's own query validation would, after authentication and the role.
  */
 export const refuseEmptyParameterNames = createMiddleware(async (c, next) => {
-  // The query is what follows the first "?" (a request's URL has no fragment): no URL to parse.
-  const at = c.req.url.indexOf("?");
-  const query = at < 0 ? "" : c.req.url.slice(at + 1);
+  // The query is what follows the first "?" before any fragment: no URL to parse.
+  const hash = c.req.url.indexOf("#");
+  const url = hash < 0 ? c.req.url : c.req.url.slice(0, hash);
+  const at = url.indexOf("?");
+  const query = at < 0 ? "" : url.slice(at + 1);
   if (query.split("&").some((part) => part !== "" && part.split("=")[0] === "")) {
     throw new ApiError("validation_failed", `${MESSAGES.validation}: a query parameter has an empty name`, [
       { path: "", message: "Unknown field" },
