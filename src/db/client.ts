@@ -1,4 +1,4 @@
-import { Column, fillPlaceholders, getTableName, is, SQL, Subquery } from "drizzle-orm";
+import { Column, DrizzleQueryError, fillPlaceholders, getTableName, is, SQL, Subquery } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
 import type { SQLitePreparedQuery } from "drizzle-orm/sqlite-core";
 
@@ -154,10 +154,15 @@ export async function allPrepared<S extends AnyPrepared>(
   const mapper = mapperOf(statement);
   if (!mapper) return statement.all(values) as Awaited<ReturnType<S["all"]>>;
   const query = statement.getQuery();
+  const params = fillPlaceholders(query.params, values);
+  // Failures as Drizzle reports them, so that a log's summary removes the bound values (src/log.ts).
   const rows = await db.$client
     .prepare(query.sql)
-    .bind(...fillPlaceholders(query.params, values))
-    .raw();
+    .bind(...params)
+    .raw()
+    .catch((error: unknown) => {
+      throw new DrizzleQueryError(query.sql, params, error as Error);
+    });
   return rows.map(mapper) as Awaited<ReturnType<S["all"]>>;
 }
 
