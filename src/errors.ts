@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import { accepts } from "hono/accepts";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { AppEnv } from "./env";
@@ -92,7 +93,16 @@ export const MESSAGES = {
   ownAccountOnly: "You can only update your own account; other users are under /organization/users",
 } as const;
 
-export type FieldProblem = { path: string; message: string };
+/**
+ * One refused field: `path` as the envelope names it (`a.b`), `pointer` its RFC 6901 JSON Pointer
+ * (`/a/b`) within the part of the request named by `in`, as problem details list it.
+ */
+export type FieldProblem = { path: string; message: string; pointer: string; in: "body" | "query" | "path" };
+
+/** The problem of one top-level field or parameter, named by `name`. */
+export function fieldProblem(part: FieldProblem["in"], name: string, message: string): FieldProblem {
+  return { path: name, message, pointer: `/${name}`, in: part };
+}
 
 /** At most this many field problems are listed, so a body of many bad fields gets a bounded answer. */
 export const MAX_DETAILS = 50;
@@ -122,15 +132,71 @@ export function errorBody(code: ErrorCode, message: string, requestId: string, d
     message,
     code,
     requestId,
-    ...(details ? { details: details.slice(0, MAX_DETAILS) } : {}),
+    ...(details ? { details: details.slice(0, MAX_DETAILS).map(({ path, message }) => ({ path, message })) } : {}),
   };
 }
 
+export const PROBLEM_TYPE = "application/problem+json";
+
+/** The reason phrases of RFC 9110 §15, the `title` of a problem whose type is `about:blank`. */
+export const STATUS_TITLES: Record<(typeof ERROR_STATUS)[ErrorCode], string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  405: "Method Not Allowed",
+  409: "Conflict",
+  413: "Content Too Large",
+  415: "Unsupported Media Type",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/**
+ * The same error as RFC 9457 problem details. The type is `about:blank` (the status says what
+ * kind of problem it is) and `code` refines it, as in the envelope; `instance` is the request id.
+ */
+export function problemBody(error: ApiError, requestId: string) {
+  return {
+    type: "about:blank",
+    title: STATUS_TITLES[error.status as keyof typeof STATUS_TITLES],
+    status: error.status,
+    detail: error.message,
+    instance: requestId,
+    code: error.code,
+    ...(error.details
+      ? {
+          errors: error.details
+            .slice(0, MAX_DETAILS)
+            .map(({ message, pointer, in: part }) => ({ detail: message, pointer, in: part })),
+        }
+      : {}),
+  };
+}
+
+/**
+ * Whether the client asked for problem details: Accept names application/problem+json, above
+ * application/json (by q, then by the header's order). A wildcard (any type, `application/*`) keeps the envelope.
+ */
+function wantsProblem(c: Context<AppEnv>): boolean {
+  return (
+    accepts(c, { header: "Accept", supports: ["application/json", PROBLEM_TYPE], default: "application/json" }) === PROBLEM_TYPE
+  );
+}
+
+/** The one error renderer: the Flashback envelope, or problem details for a client that asks for them. */
 function render(c: Context<AppEnv>, error: ApiError): Response {
-  for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value);
+  // RateLimit-Policy is a list to which each limit that counted the request adds its own policy.
+  for (const [name, value] of Object.entries(error.headers ?? {})) c.header(name, value, { append: name === "RateLimit-Policy" });
   c.set("errorCode", error.code);
+  // The body's form follows Accept, so a cache must not hand one client's form to another.
+  c.header("Vary", "Accept", { append: true });
   // Set by the request log middleware, which runs first; a fresh id should it ever have not.
   const requestId = c.get("requestId") ?? crypto.randomUUID();
+  if (wantsProblem(c)) {
+    return c.body(JSON.stringify(problemBody(error, requestId)), error.status, { "Content-Type": PROBLEM_TYPE });
+  }
   return c.json(errorBody(error.code, error.message, requestId, error.details), error.status);
 }
 

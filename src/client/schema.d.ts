@@ -441,6 +441,38 @@ export interface components {
                 message: string;
             }[];
         };
+        /** @description RFC 9457 problem details: the error of a request whose Accept prefers application/problem+json */
+        Problem: {
+            /**
+             * @description The status says what kind of problem it is; `code` refines it
+             * @enum {string}
+             */
+            type: "about:blank";
+            /**
+             * @description The status's reason phrase
+             * @enum {string}
+             */
+            title: "Bad Request" | "Unauthorized" | "Forbidden" | "Not Found" | "Method Not Allowed" | "Conflict" | "Content Too Large" | "Unsupported Media Type" | "Too Many Requests" | "Internal Server Error" | "Service Unavailable";
+            /**
+             * Format: int32
+             * @enum {integer}
+             */
+            status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 503;
+            /** @description What went wrong, as the envelope's `message` */
+            detail: string;
+            /** @description The request's id, also sent as X-Request-Id */
+            instance: string;
+            /** @enum {string} */
+            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "service_unavailable" | "internal_error";
+            /** @description The refused fields, as the envelope's `details` */
+            errors?: {
+                detail: string;
+                /** @description RFC 6901 JSON Pointer to the field, within the part named by `in` */
+                pointer: string;
+                /** @enum {string} */
+                in: "body" | "query" | "path";
+            }[];
+        };
         /**
          * @example {
          *       "email": "grace@acme.example",
@@ -894,6 +926,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     /** @description RFC 8288: the next page, `<URL>; rel="next"`, on every page that has one */
                     Link?: string;
                     [name: string]: unknown;
@@ -945,6 +979,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -958,6 +996,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -967,6 +1016,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -982,6 +1035,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
@@ -991,6 +1055,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1004,6 +1072,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions to view users",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -1013,6 +1092,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -1028,6 +1111,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -1037,8 +1131,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1052,6 +1152,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -1061,6 +1172,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1074,6 +1189,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -1083,6 +1209,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1098,6 +1228,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1122,6 +1263,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     /** @description The new user's path */
                     Location: string;
                     [name: string]: unknown;
@@ -1165,6 +1308,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1178,6 +1325,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -1187,6 +1345,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -1202,6 +1364,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
@@ -1211,6 +1384,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1224,6 +1401,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions to create users",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -1233,6 +1421,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -1248,6 +1440,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The address is taken: by a user of this organization (deleted or not), or by a verified account of any organization */
@@ -1257,6 +1460,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1270,6 +1477,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "A user with this email already exists",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -1279,6 +1497,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1292,6 +1514,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -1301,6 +1534,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1314,6 +1551,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -1323,8 +1571,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1338,6 +1592,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -1347,6 +1612,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1360,6 +1629,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -1369,6 +1649,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1384,6 +1668,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1408,6 +1703,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1439,6 +1736,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1452,6 +1753,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -1461,6 +1773,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -1476,6 +1792,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
@@ -1485,6 +1812,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1498,6 +1829,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions to view users",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such user in the caller's organization */
@@ -1507,6 +1849,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1520,6 +1866,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "User not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -1529,6 +1886,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -1544,6 +1905,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -1553,8 +1925,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1568,6 +1946,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -1577,6 +1966,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1590,6 +1983,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -1599,6 +2003,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1614,6 +2022,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1640,6 +2059,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1681,6 +2102,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1694,6 +2119,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -1703,6 +2139,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -1718,6 +2158,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
@@ -1727,6 +2178,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1740,6 +2195,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions to update users",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such live user in the caller's organization */
@@ -1749,6 +2215,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1762,6 +2232,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "User not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -1771,6 +2252,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -1786,6 +2271,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Would leave the organization without an owner */
@@ -1795,6 +2291,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1808,6 +2308,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "An organization must keep at least one owner",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "last_owner"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -1817,6 +2328,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1830,6 +2345,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -1839,6 +2365,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1852,6 +2382,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -1861,8 +2402,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1876,6 +2423,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -1885,6 +2443,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1898,6 +2460,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -1907,6 +2480,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -1922,6 +2499,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1944,6 +2532,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1970,6 +2560,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1983,6 +2577,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -1992,6 +2597,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -2007,6 +2616,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
@@ -2016,6 +2636,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2029,6 +2653,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions to delete users",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such live user in the caller's organization */
@@ -2038,6 +2673,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2051,6 +2690,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "User not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -2060,6 +2710,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -2075,6 +2729,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Listed as Flashback lists it; not answered here: deleting an owner takes a live owner, so another one remains (the rule is still enforced) */
@@ -2084,6 +2749,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2097,6 +2766,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "An organization must keep at least one owner",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "last_owner"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -2106,8 +2786,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2121,6 +2807,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -2130,6 +2827,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2143,6 +2844,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -2152,6 +2864,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -2167,6 +2883,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2189,6 +2916,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2230,6 +2959,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2243,6 +2976,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -2252,6 +2996,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -2267,6 +3015,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
@@ -2276,6 +3035,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2289,6 +3052,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions to activate users",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such user in the caller's organization */
@@ -2298,6 +3072,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2311,6 +3089,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "User not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -2320,6 +3109,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -2335,6 +3128,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -2344,8 +3148,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2359,6 +3169,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -2368,6 +3189,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2381,6 +3206,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -2390,6 +3226,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -2405,6 +3245,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2427,6 +3278,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2451,6 +3304,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2464,6 +3321,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "User has already verified their email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "already_verified"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -2473,6 +3341,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -2488,6 +3360,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
@@ -2497,6 +3380,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2510,6 +3397,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions to resend invitations",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such live user in the caller's organization */
@@ -2519,6 +3417,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2532,6 +3434,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "User not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -2541,6 +3454,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -2556,6 +3473,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description A verified account of another organization holds the address */
@@ -2565,6 +3493,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2578,6 +3510,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "A user with this email already exists",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller, or too many invitations for this user in the past hour */
@@ -2587,8 +3530,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2602,6 +3551,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many invitations for this user; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -2611,6 +3571,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2624,6 +3588,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -2633,6 +3608,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -2648,6 +3627,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2670,6 +3660,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2709,6 +3701,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2722,6 +3718,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -2731,6 +3738,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -2746,6 +3757,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not the caller's organization; or (`email_not_verified`) the caller has not verified their address */
@@ -2755,6 +3777,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2768,6 +3794,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Access denied: you can only view your own organization",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Listed as Flashback lists it; not answered here: the members of a deleted organization are unauthenticated (401) */
@@ -2777,6 +3814,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2790,6 +3831,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Organization not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -2799,6 +3851,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -2814,6 +3870,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -2823,8 +3890,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2838,6 +3911,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -2847,6 +3931,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2860,6 +3948,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -2869,6 +3968,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -2884,6 +3987,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2910,6 +4024,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2952,6 +4068,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2965,6 +4085,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -2974,6 +4105,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -2989,6 +4124,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The caller's role is too low, or it is not the caller's organization; or (`email_not_verified`) the caller has not verified their address */
@@ -2998,6 +4144,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3011,6 +4161,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Listed as Flashback lists it; not answered here: the members of a deleted organization are unauthenticated (401) */
@@ -3020,6 +4181,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3033,6 +4198,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Organization not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -3042,6 +4218,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -3057,6 +4237,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -3066,6 +4257,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3079,6 +4274,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -3088,6 +4294,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3101,6 +4311,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -3110,8 +4331,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3125,6 +4352,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -3134,6 +4372,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3147,6 +4389,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -3156,6 +4409,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -3171,6 +4428,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3191,6 +4459,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3219,6 +4489,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3232,6 +4506,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: foo: Unknown field",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -3241,6 +4526,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -3256,6 +4545,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -3265,8 +4565,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3280,6 +4586,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database did not answer */
@@ -3289,6 +4606,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before asking again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -3304,6 +4625,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3324,6 +4656,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     /** @description public, max-age=300 */
                     "Cache-Control": string;
                     [name: string]: unknown;
@@ -3356,6 +4690,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3369,6 +4707,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: foo: Unknown field",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description This service does not sign asymmetric tokens of its own */
@@ -3378,6 +4727,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3391,6 +4744,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -3400,6 +4764,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -3415,6 +4783,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -3424,8 +4803,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3439,6 +4824,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The signing configuration is unusable (logged) */
@@ -3448,6 +4844,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3461,6 +4861,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3485,6 +4896,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3506,6 +4919,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3519,6 +4936,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Invalid or expired verification token",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "invalid_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -3528,6 +4956,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -3543,6 +4975,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -3552,6 +4995,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3565,6 +5012,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -3574,6 +5032,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3587,6 +5049,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -3596,8 +5069,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3611,6 +5090,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -3620,6 +5110,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3633,6 +5127,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3657,6 +5162,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3687,6 +5194,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3700,6 +5211,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Invalid or expired verification token",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "invalid_token"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description A self-registration's link with a password other than the one chosen at registration */
@@ -3709,6 +5231,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3722,6 +5248,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Invalid email or password",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "invalid_credentials"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -3731,6 +5268,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -3746,6 +5287,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -3755,6 +5307,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3768,6 +5324,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -3777,6 +5344,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3790,6 +5361,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -3799,8 +5381,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3814,6 +5402,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -3823,6 +5422,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3836,6 +5439,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3860,6 +5474,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3889,6 +5505,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3902,6 +5522,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unknown address, wrong password or deleted account (one answer) */
@@ -3911,6 +5542,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3924,6 +5559,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Invalid email or password",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "invalid_credentials"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The password is right but the address is not verified (`email_not_verified`), or sign-in is not offered here (`forbidden`) */
@@ -3933,6 +5579,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3946,6 +5596,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Email address not verified: follow the link in the verification email first",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "email_not_verified"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -3955,6 +5616,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -3970,6 +5635,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -3979,6 +5655,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3992,6 +5672,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -4001,6 +5692,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4014,6 +5709,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many attempts from this client address, or for this address */
@@ -4023,8 +5729,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4038,6 +5750,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -4047,6 +5770,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4060,6 +5787,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4084,6 +5822,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4106,6 +5846,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4119,6 +5863,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unknown, used, expired or revoked refresh token, or its user can no longer sign in (one answer) */
@@ -4128,6 +5883,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4141,6 +5900,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Invalid or expired refresh token",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "invalid_credentials"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Sign-in is not offered: an external identity provider issues the tokens (JWT_ALG is not HS256) */
@@ -4150,6 +5920,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4163,6 +5937,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Sign-in is not offered here: tokens come from the identity provider",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -4172,6 +5957,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -4187,6 +5976,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -4196,6 +5996,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4209,6 +6013,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -4218,6 +6033,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4231,6 +6050,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this client address */
@@ -4240,8 +6070,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4255,6 +6091,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -4264,6 +6111,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4277,6 +6128,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4301,6 +6163,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4320,6 +6184,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4333,6 +6201,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unknown, used or already ended refresh token; a used one ends its session all the same (reuse) */
@@ -4342,6 +6221,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4355,6 +6238,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Invalid or expired refresh token",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "invalid_credentials"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -4364,6 +6258,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -4379,6 +6277,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -4388,6 +6297,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4401,6 +6314,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -4410,6 +6334,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4423,6 +6351,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this client address */
@@ -4432,8 +6371,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4447,6 +6392,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -4456,6 +6412,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4469,6 +6429,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4493,6 +6464,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4520,6 +6493,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4533,6 +6510,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: companyName: Required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Registration is closed (OPEN_REGISTRATION=false) */
@@ -4542,6 +6530,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4555,6 +6547,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Registration is closed: organizations are provisioned by the operator",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -4564,6 +6567,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -4579,6 +6586,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description A verified account holds the address */
@@ -4588,6 +6606,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4601,6 +6623,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "A user with this email already exists",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -4610,6 +6643,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4623,6 +6660,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -4632,6 +6680,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4645,6 +6697,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this client address, or 4 verification emails to this address in the past hour */
@@ -4654,8 +6717,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4669,6 +6738,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many invitations for this user; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -4678,6 +6758,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4691,6 +6775,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4713,6 +6808,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4737,6 +6834,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4750,6 +6851,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "User has already verified their email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "already_verified"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No such verification, or its user is gone */
@@ -4759,6 +6871,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4772,6 +6888,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Verification not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -4781,6 +6908,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -4796,6 +6927,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description A verified account holds the address */
@@ -4805,6 +6947,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4818,6 +6964,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "A user with this email already exists",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this client address, or too many verification emails for this user or to this address in the past hour */
@@ -4827,8 +6984,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4842,6 +7005,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many invitations for this user; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -4851,6 +7025,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4864,6 +7042,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4884,6 +7073,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4917,6 +7108,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4930,6 +7125,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -4939,6 +7145,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -4954,6 +7164,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Never for the role (every member may); or (`email_not_verified`) the caller has not verified their address */
@@ -4963,6 +7184,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4976,6 +7201,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Email address not verified: follow the link in the verification email first",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -4985,6 +7221,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -5000,6 +7240,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -5009,8 +7260,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5024,6 +7281,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -5033,6 +7301,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5046,6 +7318,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -5055,6 +7338,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -5070,6 +7357,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5092,6 +7390,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5116,6 +7416,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5129,6 +7433,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -5138,6 +7453,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -5153,6 +7472,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Never for the role (every member may); or (`email_not_verified`) the caller has not verified their address */
@@ -5162,6 +7492,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5175,6 +7509,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Email address not verified: follow the link in the verification email first",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No live session of the caller's with this id */
@@ -5184,6 +7529,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5197,6 +7546,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Not Found",
+                     *       "status": 404,
+                     *       "detail": "Session not found",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "not_found"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -5206,6 +7566,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -5221,6 +7585,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -5230,8 +7605,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5245,6 +7626,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -5254,6 +7646,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5267,6 +7663,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -5276,6 +7683,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -5291,6 +7702,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5311,6 +7733,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5346,6 +7770,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5359,6 +7787,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -5368,6 +7807,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -5383,6 +7826,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Never for the role (every member may); or (`email_not_verified`) the caller has not verified their address */
@@ -5392,6 +7846,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5405,6 +7863,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Email address not verified: follow the link in the verification email first",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -5414,6 +7883,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -5429,6 +7902,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -5438,8 +7922,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5453,6 +7943,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -5462,6 +7963,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5475,6 +7980,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -5484,6 +8000,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -5499,6 +8019,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -5525,6 +8056,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5549,6 +8082,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5562,6 +8099,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing, invalid or expired token */
@@ -5571,6 +8119,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
                     "WWW-Authenticate": string;
                     [name: string]: unknown;
@@ -5586,6 +8138,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Not the caller's own record; or (`email_not_verified`) the caller has not verified their address */
@@ -5595,6 +8158,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5608,6 +8175,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "You can only update your own account; other users are under /organization/users",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The path does not offer the request's method (any method but those documented for it) */
@@ -5617,6 +8195,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description The methods the path offers */
                     Allow: string;
                     [name: string]: unknown;
@@ -5632,6 +8214,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body larger than 64 KiB */
@@ -5641,6 +8234,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5654,6 +8251,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Content Too Large",
+                     *       "status": 413,
+                     *       "detail": "Request body exceeds 65536 bytes",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "payload_too_large"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Body is not JSON */
@@ -5663,6 +8271,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5676,6 +8288,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unsupported Media Type",
+                     *       "status": 415,
+                     *       "detail": "Content-Type must be application/json",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Too many requests from this caller */
@@ -5685,8 +8308,14 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds to wait before retrying */
                     "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5700,6 +8329,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure; nothing was written */
@@ -5709,6 +8349,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5722,6 +8366,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
@@ -5731,6 +8386,10 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
                     /** @description Seconds until the key set is fetched again */
                     "Retry-After": number;
                     [name: string]: unknown;
@@ -5746,6 +8405,17 @@ export interface operations {
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

@@ -22,7 +22,15 @@ function handlerFor(config: string | undefined): Handler | null {
             origin: origins.includes("*") ? "*" : origins,
             allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE"],
             allowHeaders: ["Authorization", "Content-Type"],
-            exposeHeaders: ["Location", "Retry-After", "WWW-Authenticate", "X-Request-Id", "Link"],
+            exposeHeaders: [
+              "Location",
+              "Retry-After",
+              "WWW-Authenticate",
+              "X-Request-Id",
+              "Link",
+              "RateLimit",
+              "RateLimit-Policy",
+            ],
             maxAge: 600,
           }),
     );

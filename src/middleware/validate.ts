@@ -1,21 +1,33 @@
 import type { Context } from "hono";
 import { createMiddleware } from "hono/factory";
 import type * as z from "zod";
-import { ApiError, MESSAGES, type FieldProblem } from "../errors";
+import { ApiError, fieldProblem, MESSAGES, type FieldProblem } from "../errors";
 
 type HookResult = { success: true } | { success: false; error: z.ZodError; target: string };
 
 // Field names come from the client: echo them printable and bounded.
 const clip = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, "?").slice(0, 200);
 
-function problems(error: z.ZodError): FieldProblem[] {
+// RFC 6901: "~" and "/" within a name are escaped.
+const pointerOf = (segments: PropertyKey[]) =>
+  segments.map((segment) => `/${clip(String(segment)).replace(/~/g, "~0").replace(/\//g, "~1")}`).join("");
+
+const PART: Record<string, FieldProblem["in"]> = { json: "body", query: "query", param: "path" };
+
+function problems(error: z.ZodError, target: string): FieldProblem[] {
+  const part = PART[target] ?? "body";
   return error.issues.flatMap((issue) => {
     const base = issue.path.map(String).join(".");
     // Name every unknown field, so a client sees exactly what was refused.
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => ({ path: clip(base ? `${base}.${key}` : key), message: "Unknown field" }));
+      return issue.keys.map((key) => ({
+        path: clip(base ? `${base}.${key}` : key),
+        message: "Unknown field",
+        pointer: pointerOf([...issue.path, key]),
+        in: part,
+      }));
     }
-    return [{ path: clip(base), message: clip(issue.message) }];
+    return [{ path: clip(base), message: clip(issue.message), pointer: pointerOf(issue.path), in: part }];
   });
 }
 
@@ -26,7 +38,7 @@ function problems(error: z.ZodError): FieldProblem[] {
  */
 export function validationHook(result: HookResult, _c: Context): void {
   if (result.success) return;
-  const details = problems(result.error);
+  const details = problems(result.error, result.target);
   if (result.target === "param") throw new ApiError("bad_request", MESSAGES.malformedId, details);
   // `{}` on a partial update (see partialUpdate): the contract's own message. zod also runs that
   // check after refusing an unknown field, whose problem then comes first.
@@ -60,7 +72,7 @@ export const refuseEmptyParameterNames = createMiddleware(async (c, next) => {
   const query = at < 0 ? "" : url.slice(at + 1);
   if (query.split("&").some((part) => part !== "" && part.split("=")[0] === "")) {
     throw new ApiError("validation_failed", `${MESSAGES.validation}: a query parameter has an empty name`, [
-      { path: "", message: "Unknown field" },
+      fieldProblem("query", "", "Unknown field"),
     ]);
   }
   await next();

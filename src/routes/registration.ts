@@ -12,8 +12,16 @@ import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { limitCredentialsByClient } from "../middleware/rate-limit";
 import { refuseEmptyParameterNames, validationHook } from "../middleware/validate";
-import { errorResponse, noQuery, wire } from "../schemas/common";
-import { actionResponse, bodyErrorResponses, jsonBodyOf, jsonContent, methodNotAllowed, rateLimited } from "../schemas/envelope";
+import { errorResponse, noQuery } from "../schemas/common";
+import {
+  actionResponse,
+  bodyErrorResponses,
+  invitationsLimited,
+  jsonBodyOf,
+  jsonContent,
+  methodNotAllowed,
+  rateLimited,
+} from "../schemas/envelope";
 import { REGISTER_EXAMPLE, RegisterBody, RegisterResponse, VerificationIdParams } from "../schemas/registration";
 import { toSignedInUser } from "../schemas/sessions";
 
@@ -56,11 +64,8 @@ const registerRoute = createRoute({
     403: closed,
     405: methodNotAllowed(["POST"]),
     409: errorResponse("A verified account holds the address", "conflict", MESSAGES.emailTaken),
-    429: errorResponse(
+    429: invitationsLimited(
       `Too many requests from this client address, or ${INVITATIONS_PER_WINDOW} verification emails to this address in the past hour`,
-      "rate_limited",
-      MESSAGES.tooManyInvitations,
-      { "Retry-After": wire.integer(1, 3600).openapi({ description: "Seconds to wait before retrying" }) },
     ),
     500: common[500],
     ...bodyErrorResponses,
@@ -133,11 +138,8 @@ const resendRoute = createRoute({
     404: errorResponse("No such verification, or its user is gone", "not_found", MESSAGES.verificationNotFound),
     405: methodNotAllowed(["POST"]),
     409: errorResponse("A verified account holds the address", "conflict", MESSAGES.emailTaken),
-    429: errorResponse(
+    429: invitationsLimited(
       "Too many requests from this client address, or too many verification emails for this user or to this address in the past hour",
-      "rate_limited",
-      MESSAGES.tooManyInvitations,
-      { "Retry-After": wire.integer(1, 3600).openapi({ description: "Seconds to wait before retrying" }) },
     ),
     500: common[500],
   },

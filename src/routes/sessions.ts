@@ -11,8 +11,8 @@ import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { enforceRateLimit, limitCredentialsByClient } from "../middleware/rate-limit";
 import { refuseEmptyParameterNames, validationHook } from "../middleware/validate";
-import { errorResponse, noQuery, wire } from "../schemas/common";
-import { bodyErrorResponses, jsonBodyOf, jsonContent, methodNotAllowed } from "../schemas/envelope";
+import { errorResponse, noQuery } from "../schemas/common";
+import { bodyErrorResponses, jsonBodyOf, jsonContent, methodNotAllowed, rateLimitedBecause } from "../schemas/envelope";
 import {
   LOGIN_EXAMPLE,
   LoginBody,
@@ -38,10 +38,9 @@ const METHODS = ["POST"];
 const invalidCredentials = () => new ApiError("invalid_credentials", MESSAGES.invalidCredentials);
 const invalidRefreshToken = () => new ApiError("invalid_credentials", MESSAGES.invalidRefreshToken);
 
-const retryAfter = { "Retry-After": wire.integer(1, 60).openapi({ description: "Seconds to wait before retrying" }) };
 const publicErrors = {
   400: errorResponse("Invalid input", "validation_failed", "Validation failed: email: Required"),
-  429: errorResponse("Too many requests from this client address", "rate_limited", MESSAGES.rateLimited, retryAfter),
+  429: rateLimitedBecause("Too many requests from this client address"),
   500: errorResponse("Unexpected failure; nothing was written", "internal_error", MESSAGES.internal),
   ...bodyErrorResponses,
 };
@@ -64,12 +63,7 @@ const loginRoute = createRoute({
   responses: {
     200: jsonContent(LoginResponse, "Signed in", LOGIN_EXAMPLE),
     ...publicErrors,
-    429: errorResponse(
-      "Too many attempts from this client address, or for this address",
-      "rate_limited",
-      MESSAGES.rateLimited,
-      retryAfter,
-    ),
+    429: rateLimitedBecause("Too many attempts from this client address, or for this address"),
     401: errorResponse(
       "Unknown address, wrong password or deleted account (one answer)",
       "invalid_credentials",
@@ -88,7 +82,7 @@ sessions.openapi(loginRoute, async (c) => {
   refuseUnlessOwnTokens(c.env);
   const body = c.req.valid("json");
   // Per address too, so rotating client addresses does not speed up guessing one account's password.
-  await enforceRateLimit(c, `login:${body.email.toLowerCase()}`, c.env.LOGIN_RATE_LIMITER);
+  await enforceRateLimit(c, `login:${body.email.toLowerCase()}`, "LOGIN_RATE_LIMITER");
   const db = createDb(c.env.DB);
   const account = await sessionsDb.findSignInAccount(db, body.email);
   // An unknown address costs the same hashing as a wrong password (verifyPassword), so the two

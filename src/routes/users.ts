@@ -6,7 +6,7 @@ import { isUniqueViolation } from "../db/constraint";
 import * as invitationsDb from "../db/invitations";
 import * as usersDb from "../db/users";
 import type { AppEnv } from "../env";
-import { ApiError, MESSAGES } from "../errors";
+import { ApiError, fieldProblem, MESSAGES } from "../errors";
 import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { enqueueInvitation } from "../invitations/enqueue";
 import { tooManyInvitations } from "../invitations/limit";
@@ -20,6 +20,7 @@ import {
   bearer,
   bodyErrorResponses,
   errorResponses,
+  invitationsLimited,
   jsonBodyOf,
   jsonContent,
   methodNotAllowed,
@@ -99,7 +100,7 @@ users.openapi(listRoute, async (c) => {
   const query = c.req.valid("query");
   const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
   if (after === null)
-    throw new ApiError("bad_request", MESSAGES.invalidCursor, [{ path: "cursor", message: "Not a cursor from this API" }]);
+    throw new ApiError("bad_request", MESSAGES.invalidCursor, [fieldProblem("query", "cursor", "Not a cursor from this API")]);
   const page = await usersDb.listUsers(
     createDb(c.env.DB),
     LIST_USERS.policy,
@@ -362,12 +363,7 @@ const resendInvitationRoute = createRoute({
     404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
     405: methodNotAllowed(RESEND_METHODS),
     409: errorResponse("A verified account of another organization holds the address", "conflict", MESSAGES.emailTaken),
-    429: errorResponse(
-      "Too many requests from this caller, or too many invitations for this user in the past hour",
-      "rate_limited",
-      MESSAGES.tooManyInvitations,
-      { "Retry-After": wire.integer(1, 3600).openapi({ description: "Seconds to wait before retrying" }) },
-    ),
+    429: invitationsLimited("Too many requests from this caller, or too many invitations for this user in the past hour"),
   },
 });
 

@@ -8,7 +8,7 @@ import { createDb, type Db } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
 import * as invitationsDb from "../db/invitations";
 import type { AppEnv } from "../env";
-import { ApiError, MESSAGES } from "../errors";
+import { ApiError, fieldProblem, MESSAGES } from "../errors";
 import { jsonBody } from "../middleware/json-body";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { limitCredentialsByClient } from "../middleware/rate-limit";
@@ -128,7 +128,7 @@ verification.openapi(verifyRoute, async (c) => {
   if (!outcome.user && outcome.token?.selfRegistered) {
     if (body.password === undefined) {
       throw new ApiError("validation_failed", MESSAGES.registrationPasswordRequired, [
-        { path: "password", message: MESSAGES.registrationPasswordRequired },
+        fieldProblem("body", "password", MESSAGES.registrationPasswordRequired),
       ]);
     }
     if (!(await verifyPassword(body.password, outcome.token.passwordHash)))
@@ -137,7 +137,7 @@ verification.openapi(verifyRoute, async (c) => {
   }
   if (outcome.needsPassword) {
     throw new ApiError("validation_failed", MESSAGES.passwordRequired, [
-      { path: "password", message: MESSAGES.passwordRequired },
+      fieldProblem("body", "password", MESSAGES.passwordRequired),
     ]);
   }
   const user = outcome.user;

@@ -1,5 +1,5 @@
 import * as z from "../lib/zod";
-import { ERROR_STATUS, MAX_DETAILS, MESSAGES } from "../errors";
+import { ERROR_STATUS, MAX_DETAILS, MESSAGES, PROBLEM_TYPE, STATUS_TITLES } from "../errors";
 import { isRole, ROLE_VALUES, type Role } from "../auth/roles";
 
 // Any well-formed UUID, whatever its version: an id that cannot exist is simply not found.
@@ -88,12 +88,14 @@ export function partialUpdate<T extends z.ZodObject>(schema: T): T {
 
 export const booleanQuery = z.enum(["true", "false"]).transform((value) => value === "true");
 
+const errorCode = z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]);
+
 export const ErrorSchema = z
   .strictObject({
     success: z.literal(false),
     data: z.null(),
     message: wire.text(500),
-    code: z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]),
+    code: errorCode,
     requestId: wire
       .text(64)
       .openapi({ description: "The request's id, also sent as X-Request-Id; quote it when reporting a problem" }),
@@ -103,6 +105,30 @@ export const ErrorSchema = z
       .optional(),
   })
   .openapi("Error");
+
+export const ProblemSchema = z
+  .strictObject({
+    type: z.literal("about:blank").openapi({ description: "The status says what kind of problem it is; `code` refines it" }),
+    title: z.enum(Object.values(STATUS_TITLES) as [string, ...string[]]).openapi({ description: "The status's reason phrase" }),
+    status: wire.integer(400, 599).openapi({ enum: [...new Set(Object.values(ERROR_STATUS))].sort() }),
+    detail: wire.text(500).openapi({ description: "What went wrong, as the envelope's `message`" }),
+    instance: wire.text(64).openapi({ description: "The request's id, also sent as X-Request-Id" }),
+    code: errorCode,
+    errors: z
+      .array(
+        z.strictObject({
+          detail: wire.text(500),
+          pointer: wire.text(2000).openapi({ description: "RFC 6901 JSON Pointer to the field, within the part named by `in`" }),
+          in: z.enum(["body", "query", "path"]),
+        }),
+      )
+      .max(MAX_DETAILS)
+      .optional()
+      .openapi({ description: "The refused fields, as the envelope's `details`" }),
+  })
+  .openapi("Problem", {
+    description: "RFC 9457 problem details: the error of a request whose Accept prefers application/problem+json",
+  });
 
 export const REQUEST_ID_EXAMPLE = "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f";
 
@@ -116,6 +142,12 @@ const STANDARD_HEADERS = z.object({
     .text(200)
     .optional()
     .openapi({ description: "Present when CORS_ORIGINS allows the request's Origin" }),
+  "RateLimit-Policy": wire.text(200).optional().openapi({
+    description:
+      "The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed",
+    pattern: '^"[a-z-]+";q=[0-9]+;w=[0-9]+(, "[a-z-]+";q=[0-9]+;w=[0-9]+)*$',
+    example: '"requests";q=600;w=60',
+  }),
 });
 
 /**
@@ -126,20 +158,39 @@ export function responseHeaders(extra: Record<string, z.ZodType> = {}) {
   return Object.keys(extra).length === 0 ? STANDARD_HEADERS : z.object({ ...STANDARD_HEADERS.shape, ...extra });
 }
 
-/** A documented error status: the envelope schema with an example of this status's body, and its headers. */
+const VARY_ACCEPT = {
+  Vary: wire.text(200).openapi({ description: "Includes Accept: the error's form follows it", example: "Accept" }),
+};
+
+/**
+ * A documented error status: its headers, and its body in both forms, the envelope (`Error`) and,
+ * for a client whose Accept prefers it, RFC 9457 problem details (`Problem`), each with an example.
+ */
 export function errorResponse(
   description: string,
   code: keyof typeof ERROR_STATUS,
   message: string,
   headers: Record<string, z.ZodType> = {},
 ) {
+  const status = ERROR_STATUS[code];
   return {
     description,
-    headers: responseHeaders(headers),
+    headers: responseHeaders({ ...VARY_ACCEPT, ...headers }),
     content: {
       "application/json": {
         schema: ErrorSchema,
         example: { success: false, data: null, message, code, requestId: REQUEST_ID_EXAMPLE },
+      },
+      [PROBLEM_TYPE]: {
+        schema: ProblemSchema,
+        example: {
+          type: "about:blank",
+          title: STATUS_TITLES[status],
+          status,
+          detail: message,
+          instance: REQUEST_ID_EXAMPLE,
+          code,
+        },
       },
     },
   };

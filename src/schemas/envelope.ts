@@ -1,7 +1,9 @@
 import * as z from "../lib/zod";
 import { JWKS_COOLDOWN_MS } from "../auth/jwt";
+import { RESEND_WINDOW_MS } from "../db/invitations";
 import { MESSAGES } from "../errors";
 import { allowHeader } from "../middleware/method-not-allowed";
+import { LONGEST_WINDOW_SECONDS } from "../middleware/rate-limit";
 import { errorResponse, responseHeaders, wire } from "./common";
 
 export function envelope<T extends z.ZodType>(data: T, message?: string) {
@@ -64,13 +66,32 @@ export function methodNotAllowed(methods: string[]) {
   );
 }
 
-/** The 429 of an operation limited per caller or per client address. */
-export const rateLimited = errorResponse(
-  "Too many requests from this caller",
-  "rate_limited",
-  MESSAGES.rateLimited,
-  retryAfter(60, "Seconds to wait before retrying"),
-);
+const rateLimit = {
+  RateLimit: wire.text(100).openapi({
+    description:
+      "The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers",
+    pattern: '^"[a-z-]+";r=0;t=[0-9]+$',
+    example: '"requests";r=0;t=60',
+  }),
+};
+
+/** The 429 of an operation limited per caller, per client address or per account (`description` says which). */
+export function rateLimitedBecause(description: string) {
+  return errorResponse(description, "rate_limited", MESSAGES.rateLimited, {
+    ...retryAfter(LONGEST_WINDOW_SECONDS, "Seconds to wait before retrying"),
+    ...rateLimit,
+  });
+}
+
+/** The 429 of an operation that also limits the invitations sent per hour (src/invitations/limit.ts). */
+export function invitationsLimited(description: string) {
+  return errorResponse(description, "rate_limited", MESSAGES.tooManyInvitations, {
+    ...retryAfter(RESEND_WINDOW_MS / 1000, "Seconds to wait before retrying"),
+    ...rateLimit,
+  });
+}
+
+export const rateLimited = rateLimitedBecause("Too many requests from this caller");
 
 // The same on every authenticated operation, so built once rather than once per operation.
 const authenticatedErrors = {

@@ -5,11 +5,13 @@ import { expectContract, templateOf } from "../helpers/contract";
 // The contract check itself, on hand-made responses: what it accepts and what it refuses.
 
 const JSON_TYPE = "application/json; charset=utf-8";
+const PROBLEM_TYPE = "application/problem+json";
 
 const REQUEST_ID = "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f";
 
 function response(status: number, body: unknown, contentType: string | null = JSON_TYPE, extra: Record<string, string> = {}) {
-  const headers = new Headers({ "X-Request-Id": REQUEST_ID, ...extra });
+  // Every error answer says that its form follows Accept.
+  const headers = new Headers({ "X-Request-Id": REQUEST_ID, ...(status >= 400 ? { Vary: "Accept" } : {}), ...extra });
   if (contentType) headers.set("Content-Type", contentType);
   const text = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
   let parsed: unknown = null;
@@ -81,6 +83,24 @@ describe("the contract check", () => {
     expect(() => expectContract("GET", ITEM, response(200, USER, "text/plain"))).toThrow(/Content-Type/);
     expect(() => expectContract("GET", ITEM, response(200, USER, null))).toThrow(/Content-Type/);
     expect(() => expectContract("GET", ITEM, response(500, "Internal Server Error"))).toThrow(/not JSON/);
+  });
+
+  it("checks problem details against the Problem schema, by their media type", () => {
+    const problem = {
+      type: "about:blank",
+      title: "Not Found",
+      status: 404,
+      detail: "Not found",
+      instance: REQUEST_ID,
+      code: "not_found",
+    };
+    expectContract("DELETE", ITEM, response(404, problem, PROBLEM_TYPE));
+    expectContract("GET", "/nothing-here", response(404, problem, PROBLEM_TYPE));
+    expect(() => expectContract("DELETE", ITEM, response(404, { ...problem, status: "404" }, PROBLEM_TYPE))).toThrow(/\/status/);
+    // The envelope is not problem details, nor the other way round.
+    expect(() => expectContract("DELETE", ITEM, response(404, ERROR, PROBLEM_TYPE))).toThrow(/does not match/);
+    expect(() => expectContract("DELETE", ITEM, response(404, problem))).toThrow(/does not match/);
+    expect(() => expectContract("GET", "/nothing-here", response(404, ERROR, PROBLEM_TYPE))).toThrow(/does not match/);
   });
 
   it("checks only the Error envelope of 404 and 405 outside the operations", () => {

@@ -147,18 +147,20 @@ function checkUnofferedMethod(label: string, template: string, response: Contrac
   for (const [method, operation] of operations) {
     const documented = operation.responses["405"]!;
     validateHeaders(label, documented, response.headers);
-    validateBody(label, `${method} ${template} 405`, documented.content?.["application/json"]?.schema, response);
+    validateContent(label, `${method.toUpperCase()} ${template}`, documented, response);
     checked.add(`${method.toUpperCase()} ${template} 405`);
   }
 }
 
-/** 404 and 405 outside the documented operations: still the `Error` envelope. */
+/** 404 and 405 outside the documented operations: still the `Error` envelope, or `Problem` details. */
 function checkOutsideOperations(label: string, response: ContractResponse) {
   if (response.status !== 404 && response.status !== 405) return;
-  if (!isJson(mediaType(response.headers))) {
+  const type = mediaType(response.headers);
+  if (!isJson(type)) {
     assert.fail(`${label}: expected a JSON Content-Type, got ${JSON.stringify(response.headers.get("Content-Type"))}`);
   }
-  validateBody(label, `Error`, { $ref: "#/components/schemas/Error" }, response);
+  const schema = type === "application/problem+json" ? "Problem" : "Error";
+  validateBody(label, schema, { $ref: `#/components/schemas/${schema}` }, response);
 }
 
 /**
@@ -197,6 +199,11 @@ export function expectContract(method: string, url: string, response: ContractRe
   validateHeaders(label, documented, response.headers);
   if (verb === "HEAD") return;
 
+  validateContent(label, name, documented, response);
+}
+
+/** The body against the documented media type its Content-Type names, or none when none is documented. */
+function validateContent(label: string, name: string, documented: ResponseObject, response: ContractResponse) {
   const content = Object.entries(documented.content ?? {});
   if (content.length === 0) {
     if (response.text !== "") assert.fail(`${label}: documented without a body, but one was sent`);

@@ -45,6 +45,11 @@ describe("POST /organization/users/{userId}/resend-invitation", () => {
     const wait = Number(refused.headers.get("Retry-After"));
     expect(wait).toBeGreaterThan(RESEND_WINDOW_MS / 1000 - 60);
     expect(wait).toBeLessThanOrEqual(RESEND_WINDOW_MS / 1000);
+    // The allowance is announced as a policy of its own, beside the request limit that counted the call.
+    expect(refused.headers.get("RateLimit-Policy")).toBe(
+      `"requests";q=600;w=60, "invitations";q=${INVITATIONS_PER_WINDOW};w=${RESEND_WINDOW_MS / 1000}`,
+    );
+    expect(refused.headers.get("RateLimit")).toBe(`"invitations";r=0;t=${wait}`);
 
     // Once the oldest leaves the window, one more is allowed.
     await env.DB.prepare("UPDATE invitations SET created_at = ? WHERE id = ?")

@@ -150,6 +150,8 @@ describe("POST /user/login", () => {
     const limited = await callWith(perAddress, "POST", "/user/login", { body, headers: { "CF-Connecting-IP": "198.51.100.2" } });
     expectError(limited, 429, "rate_limited");
     expect(limited.headers.get("Retry-After")).toBe("60");
+    expect(limited.headers.get("RateLimit-Policy")).toBe('"requests";q=600;w=60, "credentials";q=20;w=60, "sign-in";q=10;w=60');
+    expect(limited.headers.get("RateLimit")).toBe('"sign-in";r=0;t=60');
 
     const perClient = { AUTH_RATE_LIMITER: env.TIGHT_RATE_LIMITER } as unknown as Partial<Env>;
     const headers = { "CF-Connecting-IP": "198.51.100.77" };

@@ -51,6 +51,37 @@ describe("rate limiting", () => {
     expect(res.status, res.text).toBe(200);
   });
 
+  it("announces the quota on every answer it counted, and on a refusal that nothing remains and when to retry", async () => {
+    const org = await createOrg();
+    const token = org.users.OWNER.token;
+    const first = await callWith(tight, "GET", `/organization/${org.id}`, { token });
+    expect(first.status).toBe(200);
+    expect(first.headers.get("RateLimit-Policy")).toBe('"requests";q=600;w=60');
+    // The binding does not say what remains, so a counted answer claims nothing about it.
+    expect(first.headers.get("RateLimit")).toBeNull();
+    const refused = await callWith(tight, "GET", `/organization/${org.id}`, { token });
+    expectError(refused, 429, "rate_limited");
+    expect(refused.headers.get("RateLimit-Policy")).toBe('"requests";q=600;w=60');
+    expect(refused.headers.get("RateLimit")).toBe('"requests";r=0;t=60');
+    expect(refused.headers.get("Retry-After")).toBe("60");
+    // Refusals after the count carry the policy too; a method the path does not offer is refused before it.
+    expect((await call("GET", `/organization/${crypto.randomUUID()}`, { token })).headers.get("RateLimit-Policy")).toBe(
+      '"requests";q=600;w=60',
+    );
+    expect((await call("PATCH", `/organization/${org.id}`, { token })).headers.get("RateLimit-Policy")).toBeNull();
+  });
+
+  it("lists every limit a credential route counts the request against", async () => {
+    const res = await call("POST", "/user/verify-email", { body: { token: "x".repeat(43) } });
+    expect(res.headers.get("RateLimit-Policy")).toBe('"requests";q=600;w=60, "credentials";q=20;w=60');
+    const limited = { AUTH_RATE_LIMITER: env.TIGHT_RATE_LIMITER } as unknown as Partial<Env>;
+    const headers = { "CF-Connecting-IP": `2001:db8::${crypto.randomUUID().slice(0, 4)}` };
+    await callWith(limited, "POST", "/user/verify-email", { body: { token: "x".repeat(43) }, headers });
+    const refused = await callWith(limited, "POST", "/user/verify-email", { body: { token: "x".repeat(43) }, headers });
+    expectError(refused, 429, "rate_limited");
+    expect(refused.headers.get("RateLimit")).toBe('"credentials";r=0;t=60');
+  });
+
   it("limits the public document routes by client address", async () => {
     const address = `2001:db8::${crypto.randomUUID().slice(0, 4)}`;
     const headers = { "CF-Connecting-IP": address };
@@ -121,9 +152,17 @@ describe("CORS", () => {
     expect(res.status).toBe(200);
     expect(res.headers.get("Access-Control-Allow-Origin")).toBe(ORIGIN);
     expect(res.headers.get("Vary")).toContain("Origin");
-    // A browser client may read the request id and follow a list's next page.
+    // A browser client may read the request id, follow a list's next page and see its limits.
     expect(res.headers.get("Access-Control-Expose-Headers")?.split(/,\s*/)).toEqual(
-      expect.arrayContaining(["Location", "Retry-After", "WWW-Authenticate", "X-Request-Id", "Link"]),
+      expect.arrayContaining([
+        "Location",
+        "Retry-After",
+        "WWW-Authenticate",
+        "X-Request-Id",
+        "Link",
+        "RateLimit",
+        "RateLimit-Policy",
+      ]),
     );
 
     const foreign = await callWith(config, "GET", `/organization/${org.id}`, {
