@@ -36,6 +36,8 @@ export type Bindings = {
   OPEN_REGISTRATION?: string;
   /** "false" lets callers whose address is not verified in (an identity provider verifies it). */
   REQUIRE_VERIFIED_EMAIL?: string;
+  /** "true" refuses an update without If-Match (428): no write can overwrite a change its client has not seen. */
+  REQUIRE_IF_MATCH?: string;
 };
 
 /**

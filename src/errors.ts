@@ -18,8 +18,10 @@ export const ERROR_STATUS = {
   method_not_allowed: 405,
   conflict: 409,
   last_owner: 409,
+  precondition_failed: 412,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  precondition_required: 428,
   rate_limited: 429,
   service_unavailable: 503,
   internal_error: 500,
@@ -90,6 +92,8 @@ export const MESSAGES = {
   registered: "Registration successful. Verification email sent.",
   verificationSent: "Verification email sent",
   verificationNotFound: "Verification not found",
+  preconditionFailed: "The resource has changed since the ETag in If-Match was read: read it again, then retry",
+  preconditionRequired: "This deployment requires If-Match on updates: send the ETag of the version you read",
   ownAccountOnly: "You can only update your own account; other users are under /organization/users",
 } as const;
 
@@ -97,7 +101,7 @@ export const MESSAGES = {
  * One refused field: `path` as the envelope names it (`a.b`), `pointer` its RFC 6901 JSON Pointer
  * (`/a/b`) within the part of the request named by `in`, as problem details list it.
  */
-export type FieldProblem = { path: string; message: string; pointer: string; in: "body" | "query" | "path" };
+export type FieldProblem = { path: string; message: string; pointer: string; in: "body" | "query" | "path" | "header" };
 
 /** The problem of one top-level field or parameter, named by `name`. */
 export function fieldProblem(part: FieldProblem["in"], name: string, message: string): FieldProblem {
@@ -146,8 +150,10 @@ export const STATUS_TITLES: Record<(typeof ERROR_STATUS)[ErrorCode], string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   409: "Conflict",
+  412: "Precondition Failed",
   413: "Content Too Large",
   415: "Unsupported Media Type",
+  428: "Precondition Required",
   429: "Too Many Requests",
   500: "Internal Server Error",
   503: "Service Unavailable",

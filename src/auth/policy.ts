@@ -5,7 +5,8 @@ import { ROLE, type RoleName } from "./roles";
 // the SQL verdict its one database batch evaluates (src/db/verdict.ts) and the error for each
 // reason that verdict can give. The checks run in the contract's order: the token, the caller's
 // address, the role, the organization in the path, the self-rules, the target's existence, the
-// ceiling on a granted role, the rank over the target, the last owner.
+// request's If-Match (RFC 9110 §13.2.2: after what the answer would be without it), the ceiling
+// on a granted role, the rank over the target, the last owner.
 
 /** The user an operation acts on (the path's `userId`), and what it asks of them. */
 export type TargetRule = {
@@ -33,6 +34,8 @@ export type Policy = {
   target?: TargetRule;
   /** The operation may grant a role: at most the caller's own. */
   grants?: boolean;
+  /** The row whose version If-Match names (src/lib/etag.ts): the caller's organization, or the target. */
+  versioned?: "organization" | "target";
 };
 
 /** A verdict's reasons, in the order they are checked; `ok` lets the operation run. */
@@ -43,6 +46,7 @@ export const REASONS = [
   "organization",
   "self",
   "missing",
+  "stale",
   "ceiling",
   "rank",
   "last_owner",
@@ -75,6 +79,8 @@ export function refusal(policy: Policy, reason: Reason | undefined): ApiError | 
         : new ApiError("forbidden", policy.target?.selfOnly ?? policy.forbidden);
     case "missing":
       return new ApiError("not_found", MESSAGES.userNotFound);
+    case "stale":
+      return new ApiError("precondition_failed", MESSAGES.preconditionFailed);
     case "ceiling":
       return new ApiError("forbidden", MESSAGES.roleAboveOwn);
     case "rank":
@@ -95,7 +101,12 @@ const overUser = (rule: Partial<TargetRule> & Pick<TargetRule, "exists">): Targe
 /** The operations' rules, by operationId. */
 export const POLICIES = {
   getOrganization: { role: "USER", forbidden: MESSAGES.viewOrgDenied, ownOrganization: MESSAGES.viewOrgDenied },
-  updateOrganization: { role: "ADMINISTRATOR", forbidden: MESSAGES.modifyOrgRole, ownOrganization: MESSAGES.modifyOrgDenied },
+  updateOrganization: {
+    role: "ADMINISTRATOR",
+    forbidden: MESSAGES.modifyOrgRole,
+    ownOrganization: MESSAGES.modifyOrgDenied,
+    versioned: "organization",
+  },
   listUsers: workspaces(MESSAGES.viewUsersRole),
   createUser: { ...workspaces(MESSAGES.createUsersRole), grants: true },
   // Reading is not acting on: any role of the organization may be read.
@@ -104,6 +115,7 @@ export const POLICIES = {
     ...workspaces(MESSAGES.updateUsersRole),
     target: overUser({ exists: "live", lastOwner: "demotes" }),
     grants: true,
+    versioned: "target",
   },
   deleteUser: {
     ...workspaces(MESSAGES.deleteUsersRole),

@@ -433,7 +433,7 @@ export interface components {
             data: null;
             message: string;
             /** @enum {string} */
-            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "service_unavailable" | "internal_error";
+            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "precondition_required" | "rate_limited" | "service_unavailable" | "internal_error";
             /** @description The request's id, also sent as X-Request-Id; quote it when reporting a problem */
             requestId: string;
             details?: {
@@ -452,25 +452,25 @@ export interface components {
              * @description The status's reason phrase
              * @enum {string}
              */
-            title: "Bad Request" | "Unauthorized" | "Forbidden" | "Not Found" | "Method Not Allowed" | "Conflict" | "Content Too Large" | "Unsupported Media Type" | "Too Many Requests" | "Internal Server Error" | "Service Unavailable";
+            title: "Bad Request" | "Unauthorized" | "Forbidden" | "Not Found" | "Method Not Allowed" | "Conflict" | "Precondition Failed" | "Content Too Large" | "Unsupported Media Type" | "Precondition Required" | "Too Many Requests" | "Internal Server Error" | "Service Unavailable";
             /**
              * Format: int32
              * @enum {integer}
              */
-            status: 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 500 | 503;
+            status: 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 428 | 429 | 500 | 503;
             /** @description What went wrong, as the envelope's `message` */
             detail: string;
             /** @description The request's id, also sent as X-Request-Id */
             instance: string;
             /** @enum {string} */
-            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "service_unavailable" | "internal_error";
+            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "precondition_required" | "rate_limited" | "service_unavailable" | "internal_error";
             /** @description The refused fields, as the envelope's `details` */
             errors?: {
                 detail: string;
                 /** @description RFC 6901 JSON Pointer to the field, within the part named by `in` */
                 pointer: string;
                 /** @enum {string} */
-                in: "body" | "query" | "path";
+                in: "body" | "query" | "path" | "header";
             }[];
         };
         /**
@@ -1688,7 +1688,10 @@ export interface operations {
             query?: {
                 includeDeleted?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description An ETag this client holds: 304 without a body while it is still the current one */
+                "if-none-match"?: string;
+            };
             path: {
                 userId: string;
             };
@@ -1705,6 +1708,8 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
+                    /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1728,6 +1733,21 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["OrgUser"];
                 };
+            };
+            /** @description The ETag in If-None-Match is still the current one: no body */
+            304: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input */
             400: {
@@ -2040,7 +2060,10 @@ export interface operations {
     updateUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag of the version this client read: the update is made only while it is still the current one (412 otherwise). Required when the deployment sets REQUIRE_IF_MATCH (428 without it) */
+                "if-match"?: string;
+            };
             path: {
                 userId: string;
             };
@@ -2061,6 +2084,8 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
+                    /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2321,6 +2346,43 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names no current ETag of the row: it changed since it was read; nothing was written */
+            412: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "The resource has changed since the ETag in If-Match was read: read it again, then retry",
+                     *       "code": "precondition_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "The resource has changed since the ETag in If-Match was read: read it again, then retry",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "precondition_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
@@ -2390,6 +2452,43 @@ export interface operations {
                      *       "detail": "Content-Type must be application/json",
                      *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
                      *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No If-Match, and the deployment requires it (REQUIRE_IF_MATCH); nothing was written */
+            428: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "This deployment requires If-Match on updates: send the ETag of the version you read",
+                     *       "code": "precondition_required",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Required",
+                     *       "status": 428,
+                     *       "detail": "This deployment requires If-Match on updates: send the ETag of the version you read",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "precondition_required"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3645,7 +3744,10 @@ export interface operations {
     getOrganization: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description An ETag this client holds: 304 without a body while it is still the current one */
+                "if-none-match"?: string;
+            };
             path: {
                 orgId: string;
             };
@@ -3662,6 +3764,8 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
+                    /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3693,6 +3797,21 @@ export interface operations {
                         data: components["schemas"]["Organization"];
                     };
                 };
+            };
+            /** @description The ETag in If-None-Match is still the current one: no body */
+            304: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
+                    ETag: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Invalid input */
             400: {
@@ -4005,7 +4124,10 @@ export interface operations {
     updateOrganization: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The ETag of the version this client read: the update is made only while it is still the current one (412 otherwise). Required when the deployment sets REQUIRE_IF_MATCH (428 without it) */
+                "if-match"?: string;
+            };
             path: {
                 orgId: string;
             };
@@ -4026,6 +4148,8 @@ export interface operations {
                     "Access-Control-Allow-Origin"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
+                    /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
+                    ETag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4250,6 +4374,43 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match names no current ETag of the row: it changed since it was read; nothing was written */
+            412: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "The resource has changed since the ETag in If-Match was read: read it again, then retry",
+                     *       "code": "precondition_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "The resource has changed since the ETag in If-Match was read: read it again, then retry",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "precondition_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Body larger than 64 KiB */
             413: {
                 headers: {
@@ -4319,6 +4480,43 @@ export interface operations {
                      *       "detail": "Content-Type must be application/json",
                      *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
                      *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No If-Match, and the deployment requires it (REQUIRE_IF_MATCH); nothing was written */
+            428: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "This deployment requires If-Match on updates: send the ETag of the version you read",
+                     *       "code": "precondition_required",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Required",
+                     *       "status": 428,
+                     *       "detail": "This deployment requires If-Match on updates: send the ETag of the version you read",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "precondition_required"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

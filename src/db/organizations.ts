@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { and, eq, sql } from "drizzle-orm";
 import type { Policy } from "../auth/policy";
 import { allPrepared, preparedBy, type Db } from "./client";
 import { organizations, type OrganizationRow } from "./schema";
@@ -39,7 +39,8 @@ export async function updateOrganization(db: Db, policy: Policy, ask: Ask, chang
     verdict.read(db, {}).limit(1),
     db
       .update(organizations)
-      .set({ ...changes, updatedAt: new Date().toISOString() })
+      // The version advances here rather than by its trigger, so that RETURNING (the answer's ETag) has it.
+      .set({ ...changes, updatedAt: new Date().toISOString(), version: sql`${organizations.version} + 1` })
       .where(and(eq(organizations.id, ask.organizationId ?? ""), verdict.allows))
       .returning(),
   ]);

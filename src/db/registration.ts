@@ -51,6 +51,7 @@ export async function registerOrganization(db: Db, registration: Registration, n
             createdAt: at,
             updatedAt: at,
             deletedAt: null,
+            version: 1,
           }),
         ),
         sql`, `,
@@ -81,6 +82,7 @@ export async function registerOrganization(db: Db, registration: Registration, n
               createdAt: at,
               updatedAt: at,
               deletedAt: null,
+              version: 1,
             }),
           )
           .from(organizations)

@@ -23,6 +23,9 @@ export const organizations = sqliteTable("organizations", {
   reposDisabled: integer("repos_disabled", { mode: "boolean" }).notNull().default(false),
   isBusiness: integer("is_business", { mode: "boolean" }).notNull().default(false),
   mfaEnforced: integer("mfa_enforced", { mode: "boolean" }).notNull().default(false),
+  // Advances with every change to what the API shows of the row: its ETag (src/http/etag.ts).
+  // A trigger (migration 0008) advances it for a writer that does not.
+  version: integer("version").notNull().default(1),
   createdAt: text("created_at").notNull(),
   updatedAt: text("updated_at").notNull(),
   deletedAt: text("deleted_at"),
@@ -51,6 +54,8 @@ export const users = sqliteTable(
     // Unix seconds; a token issued at or before it is refused. Set by every soft delete and never
     // moved back, so a token issued before a deletion stays dead after a reactivation.
     tokensValidAfter: integer("tokens_valid_after"),
+    // As organizations.version.
+    version: integer("version").notNull().default(1),
     createdAt: text("created_at").notNull(),
     updatedAt: text("updated_at").notNull(),
     deletedAt: text("deleted_at"),

@@ -31,8 +31,8 @@ function visible(options: Visibility = {}): SQL | undefined {
  * of the list's cursor: never the password hash, nor the columns kept for search and tokens.
  */
 export function shownColumns<T extends typeof users | typeof targets | typeof callers>(table: T) {
-  const { id, email, firstName, lastName, orgId, orgRole, validated, deletedAt, createdAt } = table;
-  return { id, email, firstName, lastName, orgId, orgRole, validated, deletedAt, createdAt };
+  const { id, email, firstName, lastName, orgId, orgRole, validated, deletedAt, createdAt, version } = table;
+  return { id, email, firstName, lastName, orgId, orgRole, validated, deletedAt, createdAt, version };
 }
 
 export type ShownUser = Pick<UserRow, keyof ReturnType<typeof shownColumns>>;
@@ -217,6 +217,7 @@ export async function insertUser(db: Db, policy: Policy, ask: Ask, user: NewUser
           createdAt: now,
           updatedAt: now,
           deletedAt: null,
+          version: 1,
         }),
         and(sql`NOT EXISTS (${orgHolder})`, not(held)),
       ),
@@ -268,7 +269,8 @@ async function guardedUpdate(
 const userUpdate = preparedBy((db, policy: Policy, ask: AnyAsk, changed: { names: boolean; lastNames: boolean }) => {
   const verdict = verdictOf(policy, ask);
   const bound = (name: string) => sql`${sql.placeholder(name)}`;
-  const set: UserSet = { updatedAt: bound("updatedAt") };
+  // The version advances here rather than by its trigger, so that RETURNING (the answer's ETag) has it.
+  const set: UserSet = { updatedAt: bound("updatedAt"), version: sql`${users.version} + 1` };
   if (changed.names) Object.assign(set, { firstName: bound("firstName"), firstNameFolded: bound("firstNameFolded") });
   if (changed.lastNames) Object.assign(set, { lastName: bound("lastName"), lastNameFolded: bound("lastNameFolded") });
   if (ask.grants !== undefined) set.orgRole = ask.grants;

@@ -38,6 +38,8 @@ export type Ask = {
   targetId?: string | undefined;
   includeDeleted?: boolean;
   grants?: Role | undefined;
+  /** The versions of the row an If-Match accepts (src/lib/etag.ts); undefined when it sets no condition. */
+  ifMatch?: number[] | undefined;
 };
 
 /** An ask as a statement holds it: values, or placeholders of a statement prepared once (prepareAsk). */
@@ -53,6 +55,8 @@ export type AnyAsk = {
   targetId?: Value<string> | undefined;
   includeDeleted?: boolean;
   grants?: Role | undefined;
+  /** The versions, or (prepared) a placeholder of their JSON array. */
+  ifMatch?: number[] | Placeholder | undefined;
 };
 
 const placeholder = (name: string) => sql.placeholder(name);
@@ -80,6 +84,7 @@ export function prepareAsk(policy: Policy, ask: Ask): { key: string; ask: AnyAsk
       ask.targetId !== undefined,
       ask.includeDeleted ?? false,
       ask.grants ?? "",
+      ask.ifMatch !== undefined,
     ].join(","),
     ask: {
       caller: {
@@ -93,6 +98,7 @@ export function prepareAsk(policy: Policy, ask: Ask): { key: string; ask: AnyAsk
       targetId: given(ask.targetId, "targetId"),
       includeDeleted: ask.includeDeleted,
       grants: ask.grants,
+      ifMatch: ask.ifMatch === undefined ? undefined : placeholder("ifMatch"),
     },
     values: {
       callerId: caller.id,
@@ -101,6 +107,7 @@ export function prepareAsk(policy: Policy, ask: Ask): { key: string; ask: AnyAsk
       tokenOrg: caller.orgId,
       organizationId: ask.organizationId,
       targetId: ask.targetId,
+      ifMatch: ask.ifMatch === undefined ? undefined : JSON.stringify(ask.ifMatch),
     },
   };
 }
@@ -146,6 +153,11 @@ function cases(policy: Policy, ask: AnyAsk, callerOnly: boolean): [SQL, Reason][
   else if (target) {
     const deletedCounts = target.exists === "any" || (target.exists === "asked" && ask.includeDeleted);
     checks.push([deletedCounts ? isNull(targets.id) : or(isNull(targets.id), isNotNull(targets.deletedAt))!, "missing"]);
+  }
+  if (policy.versioned && ask.ifMatch !== undefined) {
+    const version = policy.versioned === "organization" ? callerOrganizations.version : targets.version;
+    const versions = Array.isArray(ask.ifMatch) ? JSON.stringify(ask.ifMatch) : ask.ifMatch;
+    checks.push([sql`${version} NOT IN (SELECT value FROM json_each(${versions}))`, "stale"]);
   }
   if (policy.grants && ask.grants !== undefined) checks.push([lt(callers.orgRole, ask.grants), "ceiling"]);
   if (target?.ranked) checks.push([gt(targets.orgRole, callers.orgRole), "rank"]);

@@ -21,7 +21,7 @@ function handlerFor(config: string | undefined): Handler | null {
         : cors({
             origin: origins.includes("*") ? "*" : origins,
             allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE"],
-            allowHeaders: ["Authorization", "Content-Type"],
+            allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match"],
             exposeHeaders: [
               "Location",
               "Retry-After",
@@ -30,6 +30,7 @@ function handlerFor(config: string | undefined): Handler | null {
               "Link",
               "RateLimit",
               "RateLimit-Policy",
+              "ETag",
             ],
             maxAge: 600,
           }),

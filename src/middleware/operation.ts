@@ -9,10 +9,10 @@ import { ApiError, onError } from "../errors";
 import { authenticate } from "./authenticate";
 import { refuseEmptyParameterNames } from "./validate";
 
-// Refusals of the input (400, 413, 415) that come before an operation's batch ran. The contract
-// answers the caller's own refusals (401, 403) first, so for these alone the caller's part of the
-// verdict is read, in one statement: still one round trip for the request.
-const INPUT_STATUSES = new Set([400, 413, 415]);
+// Refusals of the request (400, 413, 415, a missing If-Match's 428) that come before an
+// operation's batch ran. The contract answers the caller's own refusals (401, 403) first, so for
+// these alone the caller's part of the verdict is read, in one statement: still one round trip.
+const INPUT_STATUSES = new Set([400, 413, 415, 428]);
 
 function answerCallerFirst(policy: Policy) {
   return createMiddleware<AppEnv>(async (c, next) => {

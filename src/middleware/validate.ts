@@ -12,7 +12,7 @@ const clip = (text: string) => text.replace(/[\u0000-\u001f\u007f]/g, "?").slice
 const pointerOf = (segments: PropertyKey[]) =>
   segments.map((segment) => `/${clip(String(segment)).replace(/~/g, "~0").replace(/\//g, "~1")}`).join("");
 
-const PART: Record<string, FieldProblem["in"]> = { json: "body", query: "query", param: "path" };
+const PART: Record<string, FieldProblem["in"]> = { json: "body", query: "query", param: "path", header: "header" };
 
 function problems(error: z.ZodError, target: string): FieldProblem[] {
   const part = PART[target] ?? "body";

@@ -5,9 +5,18 @@ import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { admit, operation } from "../middleware/operation";
 import { jsonBody } from "../middleware/json-body";
+import { ifMatchOf, tagAnswer } from "../middleware/preconditions";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { validationHook } from "../middleware/validate";
-import { errorResponse, noQuery } from "../schemas/common";
+import {
+  errorResponse,
+  etagHeader,
+  ifMatchHeaders,
+  ifNoneMatchHeaders,
+  noQuery,
+  notModified,
+  preconditionResponses,
+} from "../schemas/common";
 import { bearer, bodyErrorResponses, errorResponses, jsonBodyOf, methodNotAllowed, successResponse } from "../schemas/envelope";
 import {
   ORGANIZATION_EXAMPLE,
@@ -34,9 +43,10 @@ const getOrganizationRoute = createRoute({
   security: bearer,
   ...GET_ORGANIZATION.documented,
   middleware: GET_ORGANIZATION.middleware,
-  request: { params: OrgIdParams, query: noQuery },
+  request: { params: OrgIdParams, query: noQuery, headers: ifNoneMatchHeaders },
   responses: {
-    200: successResponse("The organization", OrganizationSchema, ORGANIZATION_EXAMPLE),
+    200: successResponse("The organization", OrganizationSchema, ORGANIZATION_EXAMPLE, undefined, etagHeader),
+    304: notModified,
     ...errorResponses(MESSAGES.viewOrgDenied, "Not the caller's organization"),
     405: methodNotAllowed(METHODS),
     404: errorResponse(
@@ -56,6 +66,7 @@ organization.openapi(getOrganizationRoute, async (c) => {
   });
   admit(c, GET_ORGANIZATION, read.verdict);
   if (!read.row) throw new ApiError("not_found", MESSAGES.orgNotFound);
+  if (tagAnswer(c, read.row.version)) return c.body(null, 304);
   return c.json({ success: true as const, data: toOrganization(read.row) }, 200);
 });
 
@@ -69,9 +80,16 @@ const updateOrganizationRoute = createRoute({
   security: bearer,
   ...UPDATE_ORGANIZATION.documented,
   middleware: [...UPDATE_ORGANIZATION.middleware, jsonBody],
-  request: { params: OrgIdParams, query: noQuery, body: jsonBodyOf(UpdateOrganizationBody) },
+  request: { params: OrgIdParams, query: noQuery, headers: ifMatchHeaders, body: jsonBodyOf(UpdateOrganizationBody) },
   responses: {
-    200: successResponse("The organization after the update", OrganizationSchema, ORGANIZATION_EXAMPLE, MESSAGES.orgUpdated),
+    200: successResponse(
+      "The organization after the update",
+      OrganizationSchema,
+      ORGANIZATION_EXAMPLE,
+      MESSAGES.orgUpdated,
+      etagHeader,
+    ),
+    ...preconditionResponses,
     ...errorResponses(MESSAGES.modifyOrgRole, "The caller's role is too low, or it is not the caller's organization"),
     405: methodNotAllowed(METHODS),
     404: errorResponse(
@@ -89,11 +107,12 @@ organization.openapi(updateOrganizationRoute, async (c) => {
   const { verdict, row } = await updateOrganization(
     createDb(c.env.DB),
     UPDATE_ORGANIZATION.policy,
-    { caller: c.get("caller"), organizationId: orgId },
+    { caller: c.get("caller"), organizationId: orgId, ifMatch: ifMatchOf(c) },
     { ...rest, ...(isBusiness === undefined ? {} : { isBusiness }) },
   );
   admit(c, UPDATE_ORGANIZATION, verdict);
   if (!row) throw new ApiError("not_found", MESSAGES.orgNotFound);
+  tagAnswer(c, row.version);
   return c.json({ success: true as const, data: toOrganization(row), message: MESSAGES.orgUpdated }, 200);
 });
 

@@ -11,10 +11,21 @@ import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { enqueueInvitation } from "../invitations/enqueue";
 import { tooManyInvitations } from "../invitations/limit";
 import { jsonBody } from "../middleware/json-body";
+import { ifMatchOf, tagAnswer } from "../middleware/preconditions";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { admit, operation } from "../middleware/operation";
 import { validationHook } from "../middleware/validate";
-import { errorResponse, idParams, noQuery, wire } from "../schemas/common";
+import {
+  errorResponse,
+  etagHeader,
+  idParams,
+  ifMatchHeaders,
+  ifNoneMatchHeaders,
+  noQuery,
+  notModified,
+  preconditionResponses,
+  wire,
+} from "../schemas/common";
 import {
   actionResponse,
   bearer,
@@ -208,9 +219,10 @@ const getUserRoute = createRoute({
   security: bearer,
   ...GET_USER.documented,
   middleware: GET_USER.middleware,
-  request: { params: idParams, query: GetUserQuery },
+  request: { params: idParams, query: GetUserQuery, headers: ifNoneMatchHeaders },
   responses: {
-    200: jsonContent(OrgUserSchema, "The user", USER_EXAMPLE),
+    200: jsonContent(OrgUserSchema, "The user", USER_EXAMPLE, etagHeader),
+    304: notModified,
     ...errorResponses(MESSAGES.viewUsersRole),
     405: methodNotAllowed(ITEM_METHODS),
     404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
@@ -227,6 +239,7 @@ users.openapi(getUserRoute, async (c) => {
   });
   admit(c, GET_USER, read.verdict);
   if (!read.row) throw new ApiError("not_found", MESSAGES.userNotFound);
+  if (tagAnswer(c, read.row.version)) return c.body(null, 304);
   return c.json(toOrgUser(read.row), 200);
 });
 
@@ -240,9 +253,10 @@ const updateUserRoute = createRoute({
   security: bearer,
   ...UPDATE_USER.documented,
   middleware: [...UPDATE_USER.middleware, jsonBody],
-  request: { params: idParams, query: noQuery, body: jsonBodyOf(UpdateUserBody) },
+  request: { params: idParams, query: noQuery, headers: ifMatchHeaders, body: jsonBodyOf(UpdateUserBody) },
   responses: {
-    200: successResponse("Updated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userUpdated),
+    200: successResponse("Updated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userUpdated, etagHeader),
+    ...preconditionResponses,
     ...errorResponses(MESSAGES.updateUsersRole),
     405: methodNotAllowed(ITEM_METHODS),
     404: errorResponse("No such live user in the caller's organization", "not_found", MESSAGES.userNotFound),
@@ -257,11 +271,12 @@ users.openapi(updateUserRoute, async (c) => {
   const { verdict, row } = await usersDb.updateUser(
     createDb(c.env.DB),
     UPDATE_USER.policy,
-    { caller: c.get("caller"), targetId: userId },
+    { caller: c.get("caller"), targetId: userId, ifMatch: ifMatchOf(c) },
     { firstName: body.name, lastName: body.lastName, orgRole: body.orgRole },
   );
   admit(c, UPDATE_USER, verdict);
   if (!row) throw new ApiError("not_found", MESSAGES.userNotFound);
+  tagAnswer(c, row.version);
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userUpdated }, 200);
 });
 

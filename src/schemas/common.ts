@@ -119,7 +119,7 @@ export const ProblemSchema = z
         z.strictObject({
           detail: wire.text(500),
           pointer: wire.text(2000).openapi({ description: "RFC 6901 JSON Pointer to the field, within the part named by `in`" }),
-          in: z.enum(["body", "query", "path"]),
+          in: z.enum(["body", "query", "path", "header"]),
         }),
       )
       .max(MAX_DETAILS)
@@ -200,3 +200,51 @@ export function errorResponse(
 export const noQuery = z.strictObject({});
 
 export const idParams = z.object({ userId: uuid.openapi({ param: { name: "userId", in: "path" } }) });
+
+// Conditional requests (RFC 9110 §13, src/lib/etag.ts): `*`, or a list of entity tags. A value of
+// another form is refused (400) rather than read as naming no tag.
+const ENTITY_TAGS = /^\s*(?:\*|(?:W\/)?"[\x21\x23-\x7e]*"(?:\s*,\s*(?:W\/)?"[\x21\x23-\x7e]*")*)\s*$/;
+const entityTags = (description: string) =>
+  z
+    .string()
+    .max(1000)
+    .regex(ENTITY_TAGS, 'Must be * or a list of entity tags, as "3"')
+    .optional()
+    .openapi({ description, example: '"3"' });
+
+export const ifNoneMatchHeaders = z.object({
+  "if-none-match": entityTags("An ETag this client holds: 304 without a body while it is still the current one"),
+});
+
+export const ifMatchHeaders = z.object({
+  "if-match": entityTags(
+    "The ETag of the version this client read: the update is made only while it is still the current one (412 otherwise). Required when the deployment sets REQUIRE_IF_MATCH (428 without it)",
+  ),
+});
+
+/** The ETag header of an answer that shows a row: its version, a strong tag. */
+export const etagHeader = {
+  ETag: wire
+    .text(20)
+    .openapi({ description: "The row's version, a strong entity tag: send it in If-Match or If-None-Match", example: '"3"' }),
+};
+
+/** 304 to a GET whose If-None-Match names the current ETag: no body. */
+export const notModified = {
+  description: "The ETag in If-None-Match is still the current one: no body",
+  headers: responseHeaders(etagHeader),
+};
+
+/** 412 and 428 of an update that honours If-Match. */
+export const preconditionResponses = {
+  412: errorResponse(
+    "If-Match names no current ETag of the row: it changed since it was read; nothing was written",
+    "precondition_failed",
+    MESSAGES.preconditionFailed,
+  ),
+  428: errorResponse(
+    "No If-Match, and the deployment requires it (REQUIRE_IF_MATCH); nothing was written",
+    "precondition_required",
+    MESSAGES.preconditionRequired,
+  ),
+};

@@ -127,6 +127,11 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /organization/users 503": () => providerDown("POST", USERS, { body: newUser() }),
 
   "GET /organization/users/{userId} 200": (org) => call("GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 304": async (org) => {
+    const token = org.users.OWNER.token;
+    const tag = (await call("GET", user(org.users.USER.id), { token })).headers.get("ETag") as string;
+    return call("GET", user(org.users.USER.id), { token, headers: { "If-None-Match": tag } });
+  },
   "GET /organization/users/{userId} 400": (org) => call("GET", user("not-a-uuid"), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 401": (org) => call("GET", user(org.users.USER.id)),
   "GET /organization/users/{userId} 403": (org) => call("GET", user(org.users.USER.id), { token: org.users.USER.token }),
@@ -147,6 +152,17 @@ const SCENARIOS: Record<string, Scenario> = {
     call("PUT", user(uuidv7()), { token: org.users.OWNER.token, body: { name: "Grace" } }),
   "PUT /organization/users/{userId} 409": (org) =>
     call("PUT", user(org.users.OWNER.id), { token: org.users.OWNER.token, body: { orgRole: ROLE.ADMINISTRATOR } }),
+  "PUT /organization/users/{userId} 412": (org) =>
+    call("PUT", user(org.users.USER.id), {
+      token: org.users.OWNER.token,
+      headers: { "If-Match": '"999999"' },
+      body: { name: "Grace" },
+    }),
+  "PUT /organization/users/{userId} 428": (org) =>
+    callWith({ REQUIRE_IF_MATCH: "true" }, "PUT", user(org.users.USER.id), {
+      token: org.users.OWNER.token,
+      body: { name: "Grace" },
+    }),
   "PUT /organization/users/{userId} 413": (org) =>
     call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: OVERSIZED }),
   "PUT /organization/users/{userId} 415": (org) =>
@@ -386,6 +402,11 @@ const SCENARIOS: Record<string, Scenario> = {
   },
 
   "GET /organization/{orgId} 200": (org) => call("GET", `/organization/${org.id}`, { token: org.users.USER.token }),
+  "GET /organization/{orgId} 304": async (org) => {
+    const token = org.users.USER.token;
+    const tag = (await call("GET", `/organization/${org.id}`, { token })).headers.get("ETag") as string;
+    return call("GET", `/organization/${org.id}`, { token, headers: { "If-None-Match": tag } });
+  },
   "GET /organization/{orgId} 400": (org) => call("GET", "/organization/not-a-uuid", { token: org.users.USER.token }),
   "GET /organization/{orgId} 401": (org) => call("GET", `/organization/${org.id}`),
   "GET /organization/{orgId} 403": (org) => call("GET", `/organization/${uuidv7()}`, { token: org.users.USER.token }),
@@ -400,6 +421,17 @@ const SCENARIOS: Record<string, Scenario> = {
   "PUT /organization/{orgId} 401": (org) => call("PUT", `/organization/${org.id}`, { body: { name: "Renamed" } }),
   "PUT /organization/{orgId} 403": (org) =>
     call("PUT", `/organization/${org.id}`, { token: org.users.WORKSPACES.token, body: { name: "Renamed" } }),
+  "PUT /organization/{orgId} 412": (org) =>
+    call("PUT", `/organization/${org.id}`, {
+      token: org.users.OWNER.token,
+      headers: { "If-Match": '"999999"' },
+      body: { name: "Renamed" },
+    }),
+  "PUT /organization/{orgId} 428": (org) =>
+    callWith({ REQUIRE_IF_MATCH: "true" }, "PUT", `/organization/${org.id}`, {
+      token: org.users.OWNER.token,
+      body: { name: "Renamed" },
+    }),
   "PUT /organization/{orgId} 413": (org) =>
     call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: OVERSIZED }),
   "PUT /organization/{orgId} 415": (org) =>

@@ -1035,6 +1035,7 @@ describe("property: PUT /organization/users/{userId}", () => {
               last_name_folded: last.toLowerCase(),
               org_role: orgRole,
               updated_at: after?.updated_at,
+              version: (before?.version as number) + 1,
             });
           },
         ),
@@ -1102,13 +1103,19 @@ describe("property: DELETE and activate", () => {
             deleted_at: expect.any(String),
             updated_at: deleted?.updated_at,
             tokens_valid_after: Math.ceil(Date.parse(deleted?.deleted_at as string) / 1000),
+            version: (before?.version as number) + 1,
           });
           const back = await call("POST", `/organization/users/${id}/activate`, { token: a.users[role].token });
           expect(back.status, back.text).toBe(200);
           expect(back.body.data).toMatchObject({ id: target.id, deletedAt: null });
           const after = await userRow(target.id);
           // Reactivation keeps the watermark the deletion set.
-          expect(after).toEqual({ ...before, updated_at: after?.updated_at, tokens_valid_after: deleted?.tokens_valid_after });
+          expect(after).toEqual({
+            ...before,
+            updated_at: after?.updated_at,
+            tokens_valid_after: deleted?.tokens_valid_after,
+            version: (before?.version as number) + 2,
+          });
         }),
         40,
       );

@@ -37,6 +37,7 @@ type OrgRow = {
   repos_disabled: number;
   is_business: number;
   mfa_enforced: number;
+  version: number;
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
@@ -183,7 +184,8 @@ describe("PUT /organization/{orgId}", () => {
 
     expect(res.status, res.text).toBe(200);
     const after = await orgRow(org.id);
-    expect(after).toEqual({ ...before, phone: "555-0100", updated_at: after.updated_at });
+    // The version, its ETag, advances with the update.
+    expect(after).toEqual({ ...before, phone: "555-0100", updated_at: after.updated_at, version: before.version + 1 });
     expect(res.body.data).toEqual(expectedOrganization(after));
     expect(res.body.data).toMatchObject({
       address1: "1 Rue de la Paix",

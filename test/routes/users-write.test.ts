@@ -228,7 +228,13 @@ describe("PUT /organization/users/{userId}", () => {
     expect(Object.keys(res.body.data).sort()).toEqual(ORG_USER_FIELDS);
     expect(res.body.data).toMatchObject({ id: target.id, name: "Ann-Marie", lastName: "Lovelace", orgRole: 0, deletedAt: null });
     const after = await userRow(target.id);
-    expect(after).toEqual({ ...before, first_name: "Ann-Marie", first_name_folded: "ann-marie", updated_at: after?.updated_at });
+    expect(after).toEqual({
+      ...before,
+      first_name: "Ann-Marie",
+      first_name_folded: "ann-marie",
+      updated_at: after?.updated_at,
+      version: (before?.version as number) + 1,
+    });
     expect(after?.updated_at).not.toBe(before?.updated_at);
   });
 
@@ -394,6 +400,7 @@ describe("DELETE /organization/users/{userId} and POST .../activate", () => {
       deleted_at: after?.deleted_at,
       updated_at: after?.updated_at,
       tokens_valid_after: after?.tokens_valid_after,
+      version: (before?.version as number) + 1,
     });
 
     const again = await expectUnchanged(() =>

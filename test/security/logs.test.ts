@@ -165,9 +165,11 @@ describe("the request log", () => {
     expect(line?.error).toEqual({
       class: "DrizzleQueryError",
       // Clipped to its first 400 characters, the parameter list cut off.
-      message: expect.stringMatching(/^Failed query: select "users"\."id", "users"\."org_id", [^]*from "users" inner join "o$/),
+      message: expect.stringMatching(/^Failed query: select "users"\."id", "users"\."org_id", /),
       cause: "no such table: users_unavailable: SQLITE_ERROR",
     });
+    expect((line?.error as { message: string }).message.length).toBeLessThanOrEqual(400);
+    expect((line?.error as { message: string }).message).not.toMatch(/params/);
     // A batch fails with the driver's reason alone.
     expect(batchLine).toMatchObject({ level: "error", status: 500, route: "/organization/users", error: { class: "Error" } });
   });
