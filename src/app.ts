@@ -3,6 +3,7 @@ import { TrieRouter } from "hono/router/trie-router";
 import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
 import { corsPolicy } from "./middleware/cors";
+import { databaseSession } from "./middleware/d1-session";
 import { allowOnly } from "./middleware/method-not-allowed";
 import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
@@ -36,6 +37,8 @@ app.use(async (c, next) => {
 app.use(securityHeaders);
 // Before the routes, so an allowed origin's preflight is answered rather than refused with 405.
 app.use(corsPolicy);
+// Every request reads and writes through its own D1 session, and answers with its bookmark.
+app.use(databaseSession);
 
 // Users first: `/organization/users` must not be taken for `/organization/{orgId}`.
 app.route("/", users);

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import type { Db } from "./db/client";
 import type { CallerRef } from "./db/verdict";
 import type { InvitationMessage } from "./invitations/message";
 import type { ErrorSummary } from "./log";
@@ -36,6 +37,11 @@ export type Bindings = {
   OPEN_REGISTRATION?: string;
   /** "false" lets callers whose address is not verified in (an identity provider verifies it). */
   REQUIRE_VERIFIED_EMAIL?: string;
+  /**
+   * Where each request's D1 session starts: "first-unconstrained" (default: the nearest replica, or
+   * the client's bookmark) or "first-primary" (always the primary: fresh revocations on reads too).
+   */
+  D1_FIRST_QUERY?: string;
   /** "true" refuses an update without If-Match (428): no write can overwrite a change its client has not seen. */
   REQUIRE_IF_MATCH?: string;
 };
@@ -50,6 +56,8 @@ export type AppEnv = {
   Bindings: Bindings;
   Variables: {
     requestId: string;
+    /** The request's database: its D1 session (src/middleware/d1-session.ts). */
+    db: Db;
     caller: CallerRef;
     judged?: boolean;
     errorCode?: string;

@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
+import { BOOKMARK, BOOKMARK_HEADER } from "./middleware/d1-session";
 import { limitByClient } from "./middleware/rate-limit";
 
 // The contract as an OpenAPI 3.1 document, generated from the route definitions and their zod
@@ -29,8 +30,37 @@ export const DOCUMENT_CONFIG = {
 
 type AnyApp = OpenAPIHono<any, any, any>;
 
+// Every operation takes the bookmark of the client's last answer (src/middleware/d1-session.ts):
+// one parameter, listed on each operation rather than declared on each route.
+const BOOKMARK_PARAMETER = {
+  name: BOOKMARK_HEADER,
+  in: "header",
+  required: false,
+  description:
+    "The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored.",
+  schema: {
+    type: "string",
+    maxLength: 59,
+    pattern: BOOKMARK.source,
+    example: "00000001-0000000a-00004e2f-0d4a3fe8d8e1d3d7b4cd6a1e0a0f3c5c",
+  },
+} as const;
+
+type Operation = { parameters?: unknown[] };
+
 export function openApiDocument(app: AnyApp) {
-  return app.getOpenAPI31Document(DOCUMENT_CONFIG);
+  const document = app.getOpenAPI31Document(DOCUMENT_CONFIG);
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(item as Record<string, Operation>)) {
+      if (typeof operation !== "object" || operation === null) continue;
+      operation.parameters = [...(operation.parameters ?? []), { $ref: "#/components/parameters/D1Bookmark" }];
+    }
+  }
+  document.components = {
+    ...document.components,
+    parameters: { ...document.components?.parameters, D1Bookmark: BOOKMARK_PARAMETER },
+  };
+  return document;
 }
 
 export const BEARER_SCHEME = {

@@ -37,10 +37,12 @@ function countStatement(statement, entry) {
   return statement;
 }
 
+// The binding and each D1 session opened on it count alike.
 function countingD1(db) {
   return new Proxy(db, {
     get(target, prop) {
       const value = Reflect.get(target, prop, target);
+      if (prop === "withSession") return (start) => countingD1(target.withSession(start));
       if (prop === "prepare") return (query) => countStatement(target.prepare(query), { sql: query, params: [] });
       if (prop === "batch" || prop === "exec") {
         return (...args) => {

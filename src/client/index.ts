@@ -11,8 +11,28 @@ export type OrgApiClientOptions = ClientOptions & {
   token: string;
 };
 
+const BOOKMARK = "x-d1-bookmark";
+
+/**
+ * A client that sends its bearer token, and the newest D1 bookmark it has been answered with, so
+ * that each request reads at least what the client last wrote or saw, whichever region serves it.
+ */
 export function createOrgApiClient({ token, headers, ...options }: OrgApiClientOptions) {
-  return createFetchClient<paths>({ ...options, headers: { ...headers, Authorization: `Bearer ${token}` } });
+  const client = createFetchClient<paths>({ ...options, headers: { ...headers, Authorization: `Bearer ${token}` } });
+  let bookmark: string | undefined;
+  client.use({
+    onRequest({ request }) {
+      if (bookmark !== undefined && !request.headers.has(BOOKMARK)) request.headers.set(BOOKMARK, bookmark);
+      return request;
+    },
+    onResponse({ response }) {
+      const seen = response.headers.get(BOOKMARK);
+      // Bookmarks are fixed-width hex: a later one sorts after an earlier one, whatever order the answers arrive in.
+      if (seen !== null && (bookmark === undefined || seen > bookmark)) bookmark = seen;
+      return response;
+    },
+  });
+  return client;
 }
 
 export type OrgApiClient = ReturnType<typeof createOrgApiClient>;

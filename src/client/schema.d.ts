@@ -895,7 +895,10 @@ export interface components {
         };
     };
     responses: never;
-    parameters: never;
+    parameters: {
+        /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+        D1Bookmark: string;
+    };
     requestBodies: never;
     headers: never;
     pathItems: never;
@@ -913,7 +916,10 @@ export interface operations {
                 role?: 0 | 1 | 2 | 254 | 255;
                 includeDeleted?: boolean;
             };
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -926,6 +932,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description RFC 8288: the next page, `<URL>; rel="next"`, on every page that has one */
@@ -979,6 +987,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1016,6 +1026,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1055,6 +1067,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1092,6 +1106,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1131,6 +1147,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1172,6 +1190,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1209,6 +1229,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1246,7 +1268,10 @@ export interface operations {
     createUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -1263,6 +1288,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description The new user's path */
@@ -1308,6 +1335,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1345,6 +1374,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1384,6 +1415,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1421,6 +1454,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1460,6 +1495,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1497,6 +1534,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1534,6 +1573,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1571,6 +1612,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1612,6 +1655,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1649,6 +1694,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1691,6 +1738,8 @@ export interface operations {
             header?: {
                 /** @description An ETag this client holds: 304 without a body while it is still the current one */
                 "if-none-match"?: string;
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
             };
             path: {
                 userId: string;
@@ -1706,6 +1755,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
@@ -1741,6 +1792,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
@@ -1756,6 +1809,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1793,6 +1848,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1832,6 +1889,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1869,6 +1928,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1906,6 +1967,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1945,6 +2008,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -1986,6 +2051,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2023,6 +2090,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2063,6 +2132,8 @@ export interface operations {
             header?: {
                 /** @description The ETag of the version this client read: the update is made only while it is still the current one (412 otherwise). Required when the deployment sets REQUIRE_IF_MATCH (428 without it) */
                 "if-match"?: string;
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
             };
             path: {
                 userId: string;
@@ -2082,6 +2153,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
@@ -2127,6 +2200,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2164,6 +2239,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2203,6 +2280,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2240,6 +2319,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2277,6 +2358,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2316,6 +2399,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2353,6 +2438,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2390,6 +2477,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2427,6 +2516,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2464,6 +2555,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2501,6 +2594,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2542,6 +2637,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2579,6 +2676,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2616,7 +2715,10 @@ export interface operations {
     deleteUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path: {
                 userId: string;
             };
@@ -2631,6 +2733,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -2659,6 +2763,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2696,6 +2802,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2735,6 +2843,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2772,6 +2882,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2809,6 +2921,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2848,6 +2962,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2885,6 +3001,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2926,6 +3044,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -2963,6 +3083,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3000,7 +3122,10 @@ export interface operations {
     activateUser: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path: {
                 userId: string;
             };
@@ -3015,6 +3140,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -3058,6 +3185,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3095,6 +3224,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3134,6 +3265,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3171,6 +3304,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3208,6 +3343,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3247,6 +3384,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3288,6 +3427,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3325,6 +3466,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3362,7 +3505,10 @@ export interface operations {
     resendInvitation: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path: {
                 userId: string;
             };
@@ -3377,6 +3523,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -3403,6 +3551,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3440,6 +3590,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3479,6 +3631,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3516,6 +3670,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3553,6 +3709,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3592,6 +3750,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3629,6 +3789,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3670,6 +3832,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3707,6 +3871,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3747,6 +3913,8 @@ export interface operations {
             header?: {
                 /** @description An ETag this client holds: 304 without a body while it is still the current one */
                 "if-none-match"?: string;
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
             };
             path: {
                 orgId: string;
@@ -3762,6 +3930,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
@@ -3805,6 +3975,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
@@ -3820,6 +3992,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3857,6 +4031,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3896,6 +4072,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3933,6 +4111,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -3970,6 +4150,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4009,6 +4191,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4050,6 +4234,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4087,6 +4273,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4127,6 +4315,8 @@ export interface operations {
             header?: {
                 /** @description The ETag of the version this client read: the update is made only while it is still the current one (412 otherwise). Required when the deployment sets REQUIRE_IF_MATCH (428 without it) */
                 "if-match"?: string;
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
             };
             path: {
                 orgId: string;
@@ -4146,6 +4336,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description The row's version, a strong entity tag: send it in If-Match or If-None-Match */
@@ -4192,6 +4384,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4229,6 +4423,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4268,6 +4464,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4305,6 +4503,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4342,6 +4542,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4381,6 +4583,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4418,6 +4622,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4455,6 +4661,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4492,6 +4700,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4529,6 +4739,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4570,6 +4782,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4607,6 +4821,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4644,7 +4860,10 @@ export interface operations {
     getHealth: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4657,6 +4876,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -4687,6 +4908,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4724,6 +4947,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4763,6 +4988,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4804,6 +5031,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4841,7 +5070,10 @@ export interface operations {
     getJwks: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -4854,6 +5086,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description public, max-age=300 */
@@ -4888,6 +5122,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4925,6 +5161,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -4962,6 +5200,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5001,6 +5241,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5042,6 +5284,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5077,7 +5321,10 @@ export interface operations {
     preVerifyEmail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5094,6 +5341,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -5117,6 +5366,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5154,6 +5405,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5193,6 +5446,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5230,6 +5485,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5267,6 +5524,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5308,6 +5567,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5343,7 +5604,10 @@ export interface operations {
     verifyEmail: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5360,6 +5624,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -5392,6 +5658,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5429,6 +5697,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5466,6 +5736,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5505,6 +5777,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5542,6 +5816,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5579,6 +5855,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5620,6 +5898,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5655,7 +5935,10 @@ export interface operations {
     login: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -5672,6 +5955,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -5703,6 +5988,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5740,6 +6027,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5777,6 +6066,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5814,6 +6105,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5853,6 +6146,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5890,6 +6185,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5927,6 +6224,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -5968,6 +6267,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6003,7 +6304,10 @@ export interface operations {
     refresh: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6020,6 +6324,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -6044,6 +6350,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6081,6 +6389,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6118,6 +6428,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6155,6 +6467,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6194,6 +6508,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6231,6 +6547,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6268,6 +6586,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6309,6 +6629,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6344,7 +6666,10 @@ export interface operations {
     logout: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6361,6 +6686,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -6382,6 +6709,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6419,6 +6748,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6456,6 +6787,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6495,6 +6828,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6532,6 +6867,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6569,6 +6906,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6610,6 +6949,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6645,7 +6986,10 @@ export interface operations {
     register: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -6662,6 +7006,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -6691,6 +7037,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6728,6 +7076,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6765,6 +7115,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6804,6 +7156,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6841,6 +7195,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6878,6 +7234,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6915,6 +7273,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6956,6 +7316,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -6991,7 +7353,10 @@ export interface operations {
     resendVerification: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path: {
                 verificationTokenId: string;
             };
@@ -7006,6 +7371,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -7032,6 +7399,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7069,6 +7438,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7106,6 +7477,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7145,6 +7518,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7182,6 +7557,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7223,6 +7600,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7258,7 +7637,10 @@ export interface operations {
     listSessions: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7271,6 +7653,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -7306,6 +7690,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7343,6 +7729,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7382,6 +7770,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7419,6 +7809,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7458,6 +7850,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7499,6 +7893,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7536,6 +7932,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7573,7 +7971,10 @@ export interface operations {
     revokeSession: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path: {
                 tokenId: string;
             };
@@ -7588,6 +7989,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -7614,6 +8017,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7651,6 +8056,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7690,6 +8097,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7727,6 +8136,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7764,6 +8175,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7803,6 +8216,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7844,6 +8259,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7881,6 +8298,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -7918,7 +8337,10 @@ export interface operations {
     getProfile: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -7931,6 +8353,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -7968,6 +8392,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8005,6 +8431,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8044,6 +8472,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8081,6 +8511,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8120,6 +8552,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8161,6 +8595,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8198,6 +8634,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8235,7 +8673,10 @@ export interface operations {
     updateOwnAccount: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
             path: {
                 userId: string;
             };
@@ -8254,6 +8695,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     [name: string]: unknown;
@@ -8280,6 +8723,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8317,6 +8762,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8356,6 +8803,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8393,6 +8842,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8432,6 +8883,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8469,6 +8922,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8506,6 +8961,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8547,6 +9004,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */
@@ -8584,6 +9043,8 @@ export interface operations {
                     "X-Request-Id": string;
                     /** @description Present when CORS_ORIGINS allows the request's Origin */
                     "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
                     /** @description Includes Accept: the error's form follows it */

@@ -21,7 +21,7 @@ function handlerFor(config: string | undefined): Handler | null {
         : cors({
             origin: origins.includes("*") ? "*" : origins,
             allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE"],
-            allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match"],
+            allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "x-d1-bookmark"],
             exposeHeaders: [
               "Location",
               "Retry-After",
@@ -31,6 +31,7 @@ function handlerFor(config: string | undefined): Handler | null {
               "RateLimit",
               "RateLimit-Policy",
               "ETag",
+              "x-d1-bookmark",
             ],
             maxAge: 600,
           }),

@@ -2,7 +2,6 @@ import { createMiddleware } from "hono/factory";
 import { HTTPException } from "hono/http-exception";
 import type { Context } from "hono";
 import { documentedRole, POLICIES, refusal, type OperationId, type Policy, type Reason } from "../auth/policy";
-import { createDb } from "../db/client";
 import { verdictOf } from "../db/verdict";
 import type { AppEnv } from "../env";
 import { ApiError, onError } from "../errors";
@@ -22,7 +21,7 @@ function answerCallerFirst(policy: Policy) {
     const status = error instanceof ApiError || error instanceof HTTPException ? error.status : undefined;
     if (status === undefined || !INPUT_STATUSES.has(status) || c.get("judged")) return;
     const caller = c.get("caller");
-    const [seen] = await verdictOf(policy, { caller }, { callerOnly: true }).read(createDb(c.env.DB), {}).limit(1);
+    const [seen] = await verdictOf(policy, { caller }, { callerOnly: true }).read(c.var.db, {}).limit(1);
     const refused = refusal(policy, seen?.verdict);
     if (refused) c.res = onError(refused, c);
   });

@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { isRole, roleDescription, rolesUpTo, ROLE } from "../auth/roles";
 import { hashPassword } from "../auth/password";
-import { createDb } from "../db/client";
 import * as sessionsDb from "../db/sessions";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
@@ -62,7 +61,7 @@ const listRoute = createRoute({
 
 account.openapi(listRoute, async (c) => {
   const caller = c.get("caller");
-  const { verdict, rows } = await sessionsDb.listSessions(createDb(c.env.DB), LIST_SESSIONS.policy, { caller }, new Date());
+  const { verdict, rows } = await sessionsDb.listSessions(c.var.db, LIST_SESSIONS.policy, { caller }, new Date());
   admit(c, LIST_SESSIONS, verdict);
   return c.json(
     {
@@ -101,7 +100,7 @@ const revokeRoute = createRoute({
 account.openapi(revokeRoute, async (c) => {
   const { tokenId } = c.req.valid("param");
   const outcome = await sessionsDb.endOwnSession(
-    createDb(c.env.DB),
+    c.var.db,
     REVOKE_SESSION.policy,
     { caller: c.get("caller") },
     tokenId,
@@ -133,7 +132,7 @@ const profileRoute = createRoute({
 });
 
 account.openapi(profileRoute, async (c) => {
-  const { verdict, user, organization } = await sessionsDb.readOwnAccount(createDb(c.env.DB), GET_PROFILE.policy, {
+  const { verdict, user, organization } = await sessionsDb.readOwnAccount(c.var.db, GET_PROFILE.policy, {
     caller: c.get("caller"),
   });
   admit(c, GET_PROFILE, verdict);
@@ -195,7 +194,7 @@ account.openapi(updateOwnRoute, async (c) => {
   const body = c.req.valid("json");
   const caller = c.get("caller");
   const outcome = await sessionsDb.updateOwnAccount(
-    createDb(c.env.DB),
+    c.var.db,
     UPDATE_OWN_ACCOUNT.policy,
     { caller, targetId: userId },
     {

@@ -1,5 +1,4 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
-import { createDb } from "../db/client";
 import { readOrganization, updateOrganization } from "../db/organizations";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
@@ -60,7 +59,7 @@ const getOrganizationRoute = createRoute({
 organization.openapi(getOrganizationRoute, async (c) => {
   const { orgId } = c.req.valid("param");
   // Flashback answers 403 for any other id, existing or not, so existence is never revealed.
-  const read = await readOrganization(createDb(c.env.DB), GET_ORGANIZATION.policy, {
+  const read = await readOrganization(c.var.db, GET_ORGANIZATION.policy, {
     caller: c.get("caller"),
     organizationId: orgId,
   });
@@ -105,7 +104,7 @@ organization.openapi(updateOrganizationRoute, async (c) => {
   const { orgId } = c.req.valid("param");
   const { is_business: isBusiness, ...rest } = c.req.valid("json");
   const { verdict, row } = await updateOrganization(
-    createDb(c.env.DB),
+    c.var.db,
     UPDATE_ORGANIZATION.policy,
     { caller: c.get("caller"), organizationId: orgId, ifMatch: ifMatchOf(c) },
     { ...rest, ...(isBusiness === undefined ? {} : { isBusiness }) },

@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import { createMiddleware } from "hono/factory";
 import { hashPassword } from "../auth/password";
-import { createDb } from "../db/client";
 import { INVITATIONS_PER_WINDOW } from "../db/invitations";
 import * as registrationDb from "../db/registration";
 import type { AppEnv, Bindings } from "../env";
@@ -76,7 +75,7 @@ registration.openapi(registerRoute, async (c) => {
   const body = c.req.valid("json");
   const now = new Date();
   const outcome = await registrationDb.registerOrganization(
-    createDb(c.env.DB),
+    c.var.db,
     {
       organization: {
         name: body.companyName,
@@ -148,7 +147,7 @@ const resendRoute = createRoute({
 registration.openapi(resendRoute, async (c) => {
   const { verificationTokenId } = c.req.valid("param");
   const now = new Date();
-  const outcome = await registrationDb.resendVerification(createDb(c.env.DB), verificationTokenId, now);
+  const outcome = await registrationDb.resendVerification(c.var.db, verificationTokenId, now);
   if (!outcome.invitationId) {
     const user = outcome.user;
     if (!user || user.deletedAt !== null) throw new ApiError("not_found", MESSAGES.verificationNotFound);

@@ -3,7 +3,6 @@ import { issueAccessToken, signsOwnTokens } from "../auth/access-token";
 import { startSession } from "../auth/sign-in";
 import { newOpaqueToken, opaqueTokenHash } from "../auth/opaque-token";
 import { verifyPassword } from "../auth/password";
-import { createDb } from "../db/client";
 import * as sessionsDb from "../db/sessions";
 import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
@@ -83,7 +82,7 @@ sessions.openapi(loginRoute, async (c) => {
   const body = c.req.valid("json");
   // Per address too, so rotating client addresses does not speed up guessing one account's password.
   await enforceRateLimit(c, `login:${body.email.toLowerCase()}`, "LOGIN_RATE_LIMITER");
-  const db = createDb(c.env.DB);
+  const db = c.var.db;
   const account = await sessionsDb.findSignInAccount(db, body.email);
   // An unknown address costs the same hashing as a wrong password (verifyPassword), so the two
   // cannot be told apart.
@@ -132,7 +131,7 @@ sessions.openapi(refreshRoute, async (c) => {
   const presented = presentedRefreshToken(c.req.valid("json"));
   const now = new Date();
   const next = await newOpaqueToken();
-  const rotated = await sessionsDb.rotateRefreshToken(createDb(c.env.DB), await opaqueTokenHash(presented), next.hash, now);
+  const rotated = await sessionsDb.rotateRefreshToken(c.var.db, await opaqueTokenHash(presented), next.hash, now);
   if (!rotated) throw invalidRefreshToken();
   const access = await issueAccessToken(c.env, rotated.user, rotated.sessionId, now);
   return c.json(
@@ -174,7 +173,7 @@ const logoutRoute = createRoute({
 
 sessions.openapi(logoutRoute, async (c) => {
   const presented = presentedRefreshToken(c.req.valid("json"));
-  const ended = await sessionsDb.endSessionByRefreshToken(createDb(c.env.DB), await opaqueTokenHash(presented), new Date());
+  const ended = await sessionsDb.endSessionByRefreshToken(c.var.db, await opaqueTokenHash(presented), new Date());
   if (!ended) throw invalidRefreshToken();
   return c.json({ success: true as const, message: MESSAGES.signedOut }, 200);
 });

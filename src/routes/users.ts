@@ -1,7 +1,6 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import * as z from "../lib/zod";
 import { hashPassword } from "../auth/password";
-import { createDb } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
 import * as invitationsDb from "../db/invitations";
 import * as usersDb from "../db/users";
@@ -113,7 +112,7 @@ users.openapi(listRoute, async (c) => {
   if (after === null)
     throw new ApiError("bad_request", MESSAGES.invalidCursor, [fieldProblem("query", "cursor", "Not a cursor from this API")]);
   const page = await usersDb.listUsers(
-    createDb(c.env.DB),
+    c.var.db,
     LIST_USERS.policy,
     { caller: c.get("caller") },
     { includeDeleted: query.includeDeleted ?? false, role: query.role, q: query.q },
@@ -177,7 +176,7 @@ users.openapi(createUserRoute, async (c) => {
   let written;
   try {
     written = await usersDb.insertUser(
-      createDb(c.env.DB),
+      c.var.db,
       CREATE_USER.policy,
       { caller: c.get("caller") },
       {
@@ -232,7 +231,7 @@ const getUserRoute = createRoute({
 users.openapi(getUserRoute, async (c) => {
   const { userId } = c.req.valid("param");
   const { includeDeleted } = c.req.valid("query");
-  const read = await usersDb.readUser(createDb(c.env.DB), GET_USER.policy, {
+  const read = await usersDb.readUser(c.var.db, GET_USER.policy, {
     caller: c.get("caller"),
     targetId: userId,
     includeDeleted: includeDeleted ?? false,
@@ -269,7 +268,7 @@ users.openapi(updateUserRoute, async (c) => {
   const { userId } = c.req.valid("param");
   const body = c.req.valid("json");
   const { verdict, row } = await usersDb.updateUser(
-    createDb(c.env.DB),
+    c.var.db,
     UPDATE_USER.policy,
     { caller: c.get("caller"), targetId: userId, ifMatch: ifMatchOf(c) },
     { firstName: body.name, lastName: body.lastName, orgRole: body.orgRole },
@@ -306,7 +305,7 @@ const deleteUserRoute = createRoute({
 
 users.openapi(deleteUserRoute, async (c) => {
   const { userId } = c.req.valid("param");
-  const { verdict, row } = await usersDb.softDeleteUser(createDb(c.env.DB), DELETE_USER.policy, {
+  const { verdict, row } = await usersDb.softDeleteUser(c.var.db, DELETE_USER.policy, {
     caller: c.get("caller"),
     targetId: userId,
   });
@@ -341,7 +340,7 @@ const activateUserRoute = createRoute({
 
 users.openapi(activateUserRoute, async (c) => {
   const { userId } = c.req.valid("param");
-  const { verdict, row } = await usersDb.reactivateUser(createDb(c.env.DB), ACTIVATE_USER.policy, {
+  const { verdict, row } = await usersDb.reactivateUser(c.var.db, ACTIVATE_USER.policy, {
     caller: c.get("caller"),
     targetId: userId,
   });
@@ -386,7 +385,7 @@ users.openapi(resendInvitationRoute, async (c) => {
   const { userId } = c.req.valid("param");
   const now = new Date();
   const outcome = await invitationsDb.resendInvitation(
-    createDb(c.env.DB),
+    c.var.db,
     RESEND_INVITATION.policy,
     { caller: c.get("caller"), targetId: userId },
     now,

@@ -4,7 +4,7 @@ import { signsOwnTokens } from "../auth/access-token";
 import { newOpaqueToken, opaqueTokenHash } from "../auth/opaque-token";
 import { signedIn } from "../auth/sign-in";
 
-import { createDb, type Db } from "../db/client";
+import type { Db } from "../db/client";
 import { isUniqueViolation } from "../db/constraint";
 import * as invitationsDb from "../db/invitations";
 import type { AppEnv } from "../env";
@@ -67,7 +67,7 @@ const preVerifyRoute = createRoute({
 
 verification.openapi(preVerifyRoute, async (c) => {
   const { token } = c.req.valid("json");
-  const found = await invitationsDb.findUsableToken(createDb(c.env.DB), await opaqueTokenHash(token), new Date().toISOString());
+  const found = await invitationsDb.findUsableToken(c.var.db, await opaqueTokenHash(token), new Date().toISOString());
   if (!found) throw invalidVerificationToken();
   return c.json(
     {
@@ -107,7 +107,7 @@ const verifyRoute = createRoute({
 
 verification.openapi(verifyRoute, async (c) => {
   const body = c.req.valid("json");
-  const db = createDb(c.env.DB);
+  const db = c.var.db;
   const now = new Date();
   const tokenHash = await opaqueTokenHash(body.token);
   // Verifying signs the user in, when this deployment issues the tokens: the session opens in the

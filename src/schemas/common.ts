@@ -142,6 +142,12 @@ const STANDARD_HEADERS = z.object({
     .text(200)
     .optional()
     .openapi({ description: "Present when CORS_ORIGINS allows the request's Origin" }),
+  "x-d1-bookmark": wire.text(59).optional().openapi({
+    description:
+      "The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region",
+    pattern: "^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$",
+    example: "00000001-0000000a-00004e2f-0d4a3fe8d8e1d3d7b4cd6a1e0a0f3c5c",
+  }),
   "RateLimit-Policy": wire.text(200).optional().openapi({
     description:
       "The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed",

@@ -11,6 +11,27 @@ function clientFor(token: string) {
 }
 
 describe("the typed client", () => {
+  it("sends the newest bookmark it was answered with, so it reads its own writes from any replica", async () => {
+    const org = await createOrg();
+    const sent: (string | null)[] = [];
+    const answered: string[] = [];
+    const api = createOrgApiClient({
+      baseUrl: "https://api.test",
+      token: org.users.OWNER.token,
+      fetch: async (request: Request) => {
+        sent.push(request.headers.get("x-d1-bookmark"));
+        const response = await checkedFetch(request);
+        answered.push(response.headers.get("x-d1-bookmark") as string);
+        return response;
+      },
+    });
+    await api.PUT("/organization/{orgId}", { params: { path: { orgId: org.id } }, body: { city: "Bergen" } });
+    const read = await api.GET("/organization/{orgId}", { params: { path: { orgId: org.id } } });
+    expect(read.data?.data.city).toBe("Bergen");
+    expect(sent).toEqual([null, answered[0]]);
+    expect(answered[0]).toMatch(/^[0-9a-f]{8}-/);
+  });
+
   it("reads the organization and pages through users", async () => {
     const org = await createOrg();
     const api = clientFor(org.users.OWNER.token);

@@ -26,40 +26,44 @@ export function recordingD1(target: D1Database = env.DB): Recorder {
     }
     return statement;
   };
-  recorder.db = new Proxy(target, {
-    get(db, prop) {
-      const value = Reflect.get(db, prop, db);
-      if (prop === "prepare") {
-        return (query: string) => {
-          const statement = db.prepare(query);
-          return new Proxy(statement, {
-            get(stmt, p) {
-              if (p === "bind") {
-                return (...values: unknown[]) => {
-                  recorder.executions.push({ sql: query, params: values });
-                  return counting(stmt.bind(...values));
-                };
-              }
-              if ((EXECUTING as readonly (string | symbol)[]).includes(p)) {
-                // Executed without values.
-                recorder.executions.push({ sql: query, params: [] });
-                return counting(stmt)[p as (typeof EXECUTING)[number]].bind(stmt);
-              }
-              const member = Reflect.get(stmt, p, stmt);
-              return typeof member === "function" ? member.bind(stmt) : member;
-            },
-          });
-        };
-      }
-      if (prop === "batch" || prop === "exec") {
-        return (...args: unknown[]) => {
-          recorder.roundTrips++;
-          return (value as (...a: unknown[]) => unknown).apply(db, args);
-        };
-      }
-      return typeof value === "function" ? value.bind(db) : value;
-    },
-  });
+  // The binding and every session of it record alike.
+  const recording = <C extends D1Database | D1DatabaseSession>(client: C): C =>
+    new Proxy(client, {
+      get(db, prop) {
+        const value = Reflect.get(db, prop, db);
+        if (prop === "withSession") return (start?: string) => recording((db as D1Database).withSession(start));
+        if (prop === "prepare") {
+          return (query: string) => {
+            const statement = db.prepare(query);
+            return new Proxy(statement, {
+              get(stmt, p) {
+                if (p === "bind") {
+                  return (...values: unknown[]) => {
+                    recorder.executions.push({ sql: query, params: values });
+                    return counting(stmt.bind(...values));
+                  };
+                }
+                if ((EXECUTING as readonly (string | symbol)[]).includes(p)) {
+                  // Executed without values.
+                  recorder.executions.push({ sql: query, params: [] });
+                  return counting(stmt)[p as (typeof EXECUTING)[number]].bind(stmt);
+                }
+                const member = Reflect.get(stmt, p, stmt);
+                return typeof member === "function" ? member.bind(stmt) : member;
+              },
+            });
+          };
+        }
+        if (prop === "batch" || prop === "exec") {
+          return (...args: unknown[]) => {
+            recorder.roundTrips++;
+            return (value as (...a: unknown[]) => unknown).apply(db, args);
+          };
+        }
+        return typeof value === "function" ? value.bind(db) : value;
+      },
+    });
+  recorder.db = recording(target);
   return recorder;
 }
 

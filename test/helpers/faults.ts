@@ -14,11 +14,10 @@ type Hooks = {
 };
 
 /**
- * The real D1 binding, seen through `hooks`: every statement prepared through it (bound copies
- * too) runs the hooks when it executes, alone or in a batch.
+ * The real D1 binding, seen through `hooks`: every statement prepared through it or through a
+ * session of it (bound copies too) runs the hooks when it executes, alone or in a batch.
  */
 function hookedDb(hooks: Hooks): D1Database {
-  const real = env.DB;
   const sqlOf = new WeakMap<object, string>();
   const realOf = new WeakMap<object, D1PreparedStatement>();
   const around = async <T>(queries: string[], run: () => Promise<T>): Promise<T> => {
@@ -44,25 +43,30 @@ function hookedDb(hooks: Hooks): D1Database {
     realOf.set(proxy, statement);
     return proxy;
   };
-  return new Proxy(real, {
-    get(target, property) {
-      if (property === "prepare") {
-        return (query: string) => {
-          const prepared = hooks.rewrite?.(query) ?? query;
-          return wrap(target.prepare(prepared), prepared);
-        };
-      }
-      if (property === "batch") {
-        return (statements: D1PreparedStatement[]) =>
-          around(
-            statements.map((statement) => sqlOf.get(statement) ?? ""),
-            () => target.batch(statements.map((statement) => realOf.get(statement) ?? statement)),
-          );
-      }
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  const hooked = <C extends D1Database | D1DatabaseSession>(client: C): C =>
+    new Proxy(client, {
+      get(target, property) {
+        if (property === "withSession") {
+          return (start?: string) => hooked((target as D1Database).withSession(start));
+        }
+        if (property === "prepare") {
+          return (query: string) => {
+            const prepared = hooks.rewrite?.(query) ?? query;
+            return wrap(target.prepare(prepared), prepared);
+          };
+        }
+        if (property === "batch") {
+          return (statements: D1PreparedStatement[]) =>
+            around(
+              statements.map((statement) => sqlOf.get(statement) ?? ""),
+              () => target.batch(statements.map((statement) => realOf.get(statement) ?? statement)),
+            );
+        }
+        const value: unknown = Reflect.get(target, property);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+  return hooked(env.DB);
 }
 
 /** The statement's table renamed to one that does not exist: it fails inside D1, as a storage fault would. */

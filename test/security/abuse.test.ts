@@ -162,6 +162,8 @@ describe("CORS", () => {
         "Link",
         "RateLimit",
         "RateLimit-Policy",
+        "ETag",
+        "x-d1-bookmark",
       ]),
     );
 

@@ -1,0 +1,33 @@
+import { createMiddleware } from "hono/factory";
+import { openSession } from "../db/client";
+import type { AppEnv, Bindings } from "../env";
+
+export const BOOKMARK_HEADER = "x-d1-bookmark";
+
+// D1's bookmarks are four hex fields (8-8-8-32). Anything else a client sends is ignored: the
+// request then starts as though it had sent none.
+export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
+
+/**
+ * Where a request's D1 session starts (D1's Sessions API): from the bookmark the client sent, so
+ * that it reads at least what it last saw (its own writes included), or else at the nearest replica.
+ * A deployment that sets `D1_FIRST_QUERY=first-primary` starts every request at the primary
+ * instead, bookmark or not: revocations then take effect at once on reads too, at the price of
+ * the primary's distance.
+ */
+export function sessionStart(env: Bindings, bookmark: string | undefined): string {
+  if (env.D1_FIRST_QUERY?.trim() === "first-primary") return "first-primary";
+  return bookmark !== undefined && BOOKMARK.test(bookmark) ? bookmark : "first-unconstrained";
+}
+
+/**
+ * Opens the request's D1 session (writes go to the primary whatever the start) and answers with
+ * its latest bookmark in `x-d1-bookmark`, for the client to send with its next request.
+ */
+export const databaseSession = createMiddleware<AppEnv>(async (c, next) => {
+  const { db, session } = openSession(c.env.DB, sessionStart(c.env, c.req.header(BOOKMARK_HEADER)));
+  c.set("db", db);
+  await next();
+  const bookmark = session.getBookmark();
+  if (bookmark !== null) c.res.headers.set(BOOKMARK_HEADER, bookmark);
+});
