@@ -91,6 +91,8 @@ describe("problem details", () => {
     ["problem details below JSON", "application/problem+json;q=0.5, application/json"],
     ["JSON listed first at the same weight", "application/json, application/problem+json"],
     ["problem details refused", "application/problem+json;q=0"],
+    ["problem details below a range of JSON", "application/problem+json;q=0.8, application/*;q=0.9"],
+    ["a malformed weight", "application/problem+json;q=abc"],
   ])("keeps the envelope for %s", async (_, accept) => {
     const res = await call("GET", "/organization/users", accept === undefined ? {} : { headers: { Accept: accept } });
     expectError(res, 401, "unauthorized");
@@ -100,6 +102,8 @@ describe("problem details", () => {
     ["problem details above JSON", "application/json;q=0.9, application/problem+json"],
     ["problem details listed first at the same weight", "application/problem+json, application/json"],
     ["problem details beside a wildcard", "application/problem+json, */*;q=0.1"],
+    ["problem details beside a range of JSON at the same weight", "application/*, application/problem+json"],
+    ["any case and spacing", "Application/Problem+JSON ; q=0.9 , application/json ; q=0.8"],
   ])("answers problem details for %s", async (_, accept) => {
     expectProblem(await call("GET", "/organization/users", { headers: { Accept: accept } }), 401, "unauthorized");
   });
