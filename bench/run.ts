@@ -63,7 +63,7 @@ const PEER_ROUNDS = 3;
 const PEER_TIMING = { warmup: 1, seconds: 1 };
 const BENCH_SECRET = randomBytes(32).toString("base64url");
 
-const harness = await startHarness("bench", 9 * 60_000);
+const harness = await startHarness("bench", 10 * 60_000);
 const { log, work, versions, startMiniflare, stopMiniflare } = harness;
 const { signToken } = await import("../src/auth/jwt");
 const { PBKDF2_ITERATIONS } = await import("../src/auth/password");

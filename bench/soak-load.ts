@@ -46,18 +46,18 @@ export type SoakLedger = {
   tenancyViolations: string[];
 };
 
-type Call = { method: "GET" | "PUT" | "POST" | "DELETE"; path: string; body?: unknown };
+type Call = { method: "GET" | "PUT" | "POST" | "DELETE"; path: string; body?: unknown; headers?: Record<string, string> };
+/** What an answer said: its status, body and ETag (null when it had none). */
+type OnAnswer = (status: number, body: string, sent: number, received: number, etag: string | null) => void;
 type Operation = {
   name: string;
   weight: number;
   /** Statuses that are correct answers under concurrency (a user deleted meanwhile is a 404). */
   expected: number[];
-  run(
-    org: number,
-    state: ConnectionState,
-  ): Call & { onAnswer?: (status: number, body: string, sent: number, received: number) => void };
+  run(org: number, state: ConnectionState): Call & { onAnswer?: OnAnswer };
 };
-type ConnectionState = { id: number; sequence: number; cursor: (string | null)[] };
+/** `tags`: the last ETag this connection saw of each organization, for its conditional requests. */
+type ConnectionState = { id: number; sequence: number; cursor: (string | null)[]; tags: (string | null)[] };
 
 const plan = JSON.parse(process.argv[2] ?? "{}") as SoakPlan;
 const orgs = plan.orgs;
@@ -102,7 +102,23 @@ const OPERATIONS: Operation[] = [
     name: "GET organization",
     weight: 12,
     expected: [200],
-    run: (org) => ({ method: "GET", path: `/organization/${at(org).id}` }),
+    run: (org, state) => ({
+      method: "GET",
+      path: `/organization/${at(org).id}`,
+      onAnswer: (_status, _body, _sent, _received, etag) => (state.tags[org] = etag),
+    }),
+  },
+  {
+    // With the tag this connection last saw: 304 while nobody changed the organization since.
+    name: "GET organization If-None-Match",
+    weight: 4,
+    expected: [200, 304],
+    run: (org, state) => ({
+      method: "GET",
+      path: `/organization/${at(org).id}`,
+      headers: { "If-None-Match": state.tags[org] ?? '"0"' },
+      onAnswer: (_status, _body, _sent, _received, etag) => (state.tags[org] = etag),
+    }),
   },
   {
     name: "GET users (pages)",
@@ -186,6 +202,26 @@ const OPERATIONS: Operation[] = [
         { name: unique(state), city: unique(state) },
       ]);
       return { method: "PUT", path: `/organization/${at(org).id}`, body, onAnswer: fieldWrites(at(org).id, body) };
+    },
+  },
+  {
+    // Only over the version this connection last saw: 412, writing nothing, once another write got in first.
+    name: "PUT organization If-Match",
+    weight: 3,
+    expected: [200, 412],
+    run: (org, state) => {
+      const body = { city: unique(state) };
+      const record = fieldWrites(at(org).id, body);
+      return {
+        method: "PUT",
+        path: `/organization/${at(org).id}`,
+        headers: { "If-Match": state.tags[org] ?? '"0"' },
+        body,
+        onAnswer: (status, text, sent, received, etag) => {
+          record(status, text, sent, received);
+          if (status === 200) state.tags[org] = etag;
+        },
+      };
     },
   },
   {
@@ -275,7 +311,7 @@ function chooseOperation(): Operation {
 
 const agent = new Agent({ keepAlive: true, maxSockets: plan.connections });
 
-function send(call: Call, token: string): Promise<{ status: number; body: string }> {
+function send(call: Call, token: string): Promise<{ status: number; body: string; etag: string | null }> {
   return new Promise((resolve, reject) => {
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
     const req = request(
@@ -283,12 +319,18 @@ function send(call: Call, token: string): Promise<{ status: number; body: string
       {
         method: call.method,
         agent,
-        headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+        headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}), ...call.headers },
       },
       (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (chunk: Buffer) => chunks.push(chunk));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: Buffer.concat(chunks).toString("utf8"),
+            etag: typeof res.headers.etag === "string" ? res.headers.etag : null,
+          }),
+        );
         res.on("error", reject);
       },
     );
@@ -299,13 +341,13 @@ function send(call: Call, token: string): Promise<{ status: number; body: string
 }
 
 async function connection(id: number, deadline: number): Promise<void> {
-  const state: ConnectionState = { id, sequence: 0, cursor: orgs.map(() => null) };
+  const state: ConnectionState = { id, sequence: 0, cursor: orgs.map(() => null), tags: orgs.map(() => null) };
   while (performance.now() < deadline) {
     const op = chooseOperation();
     const org = Math.floor(Math.random() * orgs.length);
     const call = op.run(org, state);
     const sent = performance.now();
-    let answer: { status: number; body: string };
+    let answer: { status: number; body: string; etag: string | null };
     try {
       answer = await send(call, at(org).token);
     } catch (error) {
@@ -324,7 +366,7 @@ async function connection(id: number, deadline: number): Promise<void> {
         ledger.unexpected.push({ op: op.name, status: answer.status, body: answer.body.slice(0, 300) });
       continue;
     }
-    call.onAnswer?.(answer.status, answer.body, sent, received);
+    call.onAnswer?.(answer.status, answer.body, sent, received, answer.etag);
   }
 }
 
