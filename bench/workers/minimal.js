@@ -6,8 +6,10 @@
 // and PUT /organization/users/{id}, and the first and a deep page of GET /organization/users. A
 // verdict other than `ok` (or none) is answered 401/403 as the API would. Its answers are the API's,
 // headers included: the same security and cache headers, a request id, the list's `Link`; and it
-// writes the API's one log line per request (src/log.ts). What it leaves out is what the API is
-// measured for: the framework, the router, the validator, the ORM and jose.
+// writes the API's one log line per request (src/log.ts). Like the API, it runs each request in a
+// D1 session (from the client's x-d1-bookmark, or first-unconstrained) and answers its bookmark,
+// and tags a row it shows with its version (ETag). What it leaves out is what the API is measured
+// for: the framework, the router, the validator, the ORM and jose.
 //
 // Also serves POST /pbkdf2: the password hash of POST /organization/users alone (PBKDF2-SHA256,
 // the same iterations, salt and output length as src/auth/password.ts), to report its share.
@@ -123,16 +125,26 @@ function organization(row) {
   };
 }
 
-/** The recorded statements of `name`, in one round trip: one statement alone, several as a batch. */
-async function run(env, name) {
+const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
+
+/**
+ * The recorded statements of `name`, in one round trip (one statement alone, several as a batch),
+ * in the request's D1 session; with the session's bookmark header.
+ */
+async function run(env, name, request) {
   recorded ??= JSON.parse(env.STATEMENTS ?? "{}");
-  const statements = (recorded[name] ?? []).map(({ sql, params }) => env.DB.prepare(sql).bind(...params));
-  if (statements.length === 1) {
-    const { results } = await statements[0].all();
-    return [results];
-  }
-  return (await env.DB.batch(statements)).map((result) => result.results);
+  const sent = request.headers.get("x-d1-bookmark");
+  const session = env.DB.withSession(sent && BOOKMARK.test(sent) ? sent : "first-unconstrained");
+  const statements = (recorded[name] ?? []).map(({ sql, params }) => session.prepare(sql).bind(...params));
+  const results =
+    statements.length === 1
+      ? [(await statements[0].all()).results]
+      : (await session.batch(statements)).map((result) => result.results);
+  const bookmark = session.getBookmark();
+  return { results, headers: bookmark ? [["x-d1-bookmark", bookmark]] : [] };
 }
+
+const etag = (row) => [["ETag", `"${row.version}"`]];
 
 /** The answer of a verdict other than `ok`, as the API gives it; undefined for `ok`. */
 function refusal(verdict) {
@@ -168,25 +180,35 @@ export default {
     if (!claims) return refuse(401, "unauthorized", "Invalid or expired token");
 
     if (org) {
-      const [[row]] = await run(env, "getOrg");
+      const {
+        results: [[row]],
+        headers,
+      } = await run(env, "getOrg", request);
       const at = { method: "GET", route: "/organization/:orgId", callerId: claims.sub };
-      return refusal(verdictOf(row)) ?? json(200, { success: true, data: organization(row) }, [], at);
+      return refusal(verdictOf(row)) ?? json(200, { success: true, data: organization(row) }, [...etag(row), ...headers], at);
     }
     if (user && request.method === "GET") {
-      const [[row]] = await run(env, "getUser");
+      const {
+        results: [[row]],
+        headers,
+      } = await run(env, "getUser", request);
       const at = { method: "GET", route: "/organization/users/:userId", callerId: claims.sub };
-      return refusal(verdictOf(row)) ?? json(200, orgUser(row), [], at);
+      return refusal(verdictOf(row)) ?? json(200, orgUser(row), [...etag(row), ...headers], at);
     }
     if (user && request.method === "PUT") {
       await request.text();
-      const [[seen], [row]] = await run(env, "putUser");
+      const {
+        results: [[seen], [row]],
+        headers,
+      } = await run(env, "putUser", request);
       const at = { method: "PUT", route: "/organization/users/:userId", callerId: claims.sub };
       const body = { success: true, data: orgUser(row), message: "User updated successfully" };
-      return refusal(verdictOf(seen)) ?? json(200, body, [], at);
+      return refusal(verdictOf(seen)) ?? json(200, body, [...etag(row), ...headers], at);
     }
     if (list) {
       const limit = Number(url.searchParams.get("limit"));
-      const [[seen], rows, [total]] = await run(env, url.searchParams.has("cursor") ? "listDeep" : "listFirst");
+      const { results, headers } = await run(env, url.searchParams.has("cursor") ? "listDeep" : "listFirst", request);
+      const [[seen], rows, [total]] = results;
       const refused = refusal(verdictOf(seen));
       if (refused) return refused;
       const items = rows.slice(0, limit);
@@ -195,7 +217,7 @@ export default {
       if (nextCursor) url.searchParams.set("cursor", nextCursor);
       const link = nextCursor ? [["Link", `<${url}>; rel="next"`]] : [];
       const body = { success: true, data: items.map(orgUser), total: Object.values(total)[0], nextCursor };
-      return json(200, body, link, { method: "GET", route: "/organization/users", callerId: claims.sub });
+      return json(200, body, [...link, ...headers], { method: "GET", route: "/organization/users", callerId: claims.sub });
     }
     return refuse(404, "not_found", "Not found");
   },
