@@ -5,8 +5,8 @@ import { ROLE, type RoleName } from "./roles";
 // the SQL verdict its one database batch evaluates (src/db/verdict.ts) and the error for each
 // reason that verdict can give. The checks run in the contract's order: the token, the caller's
 // address, the role, the organization in the path, the self-rules, the target's existence, the
-// request's If-Match (RFC 9110 §13.2.2: after what the answer would be without it), the ceiling
-// on a granted role, the rank over the target, the last owner.
+// ceiling on a granted role, the rank over the target, the last owner, and last the request's
+// If-Match (RFC 9110 §13.2.1: only once the answer without it would be a success).
 
 /** The user an operation acts on (the path's `userId`), and what it asks of them. */
 export type TargetRule = {
@@ -46,10 +46,10 @@ export const REASONS = [
   "organization",
   "self",
   "missing",
-  "stale",
   "ceiling",
   "rank",
   "last_owner",
+  "stale",
   "ok",
 ] as const;
 export type Reason = (typeof REASONS)[number];

@@ -154,16 +154,16 @@ function cases(policy: Policy, ask: AnyAsk, callerOnly: boolean): [SQL, Reason][
     const deletedCounts = target.exists === "any" || (target.exists === "asked" && ask.includeDeleted);
     checks.push([deletedCounts ? isNull(targets.id) : or(isNull(targets.id), isNotNull(targets.deletedAt))!, "missing"]);
   }
-  if (policy.versioned && ask.ifMatch !== undefined) {
-    const version = policy.versioned === "organization" ? callerOrganizations.version : targets.version;
-    const versions = Array.isArray(ask.ifMatch) ? JSON.stringify(ask.ifMatch) : ask.ifMatch;
-    checks.push([sql`${version} NOT IN (SELECT value FROM json_each(${versions}))`, "stale"]);
-  }
   if (policy.grants && ask.grants !== undefined) checks.push([lt(callers.orgRole, ask.grants), "ceiling"]);
   if (target?.ranked) checks.push([gt(targets.orgRole, callers.orgRole), "rank"]);
   const demotes = ask.grants !== undefined && ask.grants !== ROLE.OWNER;
   if (target?.lastOwner === "removes" || (target?.lastOwner === "demotes" && demotes)) {
     checks.push([lastLiveOwner, "last_owner"]);
+  }
+  if (policy.versioned && ask.ifMatch !== undefined) {
+    const version = policy.versioned === "organization" ? callerOrganizations.version : targets.version;
+    const versions = Array.isArray(ask.ifMatch) ? JSON.stringify(ask.ifMatch) : ask.ifMatch;
+    checks.push([sql`${version} NOT IN (SELECT value FROM json_each(${versions}))`, "stale"]);
   }
   return checks;
 }

@@ -8,6 +8,11 @@ export const BOOKMARK_HEADER = "x-d1-bookmark";
 // request then starts as though it had sent none.
 export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 
+// Sign-in checks a password, and refresh a refresh token, read before the write that opens or
+// rotates the session: read from a lagging replica, a password changed or a token revoked moments
+// ago would still open one. These start at the primary.
+const CHECKED_ON_PRIMARY = new Set(["/user/login", "/user/refresh"]);
+
 /**
  * Where a request's D1 session starts (D1's Sessions API): from the bookmark the client sent, so
  * that it reads at least what it last saw (its own writes included), or else at the nearest replica.
@@ -15,8 +20,8 @@ export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
  * instead, bookmark or not: revocations then take effect at once on reads too, at the price of
  * the primary's distance.
  */
-export function sessionStart(env: Bindings, bookmark: string | undefined): string {
-  if (env.D1_FIRST_QUERY?.trim() === "first-primary") return "first-primary";
+export function sessionStart(env: Bindings, bookmark: string | undefined, path = ""): string {
+  if (env.D1_FIRST_QUERY?.trim() === "first-primary" || CHECKED_ON_PRIMARY.has(path)) return "first-primary";
   return bookmark !== undefined && BOOKMARK.test(bookmark) ? bookmark : "first-unconstrained";
 }
 
@@ -25,7 +30,7 @@ export function sessionStart(env: Bindings, bookmark: string | undefined): strin
  * its latest bookmark in `x-d1-bookmark`, for the client to send with its next request.
  */
 export const databaseSession = createMiddleware<AppEnv>(async (c, next) => {
-  const { db, session } = openSession(c.env.DB, sessionStart(c.env, c.req.header(BOOKMARK_HEADER)));
+  const { db, session } = openSession(c.env.DB, sessionStart(c.env, c.req.header(BOOKMARK_HEADER), c.req.path));
   c.set("db", db);
   await next();
   const bookmark = session.getBookmark();

@@ -95,6 +95,16 @@ describe("D1 sessions", () => {
     expect(starts).toEqual(["first-primary", "first-primary"]);
   });
 
+  it("starts sign-in and refresh at the primary, whatever bookmark they carry: they check a credential before writing", async () => {
+    const org = await createOrg();
+    const { DB, starts } = sessionsRecorded();
+    const bookmark = (await call("GET", `/organization/${org.id}`, { token: org.users.USER.token })).headers.get("x-d1-bookmark");
+    const headers = { "x-d1-bookmark": bookmark as string };
+    await callWith({ DB }, "POST", "/user/login", { body: { email: org.users.USER.email, password: "Fixture-pass-1" }, headers });
+    await callWith({ DB }, "POST", "/user/refresh", { body: { refreshToken: "x".repeat(43) }, headers });
+    expect(starts).toEqual(["first-primary", "first-primary"]);
+  });
+
   it("prepares a statement once per binding, whichever request's session runs it", async () => {
     let builds = 0;
     const byId = preparedBy((db) => {

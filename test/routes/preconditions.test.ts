@@ -180,6 +180,29 @@ describe("If-Match", () => {
     );
   });
 
+  it("answers the rules on the change before a stale tag: 403 above the caller's rank, 409 for the last owner", async () => {
+    const org = await createOrg();
+    const stale = { "If-Match": '"999999"' };
+    expectError(
+      await call("PUT", userPath(org.users.OWNER.id), {
+        token: org.users.ADMINISTRATOR.token,
+        headers: stale,
+        body: { name: "X" },
+      }),
+      403,
+      "forbidden",
+    );
+    expectError(
+      await call("PUT", userPath(org.users.OWNER.id), {
+        token: org.users.OWNER.token,
+        headers: stale,
+        body: { orgRole: ROLE.ADMINISTRATOR },
+      }),
+      409,
+      "last_owner",
+    );
+  });
+
   it("lets exactly one of two updates made with the same tag through, and keeps its change", async () => {
     for (let round = 0; round < 5; round++) {
       const org = await createOrg();
