@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import { BOOKMARK, BOOKMARK_HEADER } from "./middleware/d1-session";
+import { BOOKMARK, BOOKMARK_EXAMPLE, BOOKMARK_HEADER } from "./middleware/d1-session";
 import { limitByClient } from "./middleware/rate-limit";
 
 // The contract as an OpenAPI 3.1 document, generated from the route definitions and their zod
@@ -42,7 +42,7 @@ const BOOKMARK_PARAMETER = {
     type: "string",
     maxLength: 59,
     pattern: BOOKMARK.source,
-    example: "00000001-0000000a-00004e2f-0d4a3fe8d8e1d3d7b4cd6a1e0a0f3c5c",
+    example: BOOKMARK_EXAMPLE,
   },
 } as const;
 

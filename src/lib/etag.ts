@@ -7,8 +7,13 @@ export function entityTag(version: number): string {
   return `"${version}"`;
 }
 
-// entity-tag = [ weak ] DQUOTE *etagc DQUOTE; etagc = %x21 / %x23-7E / obs-text
-const TAG = /^(W\/)?"([\x21\x23-\x7e\x80-\xff]*)"$/;
+// entity-tag = [ weak ] DQUOTE *etagc DQUOTE, etagc = %x21 / %x23-7E (obs-text, which RFC 9110
+// keeps only for old senders, is not accepted).
+const ETAG = String.raw`(W\/)?"([\x21\x23-\x7e]*)"`;
+const TAG = new RegExp(`^${ETAG}$`);
+
+/** The form of an If-Match or If-None-Match value: `*`, or a list of entity tags (what the request schema requires). */
+export const ENTITY_TAG_LIST = new RegExp(String.raw`^\s*(?:\*|${ETAG}(?:\s*,\s*${ETAG})*)\s*$`);
 const VERSION = /^[1-9][0-9]{0,14}$/;
 
 type Tag = { weak: boolean; opaque: string };

@@ -7,6 +7,7 @@ export const BOOKMARK_HEADER = "x-d1-bookmark";
 // D1's bookmarks are four hex fields (8-8-8-32). Anything else a client sends is ignored: the
 // request then starts as though it had sent none.
 export const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
+export const BOOKMARK_EXAMPLE = "00000001-0000000a-00004e2f-0d4a3fe8d8e1d3d7b4cd6a1e0a0f3c5c";
 
 // Sign-in checks a password, and refresh a refresh token, read before the write that opens or
 // rotates the session: read from a lagging replica, a password changed or a token revoked moments
@@ -20,7 +21,7 @@ const CHECKED_ON_PRIMARY = new Set(["/user/login", "/user/refresh"]);
  * instead, bookmark or not: revocations then take effect at once on reads too, at the price of
  * the primary's distance.
  */
-export function sessionStart(env: Bindings, bookmark: string | undefined, path = ""): string {
+export function sessionStart(env: Bindings, bookmark: string | undefined, path: string): string {
   if (env.D1_FIRST_QUERY?.trim() === "first-primary" || CHECKED_ON_PRIMARY.has(path)) return "first-primary";
   return bookmark !== undefined && BOOKMARK.test(bookmark) ? bookmark : "first-unconstrained";
 }

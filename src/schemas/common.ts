@@ -1,5 +1,7 @@
 import * as z from "../lib/zod";
 import { ERROR_STATUS, MAX_DETAILS, MESSAGES, PROBLEM_TYPE, STATUS_TITLES } from "../errors";
+import { ENTITY_TAG_LIST } from "../lib/etag";
+import { BOOKMARK, BOOKMARK_EXAMPLE } from "../middleware/d1-session";
 import { isRole, ROLE_VALUES, type Role } from "../auth/roles";
 
 // Any well-formed UUID, whatever its version: an id that cannot exist is simply not found.
@@ -145,8 +147,8 @@ const STANDARD_HEADERS = z.object({
   "x-d1-bookmark": wire.text(59).optional().openapi({
     description:
       "The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region",
-    pattern: "^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$",
-    example: "00000001-0000000a-00004e2f-0d4a3fe8d8e1d3d7b4cd6a1e0a0f3c5c",
+    pattern: BOOKMARK.source,
+    example: BOOKMARK_EXAMPLE,
   }),
   "RateLimit-Policy": wire.text(200).optional().openapi({
     description:
@@ -209,12 +211,11 @@ export const idParams = z.object({ userId: uuid.openapi({ param: { name: "userId
 
 // Conditional requests (RFC 9110 §13, src/lib/etag.ts): `*`, or a list of entity tags. A value of
 // another form is refused (400) rather than read as naming no tag.
-const ENTITY_TAGS = /^\s*(?:\*|(?:W\/)?"[\x21\x23-\x7e]*"(?:\s*,\s*(?:W\/)?"[\x21\x23-\x7e]*")*)\s*$/;
 const entityTags = (description: string) =>
   z
     .string()
     .max(1000)
-    .regex(ENTITY_TAGS, 'Must be * or a list of entity tags, as "3"')
+    .regex(ENTITY_TAG_LIST, 'Must be * or a list of entity tags, as "3"')
     .optional()
     .openapi({ description, example: '"3"' });
 
