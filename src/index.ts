@@ -1,4 +1,6 @@
 import { app } from "./app";
+import { createDb } from "./db/client";
+import { deleteExpiredAnswers } from "./db/idempotency";
 import type { Bindings } from "./env";
 import { handleInvitationBatch } from "./invitations/deliver";
 import { sweepInvitations } from "./invitations/sweep";
@@ -13,8 +15,10 @@ export default {
   fetch: app.fetch,
   // The invitations queue and its dead-letter queue (wrangler.toml).
   queue: (batch, env) => handleInvitationBatch(batch, env),
-  // The Cron Trigger: invitations whose message was lost are enqueued again.
+  // The Cron Trigger: invitations whose message was lost are enqueued again, and the answers of
+  // expired idempotency keys are deleted.
   scheduled: async (controller, env) => {
     await sweepInvitations(env, controller.scheduledTime);
+    await deleteExpiredAnswers(createDb(env.DB), new Date(controller.scheduledTime).toISOString());
   },
 } satisfies ExportedHandler<Bindings>;

@@ -1,4 +1,5 @@
 import { encodeBase64Url } from "../lib/base64url";
+import { sha256Hex } from "../lib/sha256";
 
 // Opaque tokens (email verification links, refresh tokens) are 32 random bytes, base64url. Only
 // their SHA-256 is stored, so the database, its backups and its logs never hold a usable token: the
@@ -7,10 +8,7 @@ import { encodeBase64Url } from "../lib/base64url";
 
 const TOKEN_BYTES = 32;
 
-export async function opaqueTokenHash(token: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
-  return Array.from(digest, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
+export const opaqueTokenHash = (token: string): Promise<string> => sha256Hex(token);
 
 export async function newOpaqueToken(): Promise<{ token: string; hash: string }> {
   const token = encodeBase64Url(crypto.getRandomValues(new Uint8Array(TOKEN_BYTES)));

@@ -4,7 +4,7 @@ import { ROLE, type RoleName } from "./roles";
 // Every authenticated operation's rule, stated once. A policy yields the route's documented role,
 // the SQL verdict its one database batch evaluates (src/db/verdict.ts) and the error for each
 // reason that verdict can give. The checks run in the contract's order: the token, the caller's
-// address, the role, the organization in the path, the self-rules, the target's existence, the
+// address, the role, an Idempotency-Key's recorded answer, the organization in the path, the self-rules, the target's existence, the
 // ceiling on a granted role, the rank over the target, the last owner, and last the request's
 // If-Match (RFC 9110 §13.2.1: only once the answer without it would be a success).
 
@@ -43,6 +43,7 @@ export const REASONS = [
   "token",
   "unverified",
   "role",
+  "replayed",
   "organization",
   "self",
   "missing",
@@ -58,12 +59,14 @@ export const invalidToken = () =>
   new ApiError("unauthorized", MESSAGES.invalidToken, undefined, { "WWW-Authenticate": 'Bearer error="invalid_token"' });
 
 /**
- * The error of a refused operation, for the verdict its batch gave; undefined for `ok`. No verdict
+ * The error of a refused operation, for the verdict its batch gave; undefined for `ok` and
+ * `replayed` (the recorded answer is the operation's). No verdict
  * (the caller's row was not there) is the token's refusal.
  */
 export function refusal(policy: Policy, reason: Reason | undefined): ApiError | undefined {
   switch (reason ?? "token") {
     case "ok":
+    case "replayed":
       return undefined;
     case "token":
       return invalidToken();

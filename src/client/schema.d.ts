@@ -433,7 +433,7 @@ export interface components {
             data: null;
             message: string;
             /** @enum {string} */
-            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "precondition_required" | "rate_limited" | "service_unavailable" | "internal_error";
+            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "precondition_failed" | "idempotency_key_reused" | "payload_too_large" | "unsupported_media_type" | "precondition_required" | "rate_limited" | "service_unavailable" | "internal_error";
             /** @description The request's id, also sent as X-Request-Id; quote it when reporting a problem */
             requestId: string;
             details?: {
@@ -452,18 +452,18 @@ export interface components {
              * @description The status's reason phrase
              * @enum {string}
              */
-            title: "Bad Request" | "Unauthorized" | "Forbidden" | "Not Found" | "Method Not Allowed" | "Conflict" | "Precondition Failed" | "Content Too Large" | "Unsupported Media Type" | "Precondition Required" | "Too Many Requests" | "Internal Server Error" | "Service Unavailable";
+            title: "Bad Request" | "Unauthorized" | "Forbidden" | "Not Found" | "Method Not Allowed" | "Conflict" | "Precondition Failed" | "Content Too Large" | "Unsupported Media Type" | "Unprocessable Content" | "Precondition Required" | "Too Many Requests" | "Internal Server Error" | "Service Unavailable";
             /**
              * Format: int32
              * @enum {integer}
              */
-            status: 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 428 | 429 | 500 | 503;
+            status: 400 | 401 | 403 | 404 | 405 | 409 | 412 | 413 | 415 | 422 | 428 | 429 | 500 | 503;
             /** @description What went wrong, as the envelope's `message` */
             detail: string;
             /** @description The request's id, also sent as X-Request-Id */
             instance: string;
             /** @enum {string} */
-            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "precondition_required" | "rate_limited" | "service_unavailable" | "internal_error";
+            code: "bad_request" | "validation_failed" | "invalid_token" | "already_verified" | "unauthorized" | "invalid_credentials" | "forbidden" | "email_not_verified" | "not_found" | "method_not_allowed" | "conflict" | "last_owner" | "precondition_failed" | "idempotency_key_reused" | "payload_too_large" | "unsupported_media_type" | "precondition_required" | "rate_limited" | "service_unavailable" | "internal_error";
             /** @description The refused fields, as the envelope's `details` */
             errors?: {
                 detail: string;
@@ -1269,6 +1269,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key unique to this request, kept with its answer for 24 hours: a retry with the key (same path and body; the password is not compared) gets that answer again and does nothing. A key of this caller's that answered another request is refused (422). Only answered work is kept: a refused request can be retried with its key */
+                "idempotency-key"?: string;
                 /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
                 "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
             };
@@ -1294,6 +1296,8 @@ export interface operations {
                     "RateLimit-Policy"?: string;
                     /** @description The new user's path */
                     Location: string;
+                    /** @description The answer recorded for this Idempotency-Key, given again: nothing was done */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1600,6 +1604,45 @@ export interface operations {
                      *       "detail": "Content-Type must be application/json",
                      *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
                      *       "code": "unsupported_media_type"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key answered another request of this caller (another path or body) in the past 24 hours; nothing was done */
+            422: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "This Idempotency-Key was used for a different request; use a new key for a new request",
+                     *       "code": "idempotency_key_reused",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "This Idempotency-Key was used for a different request; use a new key for a new request",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "idempotency_key_reused"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3123,6 +3166,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key unique to this request, kept with its answer for 24 hours: a retry with the key (same path and body; the password is not compared) gets that answer again and does nothing. A key of this caller's that answered another request is refused (422). Only answered work is kept: a refused request can be retried with its key */
+                "idempotency-key"?: string;
                 /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
                 "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
             };
@@ -3144,6 +3189,8 @@ export interface operations {
                     "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
+                    /** @description The answer recorded for this Idempotency-Key, given again: nothing was done */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3377,6 +3424,45 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The Idempotency-Key answered another request of this caller (another path or body) in the past 24 hours; nothing was done */
+            422: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "This Idempotency-Key was used for a different request; use a new key for a new request",
+                     *       "code": "idempotency_key_reused",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "This Idempotency-Key was used for a different request; use a new key for a new request",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "idempotency_key_reused"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests from this caller */
             429: {
                 headers: {
@@ -3506,6 +3592,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
+                /** @description A key unique to this request, kept with its answer for 24 hours: a retry with the key (same path and body; the password is not compared) gets that answer again and does nothing. A key of this caller's that answered another request is refused (422). Only answered work is kept: a refused request can be retried with its key */
+                "idempotency-key"?: string;
                 /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
                 "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
             };
@@ -3527,6 +3615,8 @@ export interface operations {
                     "x-d1-bookmark"?: string;
                     /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
                     "RateLimit-Policy"?: string;
+                    /** @description The answer recorded for this Idempotency-Key, given again: nothing was done */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -3777,6 +3867,45 @@ export interface operations {
                      *       "detail": "A user with this email already exists",
                      *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
                      *       "code": "conflict"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The Idempotency-Key answered another request of this caller (another path or body) in the past 24 hours; nothing was done */
+            422: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "This Idempotency-Key was used for a different request; use a new key for a new request",
+                     *       "code": "idempotency_key_reused",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unprocessable Content",
+                     *       "status": 422,
+                     *       "detail": "This Idempotency-Key was used for a different request; use a new key for a new request",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "idempotency_key_reused"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

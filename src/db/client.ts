@@ -1,5 +1,6 @@
 import { Column, DrizzleQueryError, fillPlaceholders, getTableName, is, SQL, Subquery } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/d1";
+import type { BatchItem } from "drizzle-orm/batch";
 import type { SQLitePreparedQuery } from "drizzle-orm/sqlite-core";
 
 // No `schema`: given one, Drizzle derives the relations of every table for its relational query
@@ -206,6 +207,10 @@ export async function batchPrepared<T extends readonly [Bound, ...Bound[]]>(db: 
   const results = await db.$client.batch(statements);
   return results.map((result, i) => mapBatchResult((items[i] as Bound)[0], result)) as BatchResults<T>;
 }
+
+/** The statements of a batch an operation adds only in some cases: those given. */
+export const present = (...items: (BatchItem<"sqlite"> | undefined)[]): BatchItem<"sqlite">[] =>
+  items.filter((item): item is BatchItem<"sqlite"> => item !== undefined);
 
 /** Whether D1 answers a trivial query within `timeoutMs`; rejects with the reason when it does not. */
 export async function pingDatabase(binding: D1Database, timeoutMs: number): Promise<void> {

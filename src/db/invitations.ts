@@ -1,11 +1,12 @@
 import { and, asc, eq, exists, inArray, isNull, lte, ne, not, or, sql, type SQL, type SQLWrapper } from "drizzle-orm";
 import { alias, QueryBuilder, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import { uuidv7 } from "../lib/uuid";
-import type { Db } from "./client";
+import { present, type Db } from "./client";
+import { recordAnswer, recordedAnswer } from "./idempotency";
 import { selectedRow } from "./insert-select";
 import { invitations, organizations, users, type UserRow } from "./schema";
 import { sessionOpening } from "./sessions";
-import { targets, verdictOf, type Ask } from "./verdict";
+import { callers, targets, verdictOf, type IdempotentAsk } from "./verdict";
 import type { Policy, Reason } from "../auth/policy";
 
 // Every query on invitations lives here. An invitation is one delivery and its token: written
@@ -137,6 +138,8 @@ export type Resent = {
   validated: boolean;
   addressHeld: boolean;
   recent: { count: number; oldest: string | null };
+  /** With an Idempotency-Key, the answer recorded for it before (src/db/idempotency.ts). */
+  replay: string | null;
 };
 
 /**
@@ -145,7 +148,7 @@ export type Resent = {
  * window; it revokes the user's earlier ones. One batch, which first reads the verdict and what a
  * refusal is explained by.
  */
-export async function resendInvitation(db: Db, policy: Policy, ask: Ask, now: Date): Promise<Resent> {
+export async function resendInvitation(db: Db, policy: Policy, ask: IdempotentAsk, now: Date): Promise<Resent> {
   const userId = ask.targetId ?? "";
   const id = uuidv7(now.getTime());
   const at = now.toISOString();
@@ -160,6 +163,7 @@ export async function resendInvitation(db: Db, policy: Policy, ask: Ask, now: Da
         held: addressHeld(targets.email).mapWith(Boolean),
         count: recentCount.mapWith(Number),
         oldest: sql<string | null>`(SELECT min(${invitations.createdAt}) FROM ${invitations} WHERE ${inWindow})`,
+        replay: recordedAnswer(callers.id, ask.idempotency),
       })
       .limit(1),
     db
@@ -175,8 +179,12 @@ export async function resendInvitation(db: Db, policy: Policy, ask: Ask, now: Da
       )
       .returning({ id: invitations.id }),
     revokeEarlier(db, userId, id),
+    ...present(
+      ask.idempotency && recordAnswer(db, ask.caller.id, ask.idempotency, { table: invitations, where: eq(invitations.id, id) }),
+    ),
   ]);
   return {
+    replay: seen?.replay ?? null,
     verdict: seen?.verdict,
     invitationId: inserted[0]?.id,
     validated: seen?.validated ?? false,

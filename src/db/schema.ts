@@ -205,3 +205,21 @@ export const refreshTokens = sqliteTable(
 );
 
 export type SessionRow = typeof sessions.$inferSelect;
+
+// The answers of writes made with an Idempotency-Key (src/db/idempotency.ts), one per caller and
+// key, for a day: a retry gets the stored answer instead of doing the work again. Written in the
+// batch of the work it answers, so neither exists without the other.
+export const idempotencyKeys = sqliteTable(
+  "idempotency_keys",
+  {
+    callerId: text("caller_id").notNull(),
+    key: text("key").notNull(),
+    // SHA-256 (hex) of the request's method, path and body, the password left out.
+    fingerprint: text("fingerprint").notNull(),
+    // The shown columns of the row the answer carried (JSON), or null for an answer without one.
+    snapshot: text("snapshot"),
+    createdAt: text("created_at").notNull(),
+    expiresAt: text("expires_at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.callerId, t.key] }), index("idempotency_keys_expiry_idx").on(t.expiresAt)],
+);

@@ -4,12 +4,13 @@ import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Policy, Reason } from "../auth/policy";
 import type { Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
-import { allPrepared, batchPrepared, preparedBy, type Db } from "./client";
+import { allPrepared, batchPrepared, present, preparedBy, type Db } from "./client";
+import { recordAnswer, recordedAnswer } from "./idempotency";
 import { selectedRow } from "./insert-select";
 import { addressHeld, inviteNewUser } from "./invitations";
 import { searchCondition, searchTotal } from "./search";
 import { organizationUserCounts, sessions, users, type AuthMethod, type UserRow } from "./schema";
-import { callers, prepareAsk, targets, verdictOf, type AnyAsk, type Ask, type Verdict } from "./verdict";
+import { callers, prepareAsk, targets, verdictOf, type AnyAsk, type Ask, type IdempotentAsk } from "./verdict";
 
 const builder = new QueryBuilder();
 
@@ -182,7 +183,7 @@ const holders = alias(users, "org_holder");
  * while the verdict allows it, into the organization the database holds for them, and only while
  * nobody holds the address (a user of that organization, deleted or not, or a verified account).
  */
-export async function insertUser(db: Db, policy: Policy, ask: Ask, user: NewUser, invite: boolean) {
+export async function insertUser(db: Db, policy: Policy, ask: IdempotentAsk, user: NewUser, invite: boolean) {
   const now = new Date().toISOString();
   const id = uuidv7();
   const email = user.email.toLowerCase();
@@ -194,7 +195,13 @@ export async function insertUser(db: Db, policy: Policy, ask: Ask, user: NewUser
     .where(and(eq(holders.orgId, callers.orgId), sql`lower(${holders.email}) = ${email}`))
     .getSQL();
   const held = addressHeld(sql`${email}`);
-  const read = verdict.read(db, { orgHolder: sql<number | null>`(${orgHolder})`, held: held.mapWith(Boolean) }).limit(1);
+  const read = verdict
+    .read(db, {
+      orgHolder: sql<number | null>`(${orgHolder})`,
+      held: held.mapWith(Boolean),
+      replay: recordedAnswer(callers.id, ask.idempotency),
+    })
+    .limit(1);
   const insert = db
     .insert(users)
     .select(
@@ -224,7 +231,10 @@ export async function insertUser(db: Db, policy: Policy, ask: Ask, user: NewUser
     )
     .returning(shownColumns(users));
   const invitation = invite ? inviteNewUser(db, { userId: id, invitedBy: ask.caller.id, now }) : undefined;
-  const [[seen], [row]] = invitation ? await db.batch([read, insert, invitation.statement]) : await db.batch([read, insert]);
+  const record = ask.idempotency
+    ? recordAnswer(db, ask.caller.id, ask.idempotency, { table: users, where: eq(users.id, id), snapshot: shownColumns(users) })
+    : undefined;
+  const [[seen], [row]] = await db.batch([read, insert, ...present(invitation?.statement, record)]);
   const holder: AddressHolder =
     seen?.orgHolder === null || seen?.orgHolder === undefined
       ? seen?.held
@@ -233,7 +243,7 @@ export async function insertUser(db: Db, policy: Policy, ask: Ask, user: NewUser
       : seen.orgHolder
         ? "deleted"
         : "live";
-  return { verdict: seen?.verdict, row, holder, invitationId: row ? invitation?.id : undefined };
+  return { verdict: seen?.verdict, row, holder, invitationId: row ? invitation?.id : undefined, replay: seen?.replay ?? null };
 }
 
 /** The columns a write sets: values, or SQL evaluated by the statement itself. */
@@ -241,8 +251,11 @@ type UserSet = { [K in keyof UserRow]?: UserRow[K] | SQL };
 
 export type UserChanges = { firstName?: string; lastName?: string; orgRole?: Role };
 
-/** A guarded write's outcome: the verdict its batch read, and the row it wrote (undefined when refused). */
-export type GuardedWrite = { verdict: Reason | undefined; row: ShownUser | undefined };
+/**
+ * A guarded write's outcome: the verdict its batch read, the row it wrote (undefined when refused),
+ * and with an Idempotency-Key the answer recorded for it before (src/db/idempotency.ts).
+ */
+export type GuardedWrite = { verdict: Reason | undefined; row: ShownUser | undefined; replay?: string | undefined };
 
 /**
  * Writes `set` to the target while the verdict allows it and `guard` holds, in one batch that first
@@ -250,20 +263,30 @@ export type GuardedWrite = { verdict: Reason | undefined; row: ShownUser | undef
  */
 async function guardedUpdate(
   db: Db,
-  verdict: Verdict,
-  userId: string,
+  policy: Policy,
+  ask: IdempotentAsk,
   set: UserSet,
   guard?: SQL,
   then?: BatchItem<"sqlite">,
 ): Promise<GuardedWrite> {
-  const read = verdict.read(db, {}).limit(1);
+  const verdict = verdictOf(policy, ask);
+  const userId = ask.targetId ?? "";
+  const read = verdict.read(db, { replay: recordedAnswer(callers.id, ask.idempotency) }).limit(1);
   const write = db
     .update(users)
     .set(set)
     .where(and(eq(users.id, userId), verdict.allows, guard))
     .returning(shownColumns(users));
-  const [[seen], [row]] = then ? await db.batch([read, write, then]) : await db.batch([read, write]);
-  return { verdict: seen?.verdict, row };
+  // Right after the write: changes() counts the rows it changed, its triggers' aside.
+  const record = ask.idempotency
+    ? recordAnswer(db, ask.caller.id, ask.idempotency, {
+        table: users,
+        where: and(eq(users.id, userId), sql`changes() > 0`),
+        snapshot: shownColumns(users),
+      })
+    : undefined;
+  const [[seen], [row]] = await db.batch([read, write, ...present(record, then)]);
+  return { verdict: seen?.verdict, row, replay: seen?.replay ?? undefined };
 }
 
 const userUpdate = preparedBy((db, policy: Policy, ask: AnyAsk, changed: { names: boolean; lastNames: boolean }) => {
@@ -327,8 +350,8 @@ export function softDeleteUser(db: Db, policy: Policy, ask: Ask): Promise<Guarde
     );
   return guardedUpdate(
     db,
-    verdictOf(policy, ask),
-    userId,
+    policy,
+    ask,
     {
       deletedAt: now.toISOString(),
       updatedAt: now.toISOString(),
@@ -340,12 +363,6 @@ export function softDeleteUser(db: Db, policy: Policy, ask: Ask): Promise<Guarde
 }
 
 /** Clears `deletedAt` of a soft-deleted user; the token watermark stays where the deletion put it. */
-export function reactivateUser(db: Db, policy: Policy, ask: Ask): Promise<GuardedWrite> {
-  return guardedUpdate(
-    db,
-    verdictOf(policy, ask),
-    ask.targetId ?? "",
-    { deletedAt: null, updatedAt: new Date().toISOString() },
-    isNotNull(users.deletedAt),
-  );
+export function reactivateUser(db: Db, policy: Policy, ask: IdempotentAsk): Promise<GuardedWrite> {
+  return guardedUpdate(db, policy, ask, { deletedAt: null, updatedAt: new Date().toISOString() }, isNotNull(users.deletedAt));
 }

@@ -3,6 +3,7 @@ import { alias, QueryBuilder, type SelectedFields } from "drizzle-orm/sqlite-cor
 import type { Policy, Reason } from "../auth/policy";
 import { ROLE, type Role } from "../auth/roles";
 import type { Db } from "./client";
+import { isReplay, type Idempotency } from "./idempotency";
 import { organizations, sessions, users } from "./schema";
 
 // A policy (src/auth/policy.ts) as SQL: one CASE over the caller's row, their organization and the
@@ -42,6 +43,9 @@ export type Ask = {
   ifMatch?: number[] | undefined;
 };
 
+/** The ask of a write that takes an Idempotency-Key (src/db/idempotency.ts): its recorded answer is the verdict `replayed`. */
+export type IdempotentAsk = Ask & { idempotency?: Idempotency | undefined };
+
 /** An ask as a statement holds it: values, or placeholders of a statement prepared once (prepareAsk). */
 export type AnyAsk = {
   caller: {
@@ -57,6 +61,7 @@ export type AnyAsk = {
   grants?: Role | undefined;
   /** The versions, or (prepared) a placeholder of their JSON array. */
   ifMatch?: number[] | Placeholder | undefined;
+  idempotency?: Idempotency | undefined;
 };
 
 const placeholder = (name: string) => sql.placeholder(name);
@@ -145,6 +150,8 @@ function cases(policy: Policy, ask: AnyAsk, callerOnly: boolean): [SQL, Reason][
   if (ask.caller.verifiedOnly) checks.push([eq(callers.validated, false), "unverified"]);
   checks.push([lt(callers.orgRole, ROLE[policy.role]), "role"]);
   if (callerOnly) return checks;
+  // Before the rules on the target: the work recorded may have changed it (a reactivated user).
+  if (ask.idempotency) checks.push([isReplay(callers.id, ask.idempotency), "replayed"]);
   if (policy.ownOrganization) checks.push([ne(callers.orgId, ask.organizationId ?? ""), "organization"]);
   const target = policy.target;
   const targetId = ask.targetId ?? "";

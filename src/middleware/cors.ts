@@ -21,7 +21,7 @@ function handlerFor(config: string | undefined): Handler | null {
         : cors({
             origin: origins.includes("*") ? "*" : origins,
             allowMethods: ["GET", "HEAD", "PUT", "POST", "DELETE"],
-            allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "x-d1-bookmark"],
+            allowHeaders: ["Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "x-d1-bookmark"],
             exposeHeaders: [
               "Location",
               "Retry-After",
@@ -32,6 +32,7 @@ function handlerFor(config: string | undefined): Handler | null {
               "RateLimit-Policy",
               "ETag",
               "x-d1-bookmark",
+              "Idempotent-Replayed",
             ],
             maxAge: 600,
           }),

@@ -10,6 +10,7 @@ import { decodeCursor, encodeCursor } from "../lib/cursor";
 import { enqueueInvitation } from "../invitations/enqueue";
 import { tooManyInvitations } from "../invitations/limit";
 import { jsonBody } from "../middleware/json-body";
+import { idempotencyOf, replayOf } from "../middleware/idempotency";
 import { ifMatchOf, tagAnswer } from "../middleware/preconditions";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { admit, operation } from "../middleware/operation";
@@ -17,12 +18,15 @@ import { validationHook } from "../middleware/validate";
 import {
   errorResponse,
   etagHeader,
+  idempotencyHeaders,
+  idempotencyResponses,
   idParams,
   ifMatchHeaders,
   ifNoneMatchHeaders,
   noQuery,
   notModified,
   preconditionResponses,
+  replayedHeader,
   wire,
 } from "../schemas/common";
 import {
@@ -142,13 +146,14 @@ const createUserRoute = createRoute({
   security: bearer,
   ...CREATE_USER.documented,
   middleware: [...CREATE_USER.middleware, jsonBody],
-  request: { query: noQuery, body: jsonBodyOf(CreateUserBody) },
+  request: { query: noQuery, headers: idempotencyHeaders, body: jsonBodyOf(CreateUserBody) },
   responses: {
     201: {
       ...successResponse("Created", OrgUserSchema, { ...USER_EXAMPLE, validated: false }, MESSAGES.userCreatedInvited, {
         Location: wire
           .text(100)
           .openapi({ description: "The new user's path", example: `/organization/users/${USER_EXAMPLE.id}` }),
+        ...replayedHeader,
       }),
       // For clients and tools that chain operations: the new id is every user operation's `userId`.
       links: Object.fromEntries(
@@ -165,20 +170,23 @@ const createUserRoute = createRoute({
       "conflict",
       MESSAGES.emailTaken,
     ),
+    ...idempotencyResponses,
     ...bodyErrorResponses,
   },
 });
 
 users.openapi(createUserRoute, async (c) => {
   const body = c.req.valid("json");
+  const { password, ...compared } = body;
+  const idempotency = await idempotencyOf(c, compared);
   // Hashed before the batch that judges the caller: the request's one round trip carries the hash.
-  const passwordHash = await hashPassword(body.password);
+  const passwordHash = await hashPassword(password);
   let written;
   try {
     written = await usersDb.insertUser(
       c.var.db,
       CREATE_USER.policy,
-      { caller: c.get("caller") },
+      { caller: c.get("caller"), idempotency },
       {
         email: body.email,
         firstName: body.firstName,
@@ -197,7 +205,7 @@ users.openapi(createUserRoute, async (c) => {
     throw emailTaken("live");
   }
   admit(c, CREATE_USER, written.verdict);
-  const row = written.row;
+  const row = replayOf(c, idempotency, written.replay)?.row ?? written.row;
   if (!row) throw emailTaken(written.holder);
   if (written.invitationId) await enqueueInvitation(c.env, written.invitationId, c.get("requestId"));
   c.header("Location", `/organization/users/${row.id}`);
@@ -329,9 +337,10 @@ const activateUserRoute = createRoute({
   security: bearer,
   ...ACTIVATE_USER.documented,
   middleware: ACTIVATE_USER.middleware,
-  request: { params: idParams, query: noQuery },
+  request: { params: idParams, query: noQuery, headers: idempotencyHeaders },
   responses: {
-    200: successResponse("Reactivated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userActivated),
+    200: successResponse("Reactivated", OrgUserSchema, USER_EXAMPLE, MESSAGES.userActivated, replayedHeader),
+    ...idempotencyResponses,
     ...errorResponses(MESSAGES.activateUsersRole),
     405: methodNotAllowed(ACTIVATE_METHODS),
     404: errorResponse("No such user in the caller's organization", "not_found", MESSAGES.userNotFound),
@@ -340,11 +349,14 @@ const activateUserRoute = createRoute({
 
 users.openapi(activateUserRoute, async (c) => {
   const { userId } = c.req.valid("param");
-  const { verdict, row } = await usersDb.reactivateUser(c.var.db, ACTIVATE_USER.policy, {
+  const idempotency = await idempotencyOf(c);
+  const written = await usersDb.reactivateUser(c.var.db, ACTIVATE_USER.policy, {
     caller: c.get("caller"),
     targetId: userId,
+    idempotency,
   });
-  admit(c, ACTIVATE_USER, verdict);
+  admit(c, ACTIVATE_USER, written.verdict);
+  const row = replayOf(c, idempotency, written.replay)?.row ?? written.row;
   // The one rule left once the verdict allows it: only a deleted user can be reactivated.
   if (!row) throw new ApiError("bad_request", MESSAGES.notDeleted);
   return c.json({ success: true as const, data: toOrgUser(row), message: MESSAGES.userActivated }, 200);
@@ -365,9 +377,10 @@ const resendInvitationRoute = createRoute({
   security: bearer,
   ...RESEND_INVITATION.documented,
   middleware: RESEND_INVITATION.middleware,
-  request: { params: idParams, query: noQuery },
+  request: { params: idParams, query: noQuery, headers: idempotencyHeaders },
   responses: {
-    200: actionResponse("Queued for sending", MESSAGES.invitationSent),
+    200: actionResponse("Queued for sending", MESSAGES.invitationSent, replayedHeader),
+    ...idempotencyResponses,
     ...errorResponses(MESSAGES.resendUsersRole),
     400: errorResponse(
       "Invalid input, or the user's address is already verified (`already_verified`)",
@@ -383,14 +396,16 @@ const resendInvitationRoute = createRoute({
 
 users.openapi(resendInvitationRoute, async (c) => {
   const { userId } = c.req.valid("param");
-  const now = new Date();
+  const idempotency = await idempotencyOf(c);
+  const now = idempotency?.now ?? new Date();
   const outcome = await invitationsDb.resendInvitation(
     c.var.db,
     RESEND_INVITATION.policy,
-    { caller: c.get("caller"), targetId: userId },
+    { caller: c.get("caller"), targetId: userId, idempotency },
     now,
   );
   admit(c, RESEND_INVITATION, outcome.verdict);
+  if (replayOf(c, idempotency, outcome.replay)) return c.json({ success: true as const, message: MESSAGES.invitationSent }, 200);
   if (!outcome.invitationId) {
     if (outcome.validated) throw new ApiError("already_verified", MESSAGES.alreadyVerified);
     if (outcome.addressHeld) throw new ApiError("conflict", MESSAGES.emailTaken);

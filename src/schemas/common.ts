@@ -2,6 +2,7 @@ import * as z from "../lib/zod";
 import { ERROR_STATUS, MAX_DETAILS, MESSAGES, PROBLEM_TYPE, STATUS_TITLES } from "../errors";
 import { ENTITY_TAG_LIST } from "../lib/etag";
 import { BOOKMARK, BOOKMARK_EXAMPLE } from "../middleware/d1-session";
+import { IDEMPOTENCY_KEY, REPLAYED_HEADER } from "../middleware/idempotency";
 import { isRole, ROLE_VALUES, type Role } from "../auth/roles";
 
 // Any well-formed UUID, whatever its version: an id that cannot exist is simply not found.
@@ -253,5 +254,36 @@ export const preconditionResponses = {
     "No If-Match, and the deployment requires it (REQUIRE_IF_MATCH); nothing was written",
     "precondition_required",
     MESSAGES.preconditionRequired,
+  ),
+};
+
+// Idempotency keys (src/middleware/idempotency.ts): a retry with the key gets the first answer.
+export const idempotencyHeaders = z.object({
+  "idempotency-key": z
+    .string()
+    .max(257)
+    .regex(IDEMPOTENCY_KEY, "Must be a string of 1 to 255 printable ASCII characters, quoted or not")
+    .optional()
+    .openapi({
+      description:
+        "A key unique to this request, kept with its answer for 24 hours: a retry with the key (same path and body; the password is not compared) gets that answer again and does nothing. A key of this caller's that answered another request is refused (422). Only answered work is kept: a refused request can be retried with its key",
+      example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+    }),
+});
+
+/** The header of an answer given again for its Idempotency-Key. */
+export const replayedHeader = {
+  [REPLAYED_HEADER]: z
+    .literal("true")
+    .optional()
+    .openapi({ description: "The answer recorded for this Idempotency-Key, given again: nothing was done", example: "true" }),
+};
+
+/** 422 of a write that takes an Idempotency-Key. */
+export const idempotencyResponses = {
+  422: errorResponse(
+    "The Idempotency-Key answered another request of this caller (another path or body) in the past 24 hours; nothing was done",
+    "idempotency_key_reused",
+    MESSAGES.idempotencyKeyReused,
   ),
 };

@@ -40,11 +40,12 @@ export function successResponse<T extends z.ZodType>(
 }
 
 /** A documented success without data: `{ success, message }` (Flashback's ActionResponse). */
-export function actionResponse(description: string, message: string) {
+export function actionResponse(description: string, message: string, headers: Record<string, z.ZodType> = {}) {
   return jsonContent(
     z.strictObject({ success: z.literal(true), message: wire.text(500).openapi({ example: message }) }),
     description,
     { success: true, message },
+    headers,
   );
 }
 

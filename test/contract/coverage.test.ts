@@ -119,6 +119,11 @@ const SCENARIOS: Record<string, Scenario> = {
   "POST /organization/users 409": (org) =>
     call("POST", USERS, { token: org.users.OWNER.token, body: { ...newUser(), email: org.users.USER.email } }),
   "POST /organization/users 413": (org) => call("POST", USERS, { token: org.users.OWNER.token, body: OVERSIZED }),
+  "POST /organization/users 422": async (org) => {
+    const init = { token: org.users.OWNER.token, headers: { "Idempotency-Key": uuidv7() } };
+    await call("POST", USERS, { ...init, body: newUser() });
+    return call("POST", USERS, { ...init, body: newUser() });
+  },
   "POST /organization/users 415": (org) =>
     call("POST", USERS, { token: org.users.OWNER.token, body: JSON.stringify(newUser()), headers: NOT_JSON }),
   "POST /organization/users 429": (org) => overLimit("POST", USERS, { token: org.users.OWNER.token, body: {} }),
@@ -193,6 +198,11 @@ const SCENARIOS: Record<string, Scenario> = {
     call("POST", `${user(org.deleted.id)}/activate`, { token: org.users.BILLING.token }),
   "POST /organization/users/{userId}/activate 404": (org) =>
     call("POST", `${user(uuidv7())}/activate`, { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/activate 422": async (org) => {
+    const init = { token: org.users.OWNER.token, headers: { "Idempotency-Key": uuidv7() } };
+    await call("POST", `${user(org.deleted.id)}/activate`, init);
+    return call("POST", `${user(uuidv7())}/activate`, init);
+  },
   "POST /organization/users/{userId}/activate 429": (org) =>
     overLimit("POST", `${user(org.users.USER.id)}/activate`, { token: org.users.OWNER.token }),
   "POST /organization/users/{userId}/activate 500": (org) =>
@@ -215,6 +225,11 @@ const SCENARIOS: Record<string, Scenario> = {
     const elsewhere = await createOrg();
     const target = await insertUser(org.id, ROLE.USER, { unverified: true, email: elsewhere.users.USER.email });
     return call("POST", resend(target.id), { token: org.users.OWNER.token });
+  },
+  "POST /organization/users/{userId}/resend-invitation 422": async (org) => {
+    const init = { token: org.users.OWNER.token, headers: { "Idempotency-Key": uuidv7() } };
+    await call("POST", resend((await insertUser(org.id, ROLE.USER, { unverified: true })).id), init);
+    return call("POST", resend(uuidv7()), init);
   },
   "POST /organization/users/{userId}/resend-invitation 429": async (org) => {
     const target = await insertUser(org.id, ROLE.USER, { unverified: true });
