@@ -44,11 +44,14 @@ export type SoakLedger = {
   refusedValues: string[];
   /** Responses that showed, or changed, another organization's data. */
   tenancyViolations: string[];
+  /** Creations retried with their Idempotency-Key: how many, and those not answered with the first's user, marked replayed. */
+  retried: number;
+  retriesMismatched: string[];
 };
 
 type Call = { method: "GET" | "PUT" | "POST" | "DELETE"; path: string; body?: unknown; headers?: Record<string, string> };
-/** What an answer said: its status, body and ETag (null when it had none). */
-type OnAnswer = (status: number, body: string, sent: number, received: number, etag: string | null) => void;
+/** What an answer said: its status, body, ETag (null when it had none) and whether it was a replay (Idempotent-Replayed). */
+type OnAnswer = (status: number, body: string, sent: number, received: number, etag: string | null, replayed: boolean) => void;
 type Operation = {
   name: string;
   weight: number;
@@ -75,6 +78,8 @@ const ledger: SoakLedger = {
   writes: [],
   refusedValues: [],
   tenancyViolations: [],
+  retried: 0,
+  retriesMismatched: [],
 };
 const latencies = new Map<string, number[]>();
 
@@ -86,6 +91,8 @@ const unique = (state: ConnectionState) => `soak${process.pid}c${state.id}n${sta
 // organization too. Taken from synchronously, so no two requests reuse one.
 const createdEmails: string[][] = orgs.map(() => []);
 const shareable: string[][] = orgs.map(() => []);
+// Creations made with an Idempotency-Key, waiting for their retry: the retry must get the same user.
+const retriable: { org: number; key: string; call: Call; id: string }[] = [];
 
 /** Records every field of an acknowledged write; on refusal, its values must never appear. */
 function fieldWrites(key: string, fields: Record<string, string | number>) {
@@ -266,6 +273,35 @@ const OPERATIONS: Operation[] = [
     },
   },
   {
+    name: "POST user with Idempotency-Key",
+    weight: 2,
+    expected: [201],
+    run: (org, state) => keyedCreation(org, state),
+  },
+  {
+    // The retry of a keyed creation (a client whose answer was lost): the first's answer, marked
+    // replayed, and no second user (the user count and tallies check it). None waiting: a new one.
+    name: "POST user, retried with its Idempotency-Key",
+    weight: 2,
+    expected: [201],
+    run: (org, state) => {
+      const first = retriable.findIndex((waiting) => waiting.org === org);
+      if (first < 0) return keyedCreation(org, state);
+      const [retry] = retriable.splice(first, 1);
+      const { key, call, id } = retry as (typeof retriable)[number];
+      ledger.retried++;
+      return {
+        ...call,
+        onAnswer: (status, body, _sent, _received, _etag, replayed) => {
+          const answered = (JSON.parse(body) as { data: { id: string } }).data.id;
+          if (status !== 201 || answered !== id || !replayed) {
+            ledger.retriesMismatched.push(`key ${key}: ${status}, user ${answered} (first ${id}), replayed ${replayed}`);
+          }
+        },
+      };
+    },
+  },
+  {
     name: "POST user, address verified",
     weight: 1,
     expected: [409],
@@ -297,6 +333,20 @@ function createUser(org: number, email: string, shared: boolean): ReturnType<Ope
   };
 }
 
+/** A creation with a fresh Idempotency-Key; its 201 waits for a retry. */
+function keyedCreation(org: number, state: ConnectionState): ReturnType<Operation["run"]> {
+  const key = unique(state);
+  const creation = createUser(org, `${key}@soak.example`, false);
+  const call: Call = { ...creation, headers: { "Idempotency-Key": key } };
+  return {
+    ...call,
+    onAnswer: (status, body, sent, received, etag, replayed) => {
+      creation.onAnswer?.(status, body, sent, received, etag, replayed);
+      if (status === 201) retriable.push({ org, key, call, id: (JSON.parse(body) as { data: { id: string } }).data.id });
+    },
+  };
+}
+
 /** A creation that must be refused (409), in other letter case; its unique last name must never be stored. */
 function refusedCreation(email: string, state: ConnectionState): ReturnType<Operation["run"]> {
   const body = { email: email.toUpperCase(), password: "Soak-pass-1", firstName: "Soak", lastName: unique(state) };
@@ -311,7 +361,9 @@ function chooseOperation(): Operation {
 
 const agent = new Agent({ keepAlive: true, maxSockets: plan.connections });
 
-function send(call: Call, token: string): Promise<{ status: number; body: string; etag: string | null }> {
+type Answer = { status: number; body: string; etag: string | null; replayed: boolean };
+
+function send(call: Call, token: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const body = call.body === undefined ? undefined : JSON.stringify(call.body);
     const req = request(
@@ -329,6 +381,7 @@ function send(call: Call, token: string): Promise<{ status: number; body: string
             status: res.statusCode ?? 0,
             body: Buffer.concat(chunks).toString("utf8"),
             etag: typeof res.headers.etag === "string" ? res.headers.etag : null,
+            replayed: res.headers["idempotent-replayed"] === "true",
           }),
         );
         res.on("error", reject);
@@ -347,7 +400,7 @@ async function connection(id: number, deadline: number): Promise<void> {
     const org = Math.floor(Math.random() * orgs.length);
     const call = op.run(org, state);
     const sent = performance.now();
-    let answer: { status: number; body: string; etag: string | null };
+    let answer: Answer;
     try {
       answer = await send(call, at(org).token);
     } catch (error) {
@@ -366,7 +419,7 @@ async function connection(id: number, deadline: number): Promise<void> {
         ledger.unexpected.push({ op: op.name, status: answer.status, body: answer.body.slice(0, 300) });
       continue;
     }
-    call.onAnswer?.(answer.status, answer.body, sent, received, answer.etag);
+    call.onAnswer?.(answer.status, answer.body, sent, received, answer.etag, answer.replayed);
   }
 }
 

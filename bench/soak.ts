@@ -408,6 +408,12 @@ const checks: { name: string; expected: string; actual: string; pass: boolean }[
     pass: conditional.stale > 0 && conditional.unchanged > 0,
   },
   {
+    name: "retries with an Idempotency-Key not replaying the first answer",
+    expected: "0 of > 0",
+    actual: `${ledger.retriesMismatched.length} of ${ledger.retried}${ledger.retriesMismatched.length ? `: ${ledger.retriesMismatched[0]}` : ""}`,
+    pass: ledger.retried > 0 && ledger.retriesMismatched.length === 0,
+  },
+  {
     name: "refused writes visible in the database",
     expected: "0",
     actual: `${leakedRefused.length} of ${ledger.refusedValues.length}`,
