@@ -11,7 +11,8 @@
 // Last, the README's sign-in flow: the demo owner signs in, reads, refreshes, signs out, and the
 // next read is 401. Stops the whole dev server process group on every way out.
 import type { ChildProcess } from "node:child_process";
-import { Agent, request } from "node:http";
+import { readFileSync } from "node:fs";
+import { Agent, request, type IncomingHttpHeaders } from "node:http";
 import { listenOn, spawnGroup, stopGroup } from "./lib/process-group";
 
 const READY_MS = 180_000; // migrations, the demo seed and a cold wrangler start on a busy 2-core machine
@@ -27,7 +28,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 let server: ChildProcess | undefined;
 let serverOutput = "";
 
-type Answer = { status: number; body: string; ms: number };
+type Answer = { status: number; headers: IncomingHttpHeaders; body: string; ms: number };
 
 /**
  * One request on a connection of its own (a keep-alive agent per client, as curl or a browser
@@ -52,7 +53,7 @@ function send(
       response.on("data", (chunk: string) => (body += chunk));
       response.on("end", () => {
         clearTimeout(timer);
-        resolve({ status: response.statusCode ?? 0, body, ms: Date.now() - sent });
+        resolve({ status: response.statusCode ?? 0, headers: response.headers, body, ms: Date.now() - sent });
       });
       response.on("error", (error) => {
         clearTimeout(timer);
@@ -140,7 +141,19 @@ async function main(): Promise<string[]> {
   await sleep(1_000);
   if (server.exitCode !== null || server.signalCode !== null)
     problems.push(`npm run dev exited (${server.signalCode ?? `exit ${server.exitCode}`})`);
-  else await expect("GET /openapi.json, new connection", `${origin}/openapi.json`, { method: "GET" }, 200);
+  else {
+    // A static asset (scripts/docs-assets.mjs): the committed document, with the headers `_headers` gives it.
+    const document = await expect("GET /openapi.json, new connection", `${origin}/openapi.json`, { method: "GET" }, 200);
+    if (document && document.body !== readFileSync("openapi.json", "utf8"))
+      problems.push("GET /openapi.json: not the committed openapi.json");
+    for (const [name, value] of [
+      ["cache-control", "no-cache"],
+      ["x-content-type-options", "nosniff"],
+    ] as const) {
+      if (document && document.headers[name] !== value)
+        problems.push(`GET /openapi.json: ${name} is ${document.headers[name]}, expected ${value}`);
+    }
+  }
   if (problems.length === 0) await invitationFlow(origin, auth, orgId, expect, problems);
   if (problems.length === 0) await signInFlow(origin, orgId, expect, problems);
   return problems;

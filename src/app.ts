@@ -10,6 +10,7 @@ import { securityHeaders } from "./middleware/security-headers";
 import { validationHook } from "./middleware/validate";
 import { mountDocs } from "./openapi";
 import { account } from "./routes/account";
+import { auditLog } from "./routes/audit-log";
 import { health } from "./routes/health";
 import { jwks } from "./routes/jwks";
 import { organization } from "./routes/organization";
@@ -40,8 +41,10 @@ app.use(corsPolicy);
 // Every request reads and writes through its own D1 session, and answers with its bookmark.
 app.use(databaseSession);
 
-// Users first: `/organization/users` must not be taken for `/organization/{orgId}`.
+// Users and the audit log first: `/organization/users` and `/organization/audit-log` must not be
+// taken for `/organization/{orgId}`.
 app.route("/", users);
+app.route("/", auditLog);
 app.route("/", organization);
 app.route("/", health);
 app.route("/", jwks);
@@ -50,7 +53,6 @@ app.route("/", sessions);
 app.route("/", registration);
 app.route("/", account);
 mountDocs(app);
-allowOnly(app, "/openapi.json", ["GET"]);
 allowOnly(app, "/docs", ["GET"]);
 
 app.onError(onError);

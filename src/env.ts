@@ -59,6 +59,8 @@ export type AppEnv = {
     /** The request's database: its D1 session (src/middleware/d1-session.ts). */
     db: Db;
     caller: CallerRef;
+    /** The writer the audit log names when no caller is authenticated: the account signing in. */
+    actorId?: string;
     judged?: boolean;
     errorCode?: string;
     failure?: ErrorSummary;

@@ -75,6 +75,7 @@ export const MESSAGES = {
   resendUsersRole: "Insufficient permissions to resend invitations",
   alreadyVerified: "User has already verified their email address",
   invitationSent: "Invitation sent",
+  auditLogRole: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can read the audit log",
   idempotencyKeyReused: "This Idempotency-Key was used for a different request; use a new key for a new request",
   tooManyInvitations: "Too many invitations for this user; retry after the period in Retry-After",
   invalidVerificationToken: "Invalid or expired verification token",

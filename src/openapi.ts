@@ -48,6 +48,7 @@ const BOOKMARK_PARAMETER = {
 type Operation = { parameters?: unknown[] };
 
 export function openApiDocument(app: AnyApp) {
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", BEARER_SCHEME);
   const document = app.getOpenAPI31Document(DOCUMENT_CONFIG);
   for (const item of Object.values(document.paths ?? {})) {
     for (const operation of Object.values(item as Record<string, Operation>)) {
@@ -108,14 +109,12 @@ const REFERENCE_PAGE = `<!doctype html>
 </html>
 `;
 
-/** Serves the document at /openapi.json and the interactive reference at /docs, both without authentication. */
+/**
+ * Serves the interactive reference at /docs, without authentication. The document itself is a
+ * static asset (public/openapi.json, the committed openapi.json copied by the build step), served
+ * by the platform before the Worker runs, so the Worker never generates it.
+ */
 export function mountDocs(app: AnyApp) {
-  app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", BEARER_SCHEME);
-  let document: ReturnType<typeof openApiDocument> | undefined;
-  app.get("/openapi.json", limitByClient, (c) => {
-    c.header("Cache-Control", "no-cache");
-    return c.json((document ??= openApiDocument(app)));
-  });
   app.get("/docs", limitByClient, (c) => {
     c.header("Cache-Control", "no-cache");
     return c.html(REFERENCE_PAGE);

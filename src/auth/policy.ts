@@ -126,6 +126,7 @@ export const POLICIES = {
   },
   activateUser: { ...workspaces(MESSAGES.activateUsersRole), target: overUser({ exists: "any" }) },
   resendInvitation: { ...workspaces(MESSAGES.resendUsersRole), target: overUser({ exists: "live" }) },
+  readAuditLog: { role: "ADMINISTRATOR", forbidden: MESSAGES.auditLogRole },
   // The caller's own account: every member.
   listSessions: { role: "USER", forbidden: MESSAGES.membersOnly },
   revokeSession: { role: "USER", forbidden: MESSAGES.membersOnly },

@@ -96,6 +96,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/organization/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the organization's audit log
+         * @description ADMINISTRATOR or higher. Every change to the organization, its users, their invitations and sessions, newest first, keyset-paginated; each filter is served by an index. Events cannot be changed or deleted through the API.
+         */
+        get: operations["readAuditLog"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/organization/{orgId}": {
         parameters: {
             query?: never;
@@ -519,6 +539,35 @@ export interface components {
              * @enum {integer}
              */
             orgRole?: 0 | 1 | 2 | 254 | 255;
+        };
+        AuditEvent: {
+            /** @description Its place in the log: events are appended in this order */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            /**
+             * Format: uuid
+             * @description The user whose request made the change; null when no caller did
+             */
+            actorId: string | null;
+            /** @enum {string} */
+            action: "organization.created" | "organization.updated" | "user.created" | "user.updated" | "user.deleted" | "user.reactivated" | "user.verified" | "user.password_changed" | "invitation.created" | "invitation.sent" | "invitation.failed" | "session.created" | "session.signed_out" | "session.revoked" | "session.ended";
+            target: {
+                /** @enum {string} */
+                type: "organization" | "user" | "invitation" | "session";
+                /** Format: uuid */
+                id: string;
+            };
+            changes: {
+                field: string;
+                /** @description The value before; absent for personal fields and credentials */
+                old?: unknown;
+                /** @description The value after; absent for personal fields and credentials */
+                new?: unknown;
+            }[] | null;
+            /** @description The X-Request-Id of the request that made it */
+            requestId: string | null;
+            clientAddress: string | null;
         };
         /**
          * @example {
@@ -3947,6 +3996,371 @@ export interface operations {
                      *       "title": "Too Many Requests",
                      *       "status": 429,
                      *       "detail": "Too many invitations for this user; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "rate_limited"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; nothing was written */
+            500: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Internal server error",
+                     *       "code": "internal_error",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Internal Server Error",
+                     *       "status": 500,
+                     *       "detail": "Internal server error",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "internal_error"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The identity provider's keys could not be loaded yet (RS256/ES256 with JWT_JWKS_URL); nothing was read or written */
+            503: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    /** @description Seconds until the key set is fetched again */
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "code": "service_unavailable",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Service Unavailable",
+                     *       "status": 503,
+                     *       "detail": "Service temporarily unavailable; retry after the period in Retry-After",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "service_unavailable"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    readAuditLog: {
+        parameters: {
+            query?: {
+                /** @description Only the events of this user's writes */
+                actor?: string;
+                /** @description Only the events about this organization, user, invitation or session */
+                target?: string;
+                action?: "organization.created" | "organization.updated" | "user.created" | "user.updated" | "user.deleted" | "user.reactivated" | "user.verified" | "user.password_changed" | "invitation.created" | "invitation.sent" | "invitation.failed" | "session.created" | "session.signed_out" | "session.revoked" | "session.ended";
+                /** @description Only events at or after this time (UTC) */
+                from?: string;
+                /** @description Only events before this time (UTC) */
+                to?: string;
+                limit?: number;
+                /** @description Opaque; the `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: {
+                /** @description The `x-d1-bookmark` of this client's last answer: the request reads at least what that answer had written. A value of another form is ignored. */
+                "x-d1-bookmark"?: components["parameters"]["D1Bookmark"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of events */
+            200: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description RFC 8288: the next page, `<URL>; rel="next"`, on every page that has one */
+                    Link?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": true,
+                     *       "data": [
+                     *         {
+                     *           "id": "42",
+                     *           "at": "2026-01-01T00:00:00.000Z",
+                     *           "actorId": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e7f",
+                     *           "action": "user.updated",
+                     *           "target": {
+                     *             "type": "user",
+                     *             "id": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e80"
+                     *           },
+                     *           "changes": [
+                     *             {
+                     *               "field": "orgRole",
+                     *               "old": 0,
+                     *               "new": 2
+                     *             },
+                     *             {
+                     *               "field": "name"
+                     *             }
+                     *           ],
+                     *           "requestId": "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e81",
+                     *           "clientAddress": "203.0.113.7"
+                     *         }
+                     *       ],
+                     *       "nextCursor": null
+                     *     }
+                     */
+                    "application/json": {
+                        /** @enum {boolean} */
+                        success: true;
+                        data: components["schemas"]["AuditEvent"][];
+                        /** @description null on the last page */
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid input */
+            400: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Validation failed: email: Invalid email address",
+                     *       "code": "validation_failed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Bad Request",
+                     *       "status": 400,
+                     *       "detail": "Validation failed: email: Invalid email address",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "validation_failed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, invalid or expired token */
+            401: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    /** @description The Bearer challenge (RFC 6750), with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate": string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Authentication required",
+                     *       "code": "unauthorized",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "Authentication required",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "unauthorized"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The caller's role is too low; or (`email_not_verified`) the caller has not verified their address */
+            403: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Insufficient permissions: only OWNER and ADMINISTRATOR roles can read the audit log",
+                     *       "code": "forbidden",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Forbidden",
+                     *       "status": 403,
+                     *       "detail": "Insufficient permissions: only OWNER and ADMINISTRATOR roles can read the audit log",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "forbidden"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The path does not offer the request's method (any method but those documented for it) */
+            405: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    /** @description The methods the path offers */
+                    Allow: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Method not allowed",
+                     *       "code": "method_not_allowed",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Method Not Allowed",
+                     *       "status": 405,
+                     *       "detail": "Method not allowed",
+                     *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
+                     *       "code": "method_not_allowed"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many requests from this caller */
+            429: {
+                headers: {
+                    /** @description The request's id: Cloudflare's CF-Ray when present, else a random UUID */
+                    "X-Request-Id": string;
+                    /** @description Present when CORS_ORIGINS allows the request's Origin */
+                    "Access-Control-Allow-Origin"?: string;
+                    /** @description The request's D1 session bookmark, once it read or wrote: send it with the next request to read at least what this one saw or wrote, from any region */
+                    "x-d1-bookmark"?: string;
+                    /** @description The rate limits that counted the request, on every answer it was counted for (draft-ietf-httpapi-ratelimit-headers): each one's quota `q` per window of `w` seconds, as deployed */
+                    "RateLimit-Policy"?: string;
+                    /** @description Includes Accept: the error's form follows it */
+                    Vary: string;
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After": number;
+                    /** @description The policy that refused the request, with nothing remaining (`r=0`) and the seconds until a retry can succeed (`t`), draft-ietf-httpapi-ratelimit-headers */
+                    RateLimit: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "success": false,
+                     *       "data": null,
+                     *       "message": "Too many requests; retry after the period in Retry-After",
+                     *       "code": "rate_limited",
+                     *       "requestId": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Too many requests; retry after the period in Retry-After",
                      *       "instance": "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f",
                      *       "code": "rate_limited"
                      *     }

@@ -83,8 +83,8 @@ export function preparedBy<A extends unknown[], T>(build: (db: Db, ...args: A) =
 
 // Any prepared query, whatever its result.
 type AnyPrepared = SQLitePreparedQuery<any>;
-type Bound = readonly [AnyPrepared, Record<string, unknown>];
-type BatchResults<T extends readonly Bound[]> = { [K in keyof T]: Awaited<ReturnType<T[K][0]["execute"]>> };
+export type Bound = readonly [AnyPrepared, Record<string, unknown>];
+export type BatchResults<T extends readonly Bound[]> = { [K in keyof T]: Awaited<ReturnType<T[K][0]["execute"]>> };
 
 // Drizzle maps a result row by row and column by column, asking each column what kind of field it
 // is every time, and a batch's rows (objects, from D1) are first turned back into arrays: a tenth of

@@ -2,6 +2,7 @@ import { and, asc, eq, exists, inArray, isNull, lte, ne, not, or, sql, type SQL,
 import { alias, QueryBuilder, type AnySQLiteColumn } from "drizzle-orm/sqlite-core";
 import { uuidv7 } from "../lib/uuid";
 import { present, type Db } from "./client";
+import { writeBatch } from "./audit";
 import { recordAnswer, recordedAnswer } from "./idempotency";
 import { selectedRow } from "./insert-select";
 import { invitations, organizations, users, type UserRow } from "./schema";
@@ -156,7 +157,7 @@ export async function resendInvitation(db: Db, policy: Policy, ask: IdempotentAs
   const inWindow = and(eq(invitations.userId, userId), sql`${invitations.createdAt} > ${windowStart}`);
   const recentCount = sql<number>`(SELECT count(*) FROM ${invitations} WHERE ${inWindow})`;
   const verdict = verdictOf(policy, ask);
-  const [[seen], inserted] = await db.batch([
+  const [[seen], inserted] = await writeBatch(db, [
     verdict
       .read(db, {
         validated: targets.validated,
@@ -424,10 +425,10 @@ export async function verifyEmail(db: Db, tokenHash: string, verification: Verif
     sessionId,
   });
   if (!opening) {
-    const [[token], [user]] = await db.batch([read, verify, ...use]);
+    const [[token], [user]] = await writeBatch(db, [read, verify, ...use]);
     return verified(token, user, undefined);
   }
-  const [[token], [user], [opened]] = await db.batch([read, verify, opening.session, opening.refreshToken, ...use]);
+  const [[token], [user], [opened]] = await writeBatch(db, [read, verify, opening.session, opening.refreshToken, ...use]);
   return verified(token, user, opened?.id);
 }
 

@@ -1,6 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { Policy } from "../auth/policy";
 import { allPrepared, preparedBy, type Db } from "./client";
+import { writeBatch } from "./audit";
 import { organizations, type OrganizationRow } from "./schema";
 import { callerOrganizations, prepareAsk, verdictOf, type AnyAsk, type Ask } from "./verdict";
 
@@ -35,7 +36,7 @@ export async function readOrganization(db: Db, policy: Policy, ask: Ask) {
 /** Updates the organization in the path while the verdict allows it; one batch, the verdict read first. */
 export async function updateOrganization(db: Db, policy: Policy, ask: Ask, changes: OrganizationChanges) {
   const verdict = verdictOf(policy, ask);
-  const [[read], [row]] = await db.batch([
+  const [[read], [row]] = await writeBatch(db, [
     verdict.read(db, {}).limit(1),
     db
       .update(organizations)

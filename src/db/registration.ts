@@ -3,6 +3,7 @@ import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { ROLE } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
 import type { Db } from "./client";
+import { writeBatch } from "./audit";
 import { selectedRow } from "./insert-select";
 import {
   addressHeld,
@@ -37,7 +38,7 @@ export async function registerOrganization(db: Db, registration: Registration, n
   const { owner } = registration;
   const invitation = inviteNewUser(db, { userId, invitedBy: userId, now: at });
   const recentToAddress = addressWindow(email, now);
-  const [, [user], , [recent]] = await db.batch([
+  const [, [user], , [recent]] = await writeBatch(db, [
     // A SELECT without FROM: one row of values, while the address is free and under its allowance.
     db.insert(organizations).select(
       sql`SELECT ${sql.join(
@@ -135,7 +136,7 @@ export async function resendVerification(db: Db, verificationTokenId: string, no
   const userOfToken = sql`(${builder.select({ userId: original.userId }).from(original).where(eq(original.id, verificationTokenId))})`;
   const inWindow = and(eq(invitations.userId, userOfToken), sql`${invitations.createdAt} > ${windowStart}`);
   const addressOfToken = sql`(${builder.select({ email: original.email }).from(original).where(eq(original.id, verificationTokenId))})`;
-  const [inserted, , [user], [held], [recent], [addressRecent]] = await db.batch([
+  const [inserted, , [user], [held], [recent], [addressRecent]] = await writeBatch(db, [
     db
       .insert(invitations)
       .select(

@@ -223,3 +223,43 @@ export const idempotencyKeys = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.callerId, t.key] }), index("idempotency_keys_expiry_idx").on(t.expiresAt)],
 );
+
+// The audit log: one row per change, appended by triggers (migration 0010) in the statement that
+// makes the change, so every writer is recorded and no event exists without its change. Rows are
+// never updated (a trigger refuses it). `changes` is a JSON array of `{ field, old?, new? }`; the
+// values of personal fields (names, address) and of credentials are never kept, only their names.
+export const auditEvents = sqliteTable(
+  "audit_events",
+  {
+    // The order events were appended in (never reused): the log's keyset.
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    orgId: text("org_id").notNull(),
+    at: text("at").notNull(),
+    // The authenticated caller; null for a write no caller made (email verification, the mail sender, a script).
+    actorId: text("actor_id"),
+    action: text("action").notNull(),
+    targetType: text("target_type").notNull(),
+    targetId: text("target_id").notNull(),
+    changes: text("changes"),
+    requestId: text("request_id"),
+    clientAddress: text("client_address"),
+  },
+  (t) => [
+    index("audit_events_org_idx").on(t.orgId, t.id),
+    index("audit_events_actor_idx").on(t.orgId, t.actorId, t.id),
+    index("audit_events_target_idx").on(t.orgId, t.targetId, t.id),
+    index("audit_events_action_idx").on(t.orgId, t.action, t.id),
+  ],
+);
+
+export type AuditEventRow = typeof auditEvents.$inferSelect;
+
+// Who is writing, for the audit triggers: set as the first statement of an API write's batch and
+// cleared as its last (src/db/audit.ts), so only that batch's changes see it (D1 runs one batch at
+// a time, in one transaction).
+export const auditContext = sqliteTable("audit_context", {
+  id: integer("id").primaryKey(),
+  actorId: text("actor_id"),
+  requestId: text("request_id"),
+  clientAddress: text("client_address"),
+});

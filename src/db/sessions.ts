@@ -3,6 +3,7 @@ import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import { uuidv7 } from "../lib/uuid";
 import type { Policy } from "../auth/policy";
 import type { Db } from "./client";
+import { writeBatch } from "./audit";
 import { selectedRow } from "./insert-select";
 import { organizations, refreshTokens, sessions, users, type UserRow } from "./schema";
 import { shownColumns, type ShownUser } from "./users";
@@ -87,7 +88,7 @@ export function sessionOpening(db: Db, userId: string | SQLWrapper, refreshHash:
 /** Opens a session for `userId` in one batch (see sessionOpening); its id, or undefined when they may not sign in. */
 export async function openSession(db: Db, userId: string, refreshHash: string, deviceInfo: string | null, now: Date) {
   const opening = sessionOpening(db, userId, refreshHash, deviceInfo, now);
-  const [opened] = await db.batch([opening.session, opening.refreshToken]);
+  const [opened] = await writeBatch(db, [opening.session, opening.refreshToken]);
   return opened[0]?.id;
 }
 
@@ -112,7 +113,7 @@ export async function rotateRefreshToken(db: Db, hash: string, nextHash: string,
   const idleSince = new Date(now.getTime() - REFRESH_IDLE_MS).toISOString();
   // Replaced by this request (the new hash is random, so no other request replaced it so).
   const replacedHere = eq(presented.replacedBy, nextHash);
-  const [replaced, , , , [user]] = await db.batch([
+  const [replaced, , , , [user]] = await writeBatch(db, [
     db
       .update(refreshTokens)
       .set({ replacedBy: nextHash })
@@ -179,7 +180,7 @@ export async function rotateRefreshToken(db: Db, hash: string, nextHash: string,
  */
 export async function endSessionByRefreshToken(db: Db, hash: string, now: Date): Promise<boolean> {
   const at = now.toISOString();
-  const [ended] = await db.batch([
+  const [ended] = await writeBatch(db, [
     db
       .update(sessions)
       .set({ endedAt: at, endReason: "logout" })
@@ -232,7 +233,7 @@ export async function readOwnAccount(db: Db, policy: Policy, ask: Ask) {
 /** Ends one of the caller's own live sessions while the verdict allows it; one batch, the verdict read first. */
 export async function endOwnSession(db: Db, policy: Policy, ask: Ask, sessionId: string, now: Date) {
   const verdict = verdictOf(policy, ask);
-  const [[seen], ended] = await db.batch([
+  const [[seen], ended] = await writeBatch(db, [
     verdict.read(db, {}).limit(1),
     db
       .update(sessions)
@@ -267,10 +268,10 @@ export async function updateOwnAccount(db: Db, policy: Policy, ask: Ask, changes
     .where(and(eq(users.id, caller.id), verdict.allows))
     .returning({ id: users.id });
   if (changes.passwordHash === undefined) {
-    const [[seen], updated] = await db.batch([read, update]);
+    const [[seen], updated] = await writeBatch(db, [read, update]);
     return { verdict: seen?.verdict, updated: updated.length > 0 };
   }
-  const [[seen], updated] = await db.batch([
+  const [[seen], updated] = await writeBatch(db, [
     read,
     update,
     db

@@ -4,6 +4,7 @@ import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Policy, Reason } from "../auth/policy";
 import type { Role } from "../auth/roles";
 import { uuidv7 } from "../lib/uuid";
+import { writeBatch, writeBatchPrepared } from "./audit";
 import { allPrepared, batchPrepared, present, preparedBy, type Db } from "./client";
 import { recordAnswer, recordedAnswer } from "./idempotency";
 import { selectedRow } from "./insert-select";
@@ -234,7 +235,7 @@ export async function insertUser(db: Db, policy: Policy, ask: IdempotentAsk, use
   const record = ask.idempotency
     ? recordAnswer(db, ask.caller.id, ask.idempotency, { table: users, where: eq(users.id, id), snapshot: shownColumns(users) })
     : undefined;
-  const [[seen], [row]] = await db.batch([read, insert, ...present(invitation?.statement, record)]);
+  const [[seen], [row]] = await writeBatch(db, [read, insert, ...present(invitation?.statement, record)]);
   const holder: AddressHolder =
     seen?.orgHolder === null || seen?.orgHolder === undefined
       ? seen?.held
@@ -285,7 +286,7 @@ async function guardedUpdate(
         snapshot: shownColumns(users),
       })
     : undefined;
-  const [[seen], [row]] = await db.batch([read, write, ...present(record, then)]);
+  const [[seen], [row]] = await writeBatch(db, [read, write, ...present(record, then)]);
   return { verdict: seen?.verdict, row, replay: seen?.replay ?? undefined };
 }
 
@@ -322,7 +323,7 @@ export async function updateUser(db: Db, policy: Policy, ask: Ask, changes: User
     lastName: changes.lastName,
     lastNameFolded: changes.lastName?.toLowerCase(),
   };
-  const [[seen], [row]] = await batchPrepared(db, [
+  const [[seen], [row]] = await writeBatchPrepared(db, [
     [read, values],
     [update, values],
   ]);

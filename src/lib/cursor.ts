@@ -26,3 +26,10 @@ export function decodeCursor(text: string): Cursor | null {
     return null;
   }
 }
+
+/** The RFC 8288 Link header of a list's next page: its own URL with `cursor` moved, every other parameter kept. */
+export function nextPageLink(current: string, cursor: string): string {
+  const url = new URL(current);
+  url.searchParams.set("cursor", cursor);
+  return `<${url}>; rel="next"`;
+}

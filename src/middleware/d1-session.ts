@@ -1,4 +1,5 @@
 import { createMiddleware } from "hono/factory";
+import { nameWriter } from "../db/audit";
 import { openSession } from "../db/client";
 import type { AppEnv, Bindings } from "../env";
 
@@ -33,6 +34,12 @@ export function sessionStart(env: Bindings, bookmark: string | undefined, path: 
 export const databaseSession = createMiddleware<AppEnv>(async (c, next) => {
   const { db, session } = openSession(c.env.DB, sessionStart(c.env, c.req.header(BOOKMARK_HEADER), c.req.path));
   c.set("db", db);
+  // For the audit log: the caller once authenticated (or the account signing in), this request, its client.
+  nameWriter(db, () => ({
+    actorId: c.get("actorId") ?? c.get("caller")?.id ?? null,
+    requestId: c.get("requestId"),
+    clientAddress: c.req.header("CF-Connecting-IP") ?? null,
+  }));
   await next();
   const bookmark = session.getBookmark();
   if (bookmark !== null) c.res.headers.set(BOOKMARK_HEADER, bookmark);

@@ -90,6 +90,7 @@ sessions.openapi(loginRoute, async (c) => {
   if (!account || !proven) throw invalidCredentials();
   if (!account.validated) throw new ApiError("email_not_verified", MESSAGES.emailNotVerified);
   const deviceInfo = body.deviceInfo === undefined ? null : JSON.stringify(body.deviceInfo);
+  c.set("actorId", account.id);
   const session = await startSession(c.env, db, account, deviceInfo, new Date());
   // Deleted or moved between the read and the write.
   if (!session) throw invalidCredentials();

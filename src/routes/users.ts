@@ -6,7 +6,7 @@ import * as invitationsDb from "../db/invitations";
 import * as usersDb from "../db/users";
 import type { AppEnv } from "../env";
 import { ApiError, fieldProblem, MESSAGES } from "../errors";
-import { decodeCursor, encodeCursor } from "../lib/cursor";
+import { decodeCursor, encodeCursor, nextPageLink } from "../lib/cursor";
 import { enqueueInvitation } from "../invitations/enqueue";
 import { tooManyInvitations } from "../invitations/limit";
 import { jsonBody } from "../middleware/json-body";
@@ -24,6 +24,7 @@ import {
   ifMatchHeaders,
   ifNoneMatchHeaders,
   noQuery,
+  nextLinkHeader,
   notModified,
   preconditionResponses,
   replayedHeader,
@@ -66,13 +67,6 @@ const COLLECTION_METHODS = ["GET", "POST"];
 const ITEM = "/organization/users/{userId}";
 const ITEM_METHODS = ["GET", "PUT", "DELETE"];
 
-/** The list's own URL with `cursor` moved to the next page, every other parameter kept. */
-function nextPageUrl(current: string, cursor: string): string {
-  const url = new URL(current);
-  url.searchParams.set("cursor", cursor);
-  return url.toString();
-}
-
 /**
  * The 409 of an address taken. The hint only where the caller can act on it: their own
  * organization's soft-deleted user, which can be reactivated. Any other holder gets one answer, so
@@ -98,12 +92,7 @@ const listRoute = createRoute({
       UserPageSchema,
       "A page of users",
       { success: true, data: [USER_EXAMPLE], total: 1, nextCursor: null },
-      {
-        Link: wire.text(2048).optional().openapi({
-          description: 'RFC 8288: the next page, `<URL>; rel="next"`, on every page that has one',
-          example: '<https://api.example/organization/users?cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwLjAwMFoiXQ>; rel="next"',
-        }),
-      },
+      nextLinkHeader("/organization/users?cursor=WyIyMDI2LTAxLTAxVDAwOjAwOjAwLjAwMFoiXQ"),
     ),
     ...errorResponses(MESSAGES.viewUsersRole),
     405: methodNotAllowed(COLLECTION_METHODS),
@@ -124,7 +113,7 @@ users.openapi(listRoute, async (c) => {
   );
   admit(c, LIST_USERS, page.verdict);
   const nextCursor = page.next && encodeCursor(page.next);
-  if (nextCursor) c.header("Link", `<${nextPageUrl(c.req.url, nextCursor)}>; rel="next"`);
+  if (nextCursor) c.header("Link", nextPageLink(c.req.url, nextCursor));
   return c.json(
     {
       success: true as const,

@@ -287,3 +287,14 @@ export const idempotencyResponses = {
     MESSAGES.idempotencyKeyReused,
   ),
 };
+
+/** The Link header of a page that has a next one (src/lib/cursor.ts nextPageLink), with an example path. */
+export const nextLinkHeader = (examplePath: string) => ({
+  Link: wire
+    .text(2048)
+    .optional()
+    .openapi({
+      description: 'RFC 8288: the next page, `<URL>; rel="next"`, on every page that has one',
+      example: `<https://api.example${examplePath}>; rel="next"`,
+    }),
+});

@@ -83,6 +83,7 @@ const newUser = () => ({ email: `new-${uuidv7()}@example.com`, password: "Passw0
 
 /** A method the path does not offer: 405, documented on each of the path's operations. */
 const unoffered = (path: string) => () => call("PATCH", path);
+const LOG = "/organization/audit-log";
 
 const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/users 405": unoffered(USERS),
@@ -102,6 +103,15 @@ const SCENARIOS: Record<string, Scenario> = {
     return callWith({ RATE_LIMITER: env.TIGHT_RATE_LIMITER }, "GET", "/health");
   },
   "GET /health 503": () => callWith({ DB: unreachableDb() }, "GET", "/health"),
+
+  "GET /organization/audit-log 200": (org) => call("GET", LOG, { token: org.users.ADMINISTRATOR.token }),
+  "GET /organization/audit-log 400": (org) => call("GET", `${LOG}?action=nope`, { token: org.users.OWNER.token }),
+  "GET /organization/audit-log 401": () => call("GET", LOG),
+  "GET /organization/audit-log 403": (org) => call("GET", LOG, { token: org.users.WORKSPACES.token }),
+  "GET /organization/audit-log 405": unoffered(LOG),
+  "GET /organization/audit-log 429": (org) => overLimit("GET", LOG, { token: org.users.OWNER.token }),
+  "GET /organization/audit-log 500": (org) => failing(/from "audit_events"/i, "GET", LOG, { token: org.users.OWNER.token }),
+  "GET /organization/audit-log 503": () => providerDown("GET", LOG),
 
   "GET /organization/users 200": (org) => call("GET", USERS, { token: org.users.WORKSPACES.token }),
   "GET /organization/users 400": (org) => call("GET", `${USERS}?limit=0`, { token: org.users.OWNER.token }),

@@ -125,6 +125,21 @@ describe("the statements the API sends", () => {
     await run({ name: "a bad cursor", method: "GET", path: `${USERS}?cursor=nope`, token: owner, status: 400 });
 
     await run({ name: "GET organization", method: "GET", path: ORG, token: member, status: 200 });
+    await run({ name: "GET audit log", method: "GET", path: "/organization/audit-log", token: admin, status: 200 });
+    await run({
+      name: "GET audit log, filtered, a later page",
+      method: "GET",
+      path: `/organization/audit-log?actor=${org.users.OWNER.id}&action=user.created&from=2026-01-01T00:00:00Z&cursor=99999`,
+      token: admin,
+      status: 200,
+    });
+    await run({
+      name: "GET audit log, a role too low",
+      method: "GET",
+      path: "/organization/audit-log",
+      token: member,
+      status: 403,
+    });
     await run({
       name: "GET organization, another's",
       method: "GET",

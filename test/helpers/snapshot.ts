@@ -11,6 +11,9 @@ const TABLES = {
   organization_user_counts: "SELECT * FROM organization_user_counts ORDER BY org_id, org_role",
   user_search_orgs: "SELECT * FROM user_search_orgs ORDER BY search_key",
   users_search: "SELECT rowid FROM users_search ORDER BY rowid",
+  idempotency_keys: "SELECT * FROM idempotency_keys ORDER BY caller_id, key",
+  audit_events: "SELECT * FROM audit_events ORDER BY id",
+  audit_context: "SELECT * FROM audit_context ORDER BY id",
 } as const;
 
 /** Row count plus a SHA-256 of every row of every table: equal snapshots mean nothing changed. */

@@ -933,13 +933,15 @@ describe("hostile text in every text field and in q", () => {
     const id = table === "organizations" ? s.org.id : route.method === "POST" ? res.body.data.id : s.target.id;
     const row = table === "organizations" ? await orgRow(id) : await userRow(id);
     expect(row?.[column]).toBe(value);
-    // Only the row written: a creation adds its user and invitation, an update adds nothing.
+    // Only the row written: a creation adds its user and invitation, an update adds nothing; and
+    // their events (a creation's two, an update's one).
     const created = route.method === "POST" ? 1 : 0;
     expect(await rowCounts()).toEqual({
       ...before,
       users: before.users! + created,
       users_search: before.users_search! + created,
       invitations: before.invitations! + created,
+      audit_events: before.audit_events! + 1 + created,
     });
   });
 

@@ -26,7 +26,7 @@ describe("route definitions as an OpenAPI document", () => {
     expect(JSON.parse(JSON.stringify(doc))).toEqual(committed);
   });
 
-  it("describes the eight organization operations, the invitation and verification operations and the health check", () => {
+  it("describes the eight organization operations, the audit log, the invitation and verification operations and the health check", () => {
     const operations = Object.entries(doc.paths ?? {}).flatMap(([path, item]) =>
       ["get", "put", "post", "delete"]
         .filter((method) => method in (item as object))
@@ -43,6 +43,7 @@ describe("route definitions as an OpenAPI document", () => {
         "DELETE /organization/users/{userId}",
         "POST /organization/users/{userId}/activate",
         "POST /organization/users/{userId}/resend-invitation",
+        "GET /organization/audit-log",
         "POST /user/pre-verify-email",
         "POST /user/verify-email",
         "POST /user/login",

@@ -1,0 +1,110 @@
+import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
+import { batchPrepared, prepared, type Bound, type BatchResults, type Db } from "./client";
+import type { Policy } from "../auth/policy";
+import { auditContext, auditEvents } from "./schema";
+import { callers, verdictOf, type Ask } from "./verdict";
+
+// The audit log is written by triggers (migration 0010), in the statement of each change, so no
+// writer can change a row without its event. What a trigger cannot know is who is writing: a
+// request's write batch names its writer first (the caller, the request id, the client's address)
+// in `audit_context` and clears it last. D1 runs one batch at a time in one transaction, so the
+// row is seen by that batch's changes only; a write outside a request (the mail sender, the sweep,
+// a script) finds none and is recorded without an actor.
+
+/** Who writes through a request's database. */
+export type Writer = { actorId: string | null; requestId: string | null; clientAddress: string | null };
+
+const writers = new WeakMap<Db, () => Writer>();
+
+/** Names who writes through `db` (a request's session), asked when each write batch runs. */
+export function nameWriter(db: Db, writer: () => Writer): void {
+  writers.set(db, writer);
+}
+
+const framing = prepared((db) => ({
+  name: db
+    .insert(auditContext)
+    .values({
+      id: 1,
+      actorId: sql.placeholder("actorId"),
+      requestId: sql.placeholder("requestId"),
+      clientAddress: sql.placeholder("clientAddress"),
+    })
+    .onConflictDoUpdate({
+      target: auditContext.id,
+      set: {
+        actorId: sql`excluded.actor_id`,
+        requestId: sql`excluded.request_id`,
+        clientAddress: sql`excluded.client_address`,
+      },
+    })
+    .prepare(),
+  clear: db.delete(auditContext).where(eq(auditContext.id, 1)).prepare(),
+}));
+
+/** Prepared statements of a write, in one batch (batchPrepared) between naming its writer and clearing it. */
+export async function writeBatchPrepared<T extends readonly [Bound, ...Bound[]]>(db: Db, items: T): Promise<BatchResults<T>> {
+  const writer = writers.get(db)?.();
+  if (!writer) return batchPrepared(db, items);
+  const { name, clear } = framing(db);
+  const results = await batchPrepared(db, [[name, writer], ...items, [clear, {}]]);
+  return results.slice(1, -1) as BatchResults<T>;
+}
+
+/** A write's statements in one batch, between naming its writer and clearing it. */
+export async function writeBatch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(
+  db: Db,
+  batch: T,
+): Promise<BatchResponse<T>> {
+  const writer = writers.get(db)?.();
+  if (!writer) return db.batch(batch);
+  const results = await db.batch([
+    db
+      .insert(auditContext)
+      .values({ id: 1, ...writer })
+      .onConflictDoUpdate({ target: auditContext.id, set: writer }),
+    ...batch,
+    db.delete(auditContext).where(eq(auditContext.id, 1)),
+  ]);
+  return results.slice(1, -1) as BatchResponse<T>;
+}
+
+export type AuditFilter = { actor?: string; target?: string; action?: string; from?: string; to?: string };
+
+/**
+ * A page of the caller's organization's events, newest first, from before `before` (an event id),
+ * in one batch with the verdict: the organization is the caller's as the verdict reads it, so a
+ * refused caller's page is empty. Each filter narrows an index of (organization, ..., id).
+ */
+export async function listAuditEvents(
+  db: Db,
+  policy: Policy,
+  ask: Ask,
+  filter: AuditFilter,
+  page: { limit: number; before?: number },
+) {
+  const verdict = verdictOf(policy, ask);
+  const [[read], rows] = await db.batch([
+    verdict.read(db, {}).limit(1),
+    db
+      .select()
+      .from(auditEvents)
+      .where(
+        and(
+          eq(auditEvents.orgId, verdict.only(callers.orgId)),
+          filter.actor === undefined ? undefined : eq(auditEvents.actorId, filter.actor),
+          filter.target === undefined ? undefined : eq(auditEvents.targetId, filter.target),
+          filter.action === undefined ? undefined : eq(auditEvents.action, filter.action),
+          filter.from === undefined ? undefined : gte(auditEvents.at, filter.from),
+          filter.to === undefined ? undefined : lt(auditEvents.at, filter.to),
+          page.before === undefined ? undefined : lt(auditEvents.id, page.before),
+        ),
+      )
+      .orderBy(desc(auditEvents.id))
+      .limit(page.limit + 1),
+  ]);
+  const hasMore = rows.length > page.limit;
+  const items = hasMore ? rows.slice(0, page.limit) : rows;
+  return { verdict: read?.verdict, items, next: hasMore ? (items.at(-1)?.id ?? null) : null };
+}
