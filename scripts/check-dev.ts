@@ -142,16 +142,25 @@ async function main(): Promise<string[]> {
   if (server.exitCode !== null || server.signalCode !== null)
     problems.push(`npm run dev exited (${server.signalCode ?? `exit ${server.exitCode}`})`);
   else {
-    // A static asset (scripts/docs-assets.mjs): the committed document, with the headers `_headers` gives it.
+    // Static assets (scripts/docs-assets.mjs): the committed document and the reference page, with
+    // the headers `_headers` gives them.
     const document = await expect("GET /openapi.json, new connection", `${origin}/openapi.json`, { method: "GET" }, 200);
     if (document && document.body !== readFileSync("openapi.json", "utf8"))
       problems.push("GET /openapi.json: not the committed openapi.json");
-    for (const [name, value] of [
-      ["cache-control", "no-cache"],
-      ["x-content-type-options", "nosniff"],
+    const page = await expect("GET /docs", `${origin}/docs`, { method: "GET" }, 200);
+    if (page && !page.body.includes('<script src="/docs/scalar.js"></script>'))
+      problems.push("GET /docs: not the reference page");
+    for (const [path, answer] of [
+      ["/openapi.json", document],
+      ["/docs", page],
     ] as const) {
-      if (document && document.headers[name] !== value)
-        problems.push(`GET /openapi.json: ${name} is ${document.headers[name]}, expected ${value}`);
+      for (const [name, value] of [
+        ["cache-control", "no-cache"],
+        ["x-content-type-options", "nosniff"],
+      ] as const) {
+        if (answer && answer.headers[name] !== value)
+          problems.push(`GET ${path}: ${name} is ${answer.headers[name]}, expected ${value}`);
+      }
     }
   }
   if (problems.length === 0) await invitationFlow(origin, auth, orgId, expect, problems);

@@ -4,11 +4,9 @@ import type { AppEnv } from "./env";
 import { onError, onNotFound } from "./errors";
 import { corsPolicy } from "./middleware/cors";
 import { databaseSession } from "./middleware/d1-session";
-import { allowOnly } from "./middleware/method-not-allowed";
 import { requestLog } from "./middleware/request-log";
 import { securityHeaders } from "./middleware/security-headers";
 import { validationHook } from "./middleware/validate";
-import { mountDocs } from "./openapi";
 import { account } from "./routes/account";
 import { auditLog } from "./routes/audit-log";
 import { health } from "./routes/health";
@@ -27,7 +25,7 @@ const JSON_TYPE = "application/json; charset=utf-8";
 // that failed attempt. Named here, the routes go into the trie as they are registered.
 export const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook, router: new TrieRouter() });
 
-// First, so every answer (errors, 404s and the docs included) carries X-Request-Id and is logged.
+// First, so every answer (errors and 404s included) carries X-Request-Id and is logged.
 app.use(requestLog);
 
 // Every JSON answer, errors included, declares its charset (hono's c.json does not).
@@ -52,8 +50,6 @@ app.route("/", verification);
 app.route("/", sessions);
 app.route("/", registration);
 app.route("/", account);
-mountDocs(app);
-allowOnly(app, "/docs", ["GET"]);
 
 app.onError(onError);
 app.notFound(onNotFound);

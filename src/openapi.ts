@@ -1,6 +1,5 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { BOOKMARK, BOOKMARK_EXAMPLE, BOOKMARK_HEADER } from "./middleware/d1-session";
-import { limitByClient } from "./middleware/rate-limit";
 
 // The contract as an OpenAPI 3.1 document, generated from the route definitions and their zod
 // schemas: what is validated is what is documented. `npm run openapi` writes it to openapi.json.
@@ -72,51 +71,3 @@ export const BEARER_SCHEME = {
     "(HS256, or RS256/ES256 through a JWKS), `exp` is required, `nbf`/`iat` allow 60 s of leeway, `iss`/`aud` are " +
     "checked when configured, and a `type` claim other than `access` is refused. The user is `sub` (or `userId`).",
 } as const;
-
-// The interactive reference's configuration (Scalar, https://scalar.com): the document's URL, and
-// its hosted extras (AI chat, MCP, developer tools, telemetry) off, so the page talks to this
-// origin only (`npm run check:docs` asserts it in a browser).
-const REFERENCE_CONFIG = {
-  url: "/openapi.json",
-  withDefaultFonts: false,
-  // Show every tag's operations rather than only the first tag's.
-  defaultOpenAllTags: true,
-  // The auth field asks for the bearer token straight away.
-  authentication: { preferredSecurityScheme: "bearerAuth" },
-  agent: { disabled: true },
-  mcp: { disabled: true },
-  showDeveloperTools: "never",
-  telemetry: false,
-};
-
-// The page Scalar's own integrations render for that configuration, written once here: its
-// script is a static asset (public/docs/scalar.js), so the page needs no third-party CDN and the
-// Worker bundle carries neither the script nor an HTML renderer.
-const REFERENCE_PAGE = `<!doctype html>
-<html>
-  <head>
-    <title>Organization API reference</title>
-    <meta charset="utf-8" />
-    <meta name="viewport" content="width=device-width, initial-scale=1" />
-  </head>
-  <body>
-    <div id="app"></div>
-    <script src="/docs/scalar.js"></script>
-    <script>
-      Scalar.createApiReference("#app", ${JSON.stringify(REFERENCE_CONFIG)});
-    </script>
-  </body>
-</html>
-`;
-
-/**
- * Serves the interactive reference at /docs, without authentication. The document itself is a
- * static asset (public/openapi.json, the committed openapi.json copied by the build step), served
- * by the platform before the Worker runs, so the Worker never generates it.
- */
-export function mountDocs(app: AnyApp) {
-  app.get("/docs", limitByClient, (c) => {
-    c.header("Cache-Control", "no-cache");
-    return c.html(REFERENCE_PAGE);
-  });
-}

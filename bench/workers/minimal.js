@@ -197,8 +197,9 @@ export default {
     }
     if (user && request.method === "PUT") {
       await request.text();
+      // The write's batch names its writer for the audit log first (src/db/audit.ts) and clears it last.
       const {
-        results: [[seen], [row]],
+        results: [, [seen], [row]],
         headers,
       } = await run(env, "putUser", request);
       const at = { method: "PUT", route: "/organization/users/:userId", callerId: claims.sub };

@@ -46,6 +46,8 @@ type ModelUser = {
   deadLinks: string[];
   createdAt: string;
   invitations: number;
+  /** Live sign-in sessions (a verification opens one): a deletion ends each, an event apiece. */
+  sessions: number;
 };
 
 type ModelOrg = {
@@ -64,6 +66,9 @@ type Model = {
   /** Fresh addresses are `<prefix>-<n>@...`: unique to this run. */
   prefix: string;
   created: number;
+  /** The audit events the acknowledged writes must have appended, `<action> <user or organization id>`, after event `eventsAfter`. */
+  events: string[];
+  eventsAfter: number;
 };
 
 type Real = Record<string, never>;
@@ -267,6 +272,19 @@ async function checkInvariants(m: Model) {
       WHERE i.org_id <> u.org_id OR v.org_id <> u.org_id`,
   ).all();
   expect(crossing.results, "invitations across organizations").toEqual([]);
+
+  // The audit log holds exactly the events of the acknowledged writes: an invitation's and a
+  // session's named by their user, as the model knows them.
+  const { results: events } = await env.DB.prepare(
+    `SELECT action || ' ' || CASE target_type
+              WHEN 'invitation' THEN (SELECT user_id FROM invitations WHERE id = target_id)
+              WHEN 'session' THEN (SELECT user_id FROM sessions WHERE id = target_id)
+              ELSE target_id END AS event
+       FROM audit_events WHERE id > ? AND org_id IN (?, ?)`,
+  )
+    .bind(m.eventsAfter, a.id, b.id)
+    .all<{ event: string }>();
+  expect(events.map((row) => row.event).sort(), "audit events vs acknowledged writes").toEqual([...m.events].sort());
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -369,11 +387,14 @@ class UpdateOrganization extends Command {
     if (res.status !== 200) return;
     const org = m.orgs.find((o) => o.id === orgId) as ModelOrg;
     const clear = (value: string | null | undefined) => (value == null || value.trim() === "" ? null : value.trim());
+    const before = JSON.stringify(org);
     if (this.changes.name !== undefined) org.name = this.changes.name.trim();
     if (this.changes.city !== undefined) org.city = clear(this.changes.city);
     if (this.changes.website !== undefined) org.website = clear(this.changes.website);
     if (this.changes.mfaEnforced !== undefined) org.mfaEnforced = this.changes.mfaEnforced;
     if (this.changes.is_business !== undefined) org.isBusiness = this.changes.is_business;
+    // An update that changes nothing records nothing.
+    if (JSON.stringify(org) !== before) m.events.push(`organization.updated ${org.id}`);
     expect(res.body.data).toMatchObject({ name: org.name, city: org.city, website: org.website, mfaEnforced: org.mfaEnforced });
   }
 }
@@ -514,8 +535,10 @@ class CreateUser extends Command {
       token: await tokenFor(id),
       createdAt: row?.created_at as string,
       invitations: this.sendInvite ? 1 : 0,
+      sessions: 0,
     };
     m.users.push(user);
+    m.events.push(`user.created ${id}`, ...(this.sendInvite ? [`invitation.created ${id}`] : []));
     expectUserBody(res.body.data, user);
   }
 }
@@ -589,9 +612,11 @@ class UpdateUser extends Command {
     });
     expectOutcome(res, this.expected(m, caller, target), this.toString());
     if (res.status !== 200 || !target) return;
+    const before = [target.firstName, target.lastName, target.role].join("\n");
     if (this.changes.name !== undefined) target.firstName = this.changes.name.trim();
     if (this.changes.lastName !== undefined) target.lastName = this.changes.lastName.trim();
     if (this.changes.orgRole !== undefined) target.role = this.changes.orgRole;
+    if ([target.firstName, target.lastName, target.role].join("\n") !== before) m.events.push(`user.updated ${target.id}`);
     expectUserBody(res.body.data, target);
   }
 }
@@ -625,7 +650,9 @@ class DeleteUser extends Command {
       token: await tokenOf(this.caller, caller),
     });
     expectOutcome(res, this.expected(m, caller, target), this.toString());
-    if (res.status === 200 && target) Object.assign(target, { deleted: true, tokenRevoked: true });
+    if (res.status !== 200 || !target) return;
+    m.events.push(`user.deleted ${target.id}`, ...Array.from({ length: target.sessions }, () => `session.ended ${target.id}`));
+    Object.assign(target, { deleted: true, tokenRevoked: true, sessions: 0 });
   }
 }
 
@@ -657,6 +684,7 @@ class ActivateUser extends Command {
     expectOutcome(res, this.expected(caller, target), this.toString());
     if (res.status !== 200 || !target) return;
     target.deleted = false;
+    m.events.push(`user.reactivated ${target.id}`);
     expectUserBody(res.body.data, target);
   }
 }
@@ -705,6 +733,7 @@ class ResendInvitation extends Command {
       return;
     }
     target.invitations++;
+    m.events.push(`invitation.created ${target.id}`, `invitation.sent ${target.id}`);
     // The queue delivers it: the real consumer sends one email, whose token is now the only live one.
     const mail = recordingEmail();
     await deliver(queue.messages, { email: mail.binding });
@@ -740,6 +769,9 @@ class VerifyEmail extends Command {
       orgRole: target.role,
     });
     target.verified = true;
+    // Verifying signs the user in: a session of theirs.
+    target.sessions++;
+    m.events.push(`user.verified ${target.id}`, `session.created ${target.id}`);
     // Its token is used, and every other account's token for the address is void.
     for (const other of m.users.filter((u) => u.email === target.email && u.link)) {
       other.deadLinks.push(other.link as string);
@@ -835,11 +867,20 @@ async function setup(secondOwner: [boolean, boolean]): Promise<Model> {
         token: f.token,
         createdAt: created?.created_at as string,
         invitations: 0,
+        sessions: 0,
       });
     }
   }
   users.sort((x, y) => (x.createdAt < y.createdAt ? -1 : 1));
-  return { orgs: orgs as [ModelOrg, ModelOrg], users, prefix: `model-${crypto.randomUUID()}`, created: 0 };
+  const last = await env.DB.prepare("SELECT coalesce(max(id), 0) AS id FROM audit_events").first<{ id: number }>();
+  return {
+    orgs: orgs as [ModelOrg, ModelOrg],
+    users,
+    prefix: `model-${crypto.randomUUID()}`,
+    created: 0,
+    events: [],
+    eventsAfter: last?.id ?? 0,
+  };
 }
 
 const REACHED = [
