@@ -39,6 +39,7 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
           queueProducers: {
             INVITATIONS: { queueName: "org-api-invitations-unconsumed" },
             WIRED_INVITATIONS: { queueName: "org-api-invitations" },
+            AUDIT_EVENTS: { queueName: "org-api-audit-events" },
           },
           ratelimits: {
             RATE_LIMITER: { namespace_id: "1001", simple: { limit: 1_000_000, period: 60 } },

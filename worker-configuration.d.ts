@@ -9,6 +9,7 @@ declare namespace Cloudflare {
 		DB: D1Database;
 		EMAIL: SendEmail;
 		INVITATIONS: Queue;
+		AUDIT_EVENTS: Queue;
 		RATE_LIMITER: RateLimit;
 		AUTH_RATE_LIMITER: RateLimit;
 		LOGIN_RATE_LIMITER: RateLimit;

@@ -2,6 +2,7 @@ import * as z from "zod";
 import type { Db } from "./db/client";
 import type { CallerRef } from "./db/verdict";
 import type { InvitationMessage } from "./invitations/message";
+import type { AuditEventMessage } from "./schemas/audit";
 import type { ErrorSummary } from "./log";
 
 export type Bindings = {
@@ -26,6 +27,8 @@ export type Bindings = {
   LOGIN_RATE_LIMITER?: RateLimit;
   /** Invitations to send: the producer; this Worker's `queue()` is the consumer. */
   INVITATIONS: Queue<InvitationMessage>;
+  /** The audit log's events, sent onward by the scheduled sweep (src/audit/forward.ts); unset: not forwarded. */
+  AUDIT_EVENTS?: Queue<AuditEventMessage>;
   EMAIL: SendEmail;
   /** Where verification links point: the link is `${APP_URL}/verify-email?token=...`. */
   APP_URL?: string;

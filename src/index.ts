@@ -1,4 +1,5 @@
 import { app } from "./app";
+import { forwardAuditEvents } from "./audit/forward";
 import { createDb } from "./db/client";
 import { deleteExpiredAnswers } from "./db/idempotency";
 import type { Bindings } from "./env";
@@ -15,10 +16,15 @@ export default {
   fetch: app.fetch,
   // The invitations queue and its dead-letter queue (wrangler.toml).
   queue: (batch, env) => handleInvitationBatch(batch, env),
-  // The Cron Trigger: invitations whose message was lost are enqueued again, and the answers of
-  // expired idempotency keys are deleted.
+  // The Cron Trigger: invitations whose message was lost are enqueued again, audit events are sent
+  // onward, and the answers of expired idempotency keys are deleted.
+  // Each runs whatever the others do; a failure still fails the run, so the platform records it.
   scheduled: async (controller, env) => {
-    await sweepInvitations(env, controller.scheduledTime);
-    await deleteExpiredAnswers(createDb(env.DB), new Date(controller.scheduledTime).toISOString());
+    const outcomes = await Promise.allSettled([
+      sweepInvitations(env, controller.scheduledTime),
+      forwardAuditEvents(env),
+      deleteExpiredAnswers(createDb(env.DB), new Date(controller.scheduledTime).toISOString()),
+    ]);
+    for (const outcome of outcomes) if (outcome.status === "rejected") throw outcome.reason;
   },
 } satisfies ExportedHandler<Bindings>;

@@ -105,7 +105,7 @@ export interface paths {
         };
         /**
          * Read the organization's audit log
-         * @description ADMINISTRATOR or higher. Every change to the organization, its users, their invitations and sessions, newest first, keyset-paginated; each filter is served by an index. Events cannot be changed or deleted through the API.
+         * @description ADMINISTRATOR or higher. Every change to the organization, its users, their invitations and sessions, newest first. Events cannot be changed or deleted through the API.
          */
         get: operations["readAuditLog"];
         put?: never;
@@ -541,7 +541,7 @@ export interface components {
             orgRole?: 0 | 1 | 2 | 254 | 255;
         };
         AuditEvent: {
-            /** @description Its place in the log: events are appended in this order */
+            /** @description The order of appending */
             id: string;
             /** Format: date-time */
             at: string;
@@ -565,7 +565,7 @@ export interface components {
                 /** @description The value after; absent for personal fields and credentials */
                 new?: unknown;
             }[] | null;
-            /** @description The X-Request-Id of the request that made it */
+            /** @description Its request's X-Request-Id */
             requestId: string | null;
             clientAddress: string | null;
         };

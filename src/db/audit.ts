@@ -1,8 +1,8 @@
-import { and, desc, eq, gte, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, sql } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { batchPrepared, prepared, type Bound, type BatchResults, type Db } from "./client";
 import type { Policy } from "../auth/policy";
-import { auditContext, auditEvents } from "./schema";
+import { auditContext, auditEvents, auditForwarding } from "./schema";
 import { callers, verdictOf, type Ask } from "./verdict";
 
 // The audit log is written by triggers (migration 0010), in the statement of each change, so no
@@ -107,4 +107,19 @@ export async function listAuditEvents(
   const hasMore = rows.length > page.limit;
   const items = hasMore ? rows.slice(0, page.limit) : rows;
   return { verdict: read?.verdict, items, next: hasMore ? (items.at(-1)?.id ?? null) : null };
+}
+
+const watermark = sql`coalesce((SELECT ${auditForwarding.lastId} FROM ${auditForwarding} WHERE ${auditForwarding.id} = 1), 0)`;
+
+/** The oldest `limit` events not yet forwarded (past the watermark), of every organization. */
+export function unforwardedEvents(db: Db, limit: number) {
+  return db.select().from(auditEvents).where(gt(auditEvents.id, watermark)).orderBy(asc(auditEvents.id)).limit(limit);
+}
+
+/** Moves the watermark to `lastId`, never back (two overlapping runs may both forward a page). */
+export async function markForwarded(db: Db, lastId: number): Promise<void> {
+  await db
+    .insert(auditForwarding)
+    .values({ id: 1, lastId })
+    .onConflictDoUpdate({ target: auditForwarding.id, set: { lastId: sql`max(${auditForwarding.lastId}, excluded.last_id)` } });
 }

@@ -263,3 +263,10 @@ export const auditContext = sqliteTable("audit_context", {
   requestId: text("request_id"),
   clientAddress: text("client_address"),
 });
+
+// How far the audit log has been sent to the AUDIT_EVENTS queue (src/audit/forward.ts): the id of
+// the last event sent. One row.
+export const auditForwarding = sqliteTable("audit_forwarding", {
+  id: integer("id").primaryKey(),
+  lastId: integer("last_id").notNull(),
+});

@@ -23,7 +23,7 @@ const auditLogRoute = createRoute({
   tags: ["Organization"],
   summary: "Read the organization's audit log",
   description:
-    "ADMINISTRATOR or higher. Every change to the organization, its users, their invitations and sessions, newest first, keyset-paginated; each filter is served by an index. Events cannot be changed or deleted through the API.",
+    "ADMINISTRATOR or higher. Every change to the organization, its users, their invitations and sessions, newest first. Events cannot be changed or deleted through the API.",
   security: bearer,
   ...READ_AUDIT_LOG.documented,
   middleware: READ_AUDIT_LOG.middleware,

@@ -59,13 +59,13 @@ const change = z.strictObject({
 
 export const AuditEventSchema = z
   .strictObject({
-    id: wire.text(16).openapi({ description: "Its place in the log: events are appended in this order" }),
+    id: wire.text(16).openapi({ description: "The order of appending" }),
     at: wire.timestamp,
     actorId: wire.id.nullable().openapi({ description: "The user whose request made the change; null when no caller did" }),
     action: z.enum(AUDIT_ACTIONS),
     target: z.strictObject({ type: z.enum(["organization", "user", "invitation", "session"]), id: wire.id }),
     changes: z.array(change).max(20).nullable(),
-    requestId: wire.text(64).nullable().openapi({ description: "The X-Request-Id of the request that made it" }),
+    requestId: wire.text(64).nullable().openapi({ description: "Its request's X-Request-Id" }),
     clientAddress: wire.text(45).nullable(),
   })
   .openapi("AuditEvent");
@@ -86,6 +86,9 @@ export const AUDIT_EVENT_EXAMPLE = {
   requestId: "0196f1b2-7c3a-7d4e-8f10-2a3b4c5d6e81",
   clientAddress: "203.0.113.7",
 } as const;
+
+/** A message of the AUDIT_EVENTS queue (src/audit/forward.ts): an event as the log answers it, with its organization. */
+export type AuditEventMessage = z.infer<typeof AuditEventSchema> & { orgId: string };
 
 /** The wire shape of an event row. */
 export function toAuditEvent(row: AuditEventRow): z.infer<typeof AuditEventSchema> {

@@ -4,7 +4,7 @@ import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser, type OrgFixture } from "../helpers/fixtures";
-import { invitedUser, newUserBody } from "../helpers/invitations";
+import { invitedUser, newUserBody, runSweep } from "../helpers/invitations";
 import { expectUnchanged } from "../helpers/snapshot";
 
 // The audit log: every change appends its event in the statement that makes it (triggers of
@@ -244,5 +244,52 @@ describe("GET /organization/audit-log", () => {
     const org = await createOrg();
     const res = await call("DELETE", LOG, { token: org.users.OWNER.token });
     expectError(res, 405, "method_not_allowed");
+  });
+});
+
+describe("forwarding onward: the AUDIT_EVENTS queue", () => {
+  /** The real AUDIT_EVENTS producer, recording what is sent through it; `fail` makes every send throw. */
+  function recordingAuditQueue(fail = false) {
+    const sent: { id: string; orgId: string; action: string }[] = [];
+    const binding = {
+      async sendBatch(batch: { body: (typeof sent)[number] }[]) {
+        if (fail) throw new Error("Queue unavailable");
+        await env.AUDIT_EVENTS.sendBatch(batch);
+        sent.push(...batch.map((message) => message.body));
+      },
+    } as unknown as Queue;
+    return { binding, sent };
+  }
+  const watermark = async () =>
+    (await env.DB.prepare("SELECT last_id FROM audit_forwarding WHERE id = 1").first<{ last_id: number }>())?.last_id ?? 0;
+
+  it("sends each event once, oldest first, as the log answers it, and again after a failed send", async () => {
+    const org = await createOrg();
+    const update = await call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: { city: "Evora" } });
+    expect(update.status).toBe(200);
+    const [logged] = (await eventsOf(org)).filter((event) => event.action === "organization.updated");
+
+    const failing = recordingAuditQueue(true);
+    await expect(runSweep(Date.now(), { AUDIT_EVENTS: failing.binding })).rejects.toThrow(/Queue unavailable/);
+    expect(await watermark()).toBeLessThan(Number(logged?.id));
+
+    const queue = recordingAuditQueue();
+    await runSweep(Date.now(), { AUDIT_EVENTS: queue.binding });
+    const ids = queue.sent.map((message) => Number(message.id));
+    expect(ids).toEqual([...ids].sort((x, y) => x - y));
+    expect(queue.sent.filter((message) => message.id === logged?.id)).toEqual([{ ...logged, orgId: org.id }]);
+    expect(await watermark()).toBe(ids.at(-1));
+
+    const again = recordingAuditQueue();
+    await runSweep(Date.now(), { AUDIT_EVENTS: again.binding });
+    expect(again.sent).toEqual([]);
+  });
+
+  it("forwards nothing without the binding", async () => {
+    const org = await createOrg();
+    await call("PUT", `/organization/${org.id}`, { token: org.users.OWNER.token, body: { city: "Beja" } });
+    const before = await watermark();
+    await runSweep(Date.now(), { AUDIT_EVENTS: undefined });
+    expect(await watermark()).toBe(before);
   });
 });
