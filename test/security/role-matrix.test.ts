@@ -20,6 +20,7 @@ const MSG = {
   deleteUsers: "Insufficient permissions to delete users",
   activateUsers: "Insufficient permissions to activate users",
   resendInvitations: "Insufficient permissions to resend invitations",
+  readAuditLog: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can read the audit log",
   userNotFound: "User not found",
   deleteSelf: "Cannot delete yourself",
 } as const;
@@ -91,6 +92,26 @@ const OWN_OPERATIONS: OwnOperation[] = [
             data: { id: org.id, name, city: "Lyon" },
           });
           expect(await orgRow(org.id)).toMatchObject({ name, city: "Lyon" });
+        },
+      };
+    },
+  },
+  {
+    label: "GET /organization/audit-log",
+    minimum: ROLE.ADMINISTRATOR,
+    denied: MSG.readAuditLog,
+    write: false,
+    async prepare(org) {
+      const fixtures = new Set(Object.values(org.users).map((u) => u.id));
+      return {
+        request: { method: "GET", path: "/organization/audit-log?action=user.created" },
+        async verify(res) {
+          expect(res.status, res.text).toBe(200);
+          expect(res.body.success).toBe(true);
+          // The organization's own events only: its fixtures' creations, and no other organization's.
+          const targets = res.body.data.map((event: { target: { id: string } }) => event.target.id);
+          for (const id of fixtures) expect(targets).toContain(id);
+          for (const id of targets) expect(fixtures.has(id) || id === org.deleted.id).toBe(true);
         },
       };
     },
