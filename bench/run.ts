@@ -1,12 +1,13 @@
-// npm run bench [-- --quick] [-- --out <dir>] [-- --label <text>]
+// npm run bench [-- --quick] [-- --record] [-- --out <dir>] [-- --label <text>]
 //
 // Builds the worker as it is deployed (`wrangler deploy --dry-run`), serves it from workerd through
 // Miniflare's API on direct sockets (no `wrangler dev` proxy, no Miniflare entry worker), next to
 // two baselines in the same runtime: a constant-JSON worker and a hand-written GET
 // /organization/{id}. Seeds local D1 with one organization of each size (every member with a real
 // PBKDF2 hash of BENCH_PASSWORD, so that sign-in does the real work), drives load from separate
-// processes on 127.0.0.1 (autocannon), and writes bench/results/latest.{json,md,svg,png}. Prints the
-// table with ratios and budget verdicts; exits 1 when a budget fails or a scenario is invalid.
+// processes on 127.0.0.1 (autocannon), and writes latest.{json,md,svg,png} to bench/out (ignored),
+// or with --record to the committed bench/results. Prints the table with ratios and budget
+// verdicts; exits 1 when a budget fails or a scenario is invalid.
 // Every phase is bounded; every process started here is stopped on every way out.
 import { pbkdf2Sync, randomBytes } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -24,6 +25,10 @@ import { seedPeer } from "./peer/seed";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
+// The committed results; a run writes them only with --record, so that running the benchmark does
+// not change the checkout (bench/out is ignored).
+const RECORDED = "bench/results";
+const RECORD = args.includes("--record");
 const outIndex = args.indexOf("--out");
 const OUT = resolve(
   ROOT,
@@ -31,7 +36,9 @@ const OUT = resolve(
     ? (args[outIndex + 1] as string)
     : QUICK
       ? join(tmpdir(), "org-api-bench-quick")
-      : "bench/results",
+      : RECORD
+        ? RECORDED
+        : "bench/out",
 );
 const labelIndex = args.indexOf("--label");
 const LABEL = labelIndex >= 0 ? args[labelIndex + 1] : undefined;
@@ -902,9 +909,9 @@ const results: BenchResults = {
 
 results.runSeconds = await harness.finish();
 mkdirSync(OUT, { recursive: true });
-const before = existsSync(join(OUT, "before.json"))
-  ? (JSON.parse(readFileSync(join(OUT, "before.json"), "utf8")) as BenchResults)
-  : undefined;
+// The figures before the changes that met the budget, kept with the committed results.
+const beforeFile = join(ROOT, RECORDED, "before.json");
+const before = existsSync(beforeFile) ? (JSON.parse(readFileSync(beforeFile, "utf8")) as BenchResults) : undefined;
 const report = await renderReport(results, before);
 // Formatted as `npm run lint` (prettier) expects, since the results are committed.
 const prettier = await import("prettier");
