@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, gte, lt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt, sql, type Placeholder } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { batchPrepared, prepared, type Bound, type BatchResults, type Db } from "./client";
 import type { Policy } from "../auth/policy";
@@ -22,15 +22,13 @@ export function nameWriter(db: Db, writer: () => Writer): void {
   writers.set(db, writer);
 }
 
-const framing = prepared((db) => ({
+type WriterValues = { [K in keyof Writer]: Writer[K] | Placeholder };
+
+/** The statements that name a batch's writer (`writer`: values, or placeholders) and clear it. */
+const framingOf = (db: Db, writer: WriterValues) => ({
   name: db
     .insert(auditContext)
-    .values({
-      id: 1,
-      actorId: sql.placeholder("actorId"),
-      requestId: sql.placeholder("requestId"),
-      clientAddress: sql.placeholder("clientAddress"),
-    })
+    .values({ id: 1, ...writer })
     .onConflictDoUpdate({
       target: auditContext.id,
       set: {
@@ -38,10 +36,18 @@ const framing = prepared((db) => ({
         requestId: sql`excluded.request_id`,
         clientAddress: sql`excluded.client_address`,
       },
-    })
-    .prepare(),
-  clear: db.delete(auditContext).where(eq(auditContext.id, 1)).prepare(),
-}));
+    }),
+  clear: db.delete(auditContext).where(eq(auditContext.id, 1)),
+});
+
+const framing = prepared((db) => {
+  const { name, clear } = framingOf(db, {
+    actorId: sql.placeholder("actorId"),
+    requestId: sql.placeholder("requestId"),
+    clientAddress: sql.placeholder("clientAddress"),
+  });
+  return { name: name.prepare(), clear: clear.prepare() };
+});
 
 /** Prepared statements of a write, in one batch (batchPrepared) between naming its writer and clearing it. */
 export async function writeBatchPrepared<T extends readonly [Bound, ...Bound[]]>(db: Db, items: T): Promise<BatchResults<T>> {
@@ -59,14 +65,8 @@ export async function writeBatch<U extends BatchItem<"sqlite">, T extends Readon
 ): Promise<BatchResponse<T>> {
   const writer = writers.get(db)?.();
   if (!writer) return db.batch(batch);
-  const results = await db.batch([
-    db
-      .insert(auditContext)
-      .values({ id: 1, ...writer })
-      .onConflictDoUpdate({ target: auditContext.id, set: writer }),
-    ...batch,
-    db.delete(auditContext).where(eq(auditContext.id, 1)),
-  ]);
+  const { name, clear } = framingOf(db, writer);
+  const results = await db.batch([name, ...batch, clear]);
   return results.slice(1, -1) as BatchResponse<T>;
 }
 
