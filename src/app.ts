@@ -53,5 +53,3 @@ app.route("/", account);
 
 app.onError(onError);
 app.notFound(onNotFound);
-
-export type AppType = typeof app;

@@ -1,53 +1,22 @@
-import * as z from "zod";
 import type { Db } from "./db/client";
 import type { CallerRef } from "./db/verdict";
 import type { InvitationMessage } from "./invitations/message";
 import type { AuditEventMessage } from "./schemas/audit";
 import type { ErrorSummary } from "./log";
 
-export type Bindings = {
-  DB: D1Database;
-  JWT_ALG?: string;
-  JWT_SECRET?: string;
-  JWT_JWKS?: string;
-  JWT_JWKS_URL?: string;
-  JWT_ISSUER?: string;
-  JWT_AUDIENCE?: string;
-  /**
-   * ES256 signing keys of this service's own tokens (a secret): `{"keys":[private JWK, ...]}`, each
-   * with a `kid`; the first signs, every one is published at /.well-known/jwks.json and verifies.
-   */
-  JWT_SIGNING_KEYS?: string;
-  /** Comma-separated origins allowed by CORS, or `*`; unset turns CORS off. */
-  CORS_ORIGINS?: string;
-  RATE_LIMITER?: RateLimit;
-  /** Per client address on the unauthenticated credential routes (email verification). */
-  AUTH_RATE_LIMITER?: RateLimit;
-  /** Per address on sign-in, so guessing one account's password is slow whatever addresses send it. */
-  LOGIN_RATE_LIMITER?: RateLimit;
-  /** Invitations to send: the producer; this Worker's `queue()` is the consumer. */
-  INVITATIONS: Queue<InvitationMessage>;
-  /** The audit log's events, sent onward by the scheduled sweep (src/audit/forward.ts); unset: not forwarded. */
-  AUDIT_EVENTS?: Queue<AuditEventMessage>;
-  EMAIL: SendEmail;
-  /** Where verification links point: the link is `${APP_URL}/verify-email?token=...`. */
-  APP_URL?: string;
-  /** The sender of invitations, on a domain onboarded to Email Sending. */
-  EMAIL_FROM?: string;
-  /** Hours a verification token stays valid (default 24). */
-  VERIFICATION_TOKEN_TTL_HOURS?: string;
-  /** "false" closes POST /user/register (the deployment provisions organizations itself). */
-  OPEN_REGISTRATION?: string;
-  /** "false" lets callers whose address is not verified in (an identity provider verifies it). */
-  REQUIRE_VERIFIED_EMAIL?: string;
-  /**
-   * Where each request's D1 session starts: "first-unconstrained" (default: the nearest replica, or
-   * the client's bookmark) or "first-primary" (always the primary: fresh revocations on reads too).
-   */
-  D1_FIRST_QUERY?: string;
-  /** "true" refuses an update without If-Match (428): no write can overwrite a change its client has not seen. */
-  REQUIRE_IF_MATCH?: string;
-};
+/** Settings a deployment may leave unset: the secrets and optional variables of `.dev.vars.example`. */
+type Optional = "JWT_SECRET" | "JWT_SIGNING_KEYS" | "JWT_JWKS" | "JWT_JWKS_URL" | "JWT_ISSUER" | "JWT_AUDIENCE" | "CORS_ORIGINS";
+
+/**
+ * The Worker's bindings and variables as `wrangler types` declares them (worker-configuration.d.ts,
+ * from wrangler.toml and `.dev.vars.example`), with what it cannot know: which settings may be
+ * unset, and the messages each queue carries. AUDIT_EVENTS may be dropped: nothing is forwarded.
+ */
+export type Bindings = Omit<Env, Optional | "INVITATIONS" | "AUDIT_EVENTS"> &
+  Partial<Pick<Env, Optional>> & {
+    INVITATIONS: Queue<InvitationMessage>;
+    AUDIT_EVENTS?: Queue<AuditEventMessage>;
+  };
 
 /**
  * `caller` is who the token names (authentication reads nothing; each operation's batch judges
@@ -69,127 +38,3 @@ export type AppEnv = {
     failure?: ErrorSummary;
   };
 };
-
-const jwkSchema = z.looseObject({
-  kty: z.string(),
-  kid: z.string().optional(),
-  alg: z.string().optional(),
-  use: z.string().optional(),
-});
-export const jwksSchema = z.object({ keys: z.array(jwkSchema) });
-
-// A private P-256 key as JWK, named by `kid` (tokens say which key signed them).
-const signingKeySchema = z.looseObject({
-  kty: z.literal("EC"),
-  crv: z.literal("P-256"),
-  kid: z.string().min(1).max(100),
-  x: z.string(),
-  y: z.string(),
-  d: z.string(),
-});
-
-const blankToUndefined = (value: unknown) => (typeof value === "string" && value.trim() === "" ? undefined : value);
-
-/** An optional variable holding JSON that must match `schema` (blank means unset). */
-function jsonVar<T extends z.ZodType>(name: string, schema: T) {
-  return z.preprocess(
-    blankToUndefined,
-    z
-      .string()
-      .transform((text, ctx) => {
-        try {
-          return JSON.parse(text) as unknown;
-        } catch {
-          ctx.addIssue({ code: "custom", message: `${name} is not valid JSON` });
-          return z.NEVER;
-        }
-      })
-      .pipe(schema)
-      .optional(),
-  );
-}
-
-const configSchema = z
-  .object({
-    JWT_ALG: z.enum(["HS256", "RS256", "ES256"]).default("HS256"),
-    JWT_SECRET: z.preprocess(blankToUndefined, z.string().optional()),
-    JWT_JWKS: jsonVar("JWT_JWKS", z.object({ keys: z.array(jwkSchema).min(1) })),
-    JWT_JWKS_URL: z.preprocess(
-      blankToUndefined,
-      z.url({ protocol: /^https$/, error: "JWT_JWKS_URL must be an https URL" }).optional(),
-    ),
-    JWT_ISSUER: z.preprocess(blankToUndefined, z.string().optional()),
-    JWT_AUDIENCE: z.preprocess(blankToUndefined, z.string().optional()),
-    JWT_SIGNING_KEYS: jsonVar("JWT_SIGNING_KEYS", z.object({ keys: z.array(signingKeySchema).min(1) })),
-  })
-  .superRefine((config, ctx) => {
-    if (config.JWT_SIGNING_KEYS) {
-      // This service is the issuer: it signs with these and publishes their public halves.
-      if (config.JWT_ALG !== "ES256") {
-        ctx.addIssue({ code: "custom", path: ["JWT_SIGNING_KEYS"], message: "JWT_SIGNING_KEYS needs JWT_ALG ES256" });
-      }
-      if (config.JWT_JWKS || config.JWT_JWKS_URL) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["JWT_SIGNING_KEYS"],
-          message: "JWT_SIGNING_KEYS excludes JWT_JWKS and JWT_JWKS_URL",
-        });
-      }
-    } else if (config.JWT_ALG === "HS256") {
-      // RFC 7518 §3.2: an HS256 key must have at least 256 bits.
-      if (!config.JWT_SECRET || new TextEncoder().encode(config.JWT_SECRET).length < 32) {
-        ctx.addIssue({ code: "custom", path: ["JWT_SECRET"], message: "HS256 needs JWT_SECRET of at least 32 bytes" });
-      }
-    } else {
-      if (!config.JWT_JWKS === !config.JWT_JWKS_URL) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["JWT_JWKS"],
-          message: `${config.JWT_ALG} needs exactly one of JWT_JWKS and JWT_JWKS_URL`,
-        });
-      }
-      // An identity provider signs tokens for many applications: without both checks, a token it
-      // issued for another one would be accepted here (RFC 8725 §3.8-3.9).
-      for (const name of ["JWT_ISSUER", "JWT_AUDIENCE"] as const) {
-        if (config[name] === undefined) {
-          ctx.addIssue({ code: "custom", path: [name], message: `${config.JWT_ALG} needs ${name}` });
-        }
-      }
-    }
-  });
-
-export type AuthConfig = z.infer<typeof configSchema>;
-export type Jwk = z.infer<typeof jwkSchema>;
-
-/** The variables the auth configuration is read from. */
-export type AuthVars = Pick<
-  Bindings,
-  "JWT_ALG" | "JWT_SECRET" | "JWT_JWKS" | "JWT_JWKS_URL" | "JWT_ISSUER" | "JWT_AUDIENCE" | "JWT_SIGNING_KEYS"
->;
-
-/** The public halves of this service's signing keys, as published and as verified against. */
-export function publishedKeys(config: AuthConfig): Jwk[] {
-  return (config.JWT_SIGNING_KEYS?.keys ?? []).map(({ kty, crv, x, y, kid }) => ({
-    kty,
-    crv,
-    x,
-    y,
-    kid,
-    alg: "ES256",
-    use: "sig",
-  }));
-}
-
-/** Whether this service issues its own tokens: HS256, or ES256 with its own signing keys. */
-export function issuesOwnTokens(config: AuthConfig): boolean {
-  return config.JWT_ALG === "HS256" || config.JWT_SIGNING_KEYS !== undefined;
-}
-
-/** Validates the auth configuration; throws with every problem listed when it is unusable. */
-export function parseAuthConfig(env: AuthVars): AuthConfig {
-  const parsed = configSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new Error(`Invalid configuration: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
-  }
-  return parsed.data;
-}

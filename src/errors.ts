@@ -131,7 +131,7 @@ export function unavailableFor(seconds: number): ApiError {
   return new ApiError("service_unavailable", MESSAGES.serviceUnavailable, undefined, { "Retry-After": String(seconds) });
 }
 
-export function errorBody(code: ErrorCode, message: string, requestId: string, details?: FieldProblem[]) {
+function errorBody(code: ErrorCode, message: string, requestId: string, details?: FieldProblem[]) {
   return {
     success: false as const,
     data: null,
@@ -166,7 +166,7 @@ export const STATUS_TITLES: Record<(typeof ERROR_STATUS)[ErrorCode], string> = {
  * The same error as RFC 9457 problem details. The type is `about:blank` (the status says what
  * kind of problem it is) and `code` refines it, as in the envelope; `instance` is the request id.
  */
-export function problemBody(error: ApiError, requestId: string) {
+function problemBody(error: ApiError, requestId: string) {
   return {
     type: "about:blank",
     title: STATUS_TITLES[error.status as keyof typeof STATUS_TITLES],
@@ -189,7 +189,7 @@ export function problemBody(error: ApiError, requestId: string) {
 // type), then by the header's order (RFC 9110 §12.5.1); the any-type range names neither. Written
 // out rather than hono's `accepts` helper, which costs 1 KB of the bundle's gzip for this one
 // comparison; test/routes/problem-details.test.ts holds it to these rules.
-export function wantsProblem(accept: string | undefined): boolean {
+function wantsProblem(accept: string | undefined): boolean {
   if (accept === undefined) return false;
   let best: { problem: boolean; q: number; exact: boolean } | undefined;
   for (const part of accept.split(",")) {

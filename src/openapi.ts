@@ -4,7 +4,7 @@ import { BOOKMARK, BOOKMARK_EXAMPLE, BOOKMARK_HEADER } from "./middleware/d1-ses
 // The contract as an OpenAPI 3.1 document, generated from the route definitions and their zod
 // schemas: what is validated is what is documented. `npm run openapi` writes it to openapi.json.
 
-export const DOCUMENT_CONFIG = {
+const DOCUMENT_CONFIG = {
   openapi: "3.1.0",
   info: {
     title: "Organization API",
@@ -62,7 +62,7 @@ export function openApiDocument(app: AnyApp) {
   return document;
 }
 
-export const BEARER_SCHEME = {
+const BEARER_SCHEME = {
   type: "http",
   scheme: "bearer",
   bearerFormat: "JWT",

@@ -1,6 +1,6 @@
 import { importJWK, SignJWT, type JWK } from "jose";
 import type { UserRow } from "../db/schema";
-import { issuesOwnTokens, parseAuthConfig, type AuthConfig, type AuthVars } from "../env";
+import { issuesOwnTokens, parseAuthConfig, type AuthConfig, type AuthVars } from "./config";
 import { signToken } from "./jwt";
 
 // The access tokens this service issues at sign-in and refresh: one hour (Flashback's lifetime),

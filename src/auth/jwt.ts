@@ -1,6 +1,6 @@
 import { importJWK, jwtVerify, SignJWT, type JWK, type JWTHeaderParameters } from "jose";
 import { JOSEError } from "jose/errors";
-import { issuesOwnTokens, jwksSchema, publishedKeys, type AuthConfig, type Jwk } from "../env";
+import { issuesOwnTokens, jwksSchema, publishedKeys, type AuthConfig, type Jwk } from "./config";
 import { errorClass, log } from "../log";
 import { verifiedTokens } from "./verified-tokens";
 
@@ -13,7 +13,7 @@ import { verifiedTokens } from "./verified-tokens";
 // key when a token has no `kid`, and reads Date.now() where tests need a clock.
 
 export const LEEWAY_SECONDS = 60;
-export const MAX_TOKEN_LENGTH = 8192;
+const MAX_TOKEN_LENGTH = 8192;
 
 /** `sessionId` is the `sid` of a token this service issued at sign-in (src/routes/sessions.ts). */
 export type VerifiedToken = { userId: string; orgId?: string; iat?: number; sessionId?: string };

@@ -26,7 +26,7 @@ export async function hashPassword(password: string, iterations = PBKDF2_ITERATI
 
 export type ParsedHash = { iterations: number; salt: Uint8Array; hash: Uint8Array };
 
-export function parsePasswordHash(stored: string): ParsedHash | null {
+function parsePasswordHash(stored: string): ParsedHash | null {
   const [scheme, rounds, salt, hash, ...rest] = stored.split("$");
   if (scheme !== SCHEME || rest.length > 0 || !rounds || !salt || !hash || !/^\d{1,7}$/.test(rounds)) return null;
   const iterations = Number(rounds);
@@ -46,7 +46,7 @@ export function timingSafeEqual(a: Uint8Array, b: Uint8Array): boolean {
 // A hash of a random password nobody knows, with the current parameters: what a password is checked
 // against when there is no usable hash (no account, an account without a password, a malformed or
 // over-cost hash), so those cost the same work as a wrong password and cannot be told apart by it.
-export const NO_ACCOUNT_HASH = "pbkdf2-sha256$100000$TZJPnpZyMhj-mNq-KQGnPQ$SsP1plTdjoqRR3ZKMTJDX5uRpzqn7MrU7o22C2EBg6U";
+const NO_ACCOUNT_HASH = "pbkdf2-sha256$100000$TZJPnpZyMhj-mNq-KQGnPQ$SsP1plTdjoqRR3ZKMTJDX5uRpzqn7MrU7o22C2EBg6U";
 
 /**
  * Checks a password against a stored hash, or against NO_ACCOUNT_HASH when there is none. An

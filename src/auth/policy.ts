@@ -39,7 +39,7 @@ export type Policy = {
 };
 
 /** A verdict's reasons, in the order they are checked; `ok` lets the operation run. */
-export const REASONS = [
+const REASONS = [
   "token",
   "unverified",
   "role",

@@ -18,10 +18,6 @@ export function isRole(value: unknown): value is Role {
   return typeof value === "number" && NAMES.has(value);
 }
 
-export function roleName(role: Role): RoleName {
-  return NAMES.get(role) as RoleName;
-}
-
 // How Flashback names each role on the wire (`orgRoleDescription`): its client's `OrgRoles` enum and
 // its role pages call 254 ADMINISTRATORS, so `OrgRoles[user.orgRole] === user.orgRoleDescription`.
 const DESCRIPTIONS = new Map<Role, string>(

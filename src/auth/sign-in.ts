@@ -1,7 +1,7 @@
 import type { Db } from "../db/client";
 import type { UserRow } from "../db/schema";
 import { openSession } from "../db/sessions";
-import type { AuthVars } from "../env";
+import type { AuthVars } from "./config";
 import { issueAccessToken } from "./access-token";
 import { newOpaqueToken } from "./opaque-token";
 

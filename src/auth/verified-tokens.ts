@@ -6,7 +6,7 @@
 // is read from the database on every request (src/db/verdict.ts).
 
 /** How many verified tokens an isolate keeps; the one unused the longest leaves first. */
-export const VERIFIED_TOKENS_KEPT = 1024;
+const VERIFIED_TOKENS_KEPT = 1024;
 
 export type Verified<Claims> = {
   claims: Claims;

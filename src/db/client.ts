@@ -162,7 +162,7 @@ function mapperOf(statement: AnyPrepared): RowMapper | null {
  * in their keys' order as Drizzle takes them: columns that share a name, or that are named by an
  * integer (which objects order first), would not map; no statement here selects such columns.
  */
-export function mapBatchResult(statement: AnyPrepared, result: D1Result): unknown {
+function mapBatchResult(statement: AnyPrepared, result: D1Result): unknown {
   const mapper = mapperOf(statement);
   return mapper ? (result.results as object[]).map((row) => mapper(Object.values(row))) : statement.mapResult(result, true);
 }

@@ -14,7 +14,7 @@ import { idempotencyKeys } from "./schema";
 export type Idempotency = { key: string; fingerprint: string; now: Date };
 
 /** How long an answer is kept: a retry after that is a new request. */
-export const KEPT_MS = 24 * 60 * 60_000;
+const KEPT_MS = 24 * 60 * 60_000;
 
 const builder = new QueryBuilder();
 

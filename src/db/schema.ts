@@ -163,7 +163,6 @@ export const userSearchOrgs = sqliteTable("user_search_orgs", {
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type UserRow = typeof users.$inferSelect;
-export type InvitationRow = typeof invitations.$inferSelect;
 
 // A sign-in session: what `tokenId` names, what an access token's `sid` claim points at. Ending it
 // (logout, revocation, refresh-token reuse, password change) refuses its access tokens on the next
@@ -203,8 +202,6 @@ export const refreshTokens = sqliteTable(
   },
   (t) => [index("refresh_tokens_session_idx").on(t.sessionId)],
 );
-
-export type SessionRow = typeof sessions.$inferSelect;
 
 // The answers of writes made with an Idempotency-Key (src/db/idempotency.ts), one per caller and
 // key, for a day: a retry gets the stored answer instead of doing the work again. Written in the

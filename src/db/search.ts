@@ -21,7 +21,7 @@ export type OrgRef = SQLWrapper | string;
 export type Search = { q: string; role?: Role | undefined; includeDeleted?: boolean | undefined };
 
 /** The shortest q (in characters of its folded form) that matches as a substring; shorter ones match as a prefix. */
-export const SUBSTRING_MIN_LENGTH = 3;
+const SUBSTRING_MIN_LENGTH = 3;
 
 // The FTS5 table of migration 0007, declared here for the query builder only: in schema.ts,
 // drizzle-kit would create it as a plain table.

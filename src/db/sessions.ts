@@ -12,7 +12,7 @@ import { callerOrganizations, callers, verdictOf, type Ask } from "./verdict";
 // Every query on sign-in sessions and their refresh tokens lives here.
 
 /** A session ends this long after sign-in, however active (absolute lifetime). */
-export const SESSION_MAX_MS = 30 * 24 * 3_600_000;
+const SESSION_MAX_MS = 30 * 24 * 3_600_000;
 /** A refresh token unused this long no longer refreshes (idle lifetime): a forgotten device signs out. */
 export const REFRESH_IDLE_MS = 7 * 24 * 3_600_000;
 

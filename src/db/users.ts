@@ -3,6 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Policy, Reason } from "../auth/policy";
 import type { Role } from "../auth/roles";
+import type { Cursor } from "../lib/cursor";
 import { uuidv7 } from "../lib/uuid";
 import { writeBatch, writeBatchPrepared } from "./audit";
 import { allPrepared, batchPrepared, present, preparedBy, type Db } from "./client";
@@ -53,8 +54,6 @@ export async function readUser(db: Db, policy: Policy, ask: Ask) {
   // `ok` means the target's row was joined: its columns, all NOT NULL but deletedAt, are there.
   return { verdict: read?.verdict, row: read?.verdict === "ok" ? (read.user as ShownUser) : undefined };
 }
-
-export type Cursor = { createdAt: string; id: string };
 
 export type ListFilter = Visibility & { role?: Role; q?: string };
 

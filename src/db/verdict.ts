@@ -217,5 +217,3 @@ export function verdictOf(policy: Policy, ask: AnyAsk, options: { callerOnly?: b
     source: (fields: SelectedFields, also?: SQL) => fromCaller(fields, and(allowed, also)).getSQL(),
   };
 }
-
-export type Verdict = ReturnType<typeof verdictOf>;

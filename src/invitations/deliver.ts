@@ -21,7 +21,7 @@ const RETRY_MAX_SECONDS = 15 * 60;
 /** The dead-letter queue's name ends so (wrangler.toml): its messages are invitations the queue gave up on. */
 const DEAD_LETTER_SUFFIX = "-dlq";
 
-export function retryDelaySeconds(attempts: number): number {
+function retryDelaySeconds(attempts: number): number {
   return Math.min(RETRY_BASE_SECONDS * 2 ** Math.max(0, attempts - 1), RETRY_MAX_SECONDS);
 }
 

@@ -1,8 +1,9 @@
-import type { Cursor } from "../db/users";
 import { decodeBase64UrlText, encodeBase64UrlText } from "./base64url";
 
 // The position after the last item of a page (creation time, then id). Opaque to clients;
 // it carries no organization, since every list is scoped to the caller's own.
+
+export type Cursor = { createdAt: string; id: string };
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

@@ -1,7 +1,8 @@
 import { createMiddleware } from "hono/factory";
 import { createVerifier, KeySetUnavailableError, TokenError, type Verifier } from "../auth/jwt";
 import { invalidToken } from "../auth/policy";
-import { parseAuthConfig, type AppEnv, type Bindings } from "../env";
+import { parseAuthConfig } from "../auth/config";
+import type { AppEnv, Bindings } from "../env";
 import { requiresVerifiedEmail } from "../invitations/config";
 import { ApiError, MESSAGES, unavailableFor } from "../errors";
 import { clientKey, enforceRateLimit } from "./rate-limit";

@@ -22,7 +22,7 @@ const CHECKED_ON_PRIMARY = new Set(["/user/login", "/user/refresh"]);
  * instead, bookmark or not: revocations then take effect at once on reads too, at the price of
  * the primary's distance.
  */
-export function sessionStart(env: Bindings, bookmark: string | undefined, path: string): string {
+function sessionStart(env: Bindings, bookmark: string | undefined, path: string): string {
   if (env.D1_FIRST_QUERY?.trim() === "first-primary" || CHECKED_ON_PRIMARY.has(path)) return "first-primary";
   return bookmark !== undefined && BOOKMARK.test(bookmark) ? bookmark : "first-unconstrained";
 }

@@ -6,7 +6,7 @@ import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { sha256Hex } from "../lib/sha256";
 
-export const IDEMPOTENCY_HEADER = "Idempotency-Key";
+const IDEMPOTENCY_HEADER = "Idempotency-Key";
 export const REPLAYED_HEADER = "Idempotent-Replayed";
 
 // The draft's key is a structured-field string ("..."); a bare token is taken as well, as most

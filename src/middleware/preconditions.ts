@@ -4,7 +4,7 @@ import { ApiError, MESSAGES } from "../errors";
 import { entityTag, ifMatchVersions, noneMatchMeets } from "../lib/etag";
 
 /** Whether the deployment refuses an update without If-Match (`REQUIRE_IF_MATCH`; off by default, as Flashback's client sends none). */
-export function requiresIfMatch(env: Bindings): boolean {
+function requiresIfMatch(env: Bindings): boolean {
   return env.REQUIRE_IF_MATCH?.trim().toLowerCase() === "true";
 }
 

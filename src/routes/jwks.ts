@@ -1,6 +1,7 @@
 import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
 import * as z from "../lib/zod";
-import { parseAuthConfig, publishedKeys, type AppEnv } from "../env";
+import { parseAuthConfig, publishedKeys } from "../auth/config";
+import type { AppEnv } from "../env";
 import { ApiError, MESSAGES } from "../errors";
 import { allowOnly } from "../middleware/method-not-allowed";
 import { limitByClient } from "../middleware/rate-limit";

@@ -5,7 +5,7 @@ import { uuid, wire } from "./common";
 // The audit log's wire shapes (GET /organization/audit-log). The actions are those the triggers of
 // migration 0010 append.
 
-export const AUDIT_ACTIONS = [
+const AUDIT_ACTIONS = [
   "organization.created",
   "organization.updated",
   "user.created",
@@ -23,7 +23,7 @@ export const AUDIT_ACTIONS = [
   "session.ended",
 ] as const;
 
-export const AUDIT_PAGE_MAX = 100;
+const AUDIT_PAGE_MAX = 100;
 export const AUDIT_PAGE_DEFAULT = 50;
 const CURSOR = /^[1-9][0-9]{0,15}$/;
 
@@ -57,7 +57,7 @@ const change = z.strictObject({
   new: z.unknown().optional().openapi({ description: "The value after; absent for personal fields and credentials" }),
 });
 
-export const AuditEventSchema = z
+const AuditEventSchema = z
   .strictObject({
     id: wire.text(16).openapi({ description: "The order of appending" }),
     at: wire.timestamp,

@@ -93,7 +93,7 @@ export const booleanQuery = z.enum(["true", "false"]).transform((value) => value
 
 const errorCode = z.enum(Object.keys(ERROR_STATUS) as [keyof typeof ERROR_STATUS, ...(keyof typeof ERROR_STATUS)[]]);
 
-export const ErrorSchema = z
+const ErrorSchema = z
   .strictObject({
     success: z.literal(false),
     data: z.null(),
@@ -109,7 +109,7 @@ export const ErrorSchema = z
   })
   .openapi("Error");
 
-export const ProblemSchema = z
+const ProblemSchema = z
   .strictObject({
     type: z.literal("about:blank").openapi({ description: "The status says what kind of problem it is; `code` refines it" }),
     title: z.enum(Object.values(STATUS_TITLES) as [string, ...string[]]).openapi({ description: "The status's reason phrase" }),
@@ -133,7 +133,7 @@ export const ProblemSchema = z
     description: "RFC 9457 problem details: the error of a request whose Accept prefers application/problem+json",
   });
 
-export const REQUEST_ID_EXAMPLE = "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f";
+const REQUEST_ID_EXAMPLE = "0196f1b2-7c3a-4d4e-8f10-2a3b4c5d6e7f";
 
 // Built once: every answer of every operation documents these, and schemas built at module load
 // are what a fresh isolate spends its start on.

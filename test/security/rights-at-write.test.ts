@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ROLE, roleName, type Role } from "../../src/auth/roles";
+import { ROLE, type Role, type RoleName } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { uuidv7 } from "../../src/lib/uuid";
 import { expectError, type ApiResponse } from "../helpers/api";
@@ -23,9 +23,9 @@ const deleted: Change = {
       .bind(now(), Math.floor(Date.now() / 1000), caller.id)
       .run(),
 };
-const demotedTo = (role: Role): Change => ({
-  label: `demoted to ${roleName(role)}`,
-  apply: (db, caller) => db.prepare("UPDATE users SET org_role = ? WHERE id = ?").bind(role, caller.id).run(),
+const demotedTo = (role: RoleName): Change => ({
+  label: `demoted to ${role}`,
+  apply: (db, caller) => db.prepare("UPDATE users SET org_role = ? WHERE id = ?").bind(ROLE[role], caller.id).run(),
 });
 // Deleted and reactivated in between: live again, but the token predates the deletion.
 const deletedAndReactivated: Change = {
@@ -72,7 +72,7 @@ const CASES: Case[] = [
     title: "delete",
     write: UPDATE_USERS,
     caller: (o) => o.users.ADMINISTRATOR,
-    change: demotedTo(ROLE.USER),
+    change: demotedTo("USER"),
     request: (o) => ({ method: "DELETE", path: user(o.users.USER.id) }),
     expect: forbidden(MESSAGES.deleteUsersRole),
   },
@@ -96,7 +96,7 @@ const CASES: Case[] = [
     title: "rename",
     write: UPDATE_USERS,
     caller: (o) => o.users.WORKSPACES,
-    change: demotedTo(ROLE.BILLING),
+    change: demotedTo("BILLING"),
     request: (o) => ({ method: "PUT", path: user(o.users.USER.id), body: { name: "Renamed" } }),
     expect: forbidden(MESSAGES.updateUsersRole),
   },
@@ -104,7 +104,7 @@ const CASES: Case[] = [
     title: "promotion to ADMINISTRATOR",
     write: UPDATE_USERS,
     caller: (o) => o.users.ADMINISTRATOR,
-    change: demotedTo(ROLE.USER),
+    change: demotedTo("USER"),
     request: (o) => ({ method: "PUT", path: user(o.users.BILLING.id), body: { orgRole: ROLE.ADMINISTRATOR } }),
     expect: forbidden(MESSAGES.updateUsersRole),
   },
@@ -112,7 +112,7 @@ const CASES: Case[] = [
     title: "promotion to ADMINISTRATOR",
     write: UPDATE_USERS,
     caller: (o) => o.users.ADMINISTRATOR,
-    change: demotedTo(ROLE.WORKSPACES),
+    change: demotedTo("WORKSPACES"),
     request: (o) => ({ method: "PUT", path: user(o.users.BILLING.id), body: { orgRole: ROLE.ADMINISTRATOR } }),
     expect: forbidden(MESSAGES.roleAboveOwn),
   },
@@ -120,7 +120,7 @@ const CASES: Case[] = [
     title: "demotion of an ADMINISTRATOR",
     write: UPDATE_USERS,
     caller: (o) => o.users.OWNER,
-    change: demotedTo(ROLE.WORKSPACES),
+    change: demotedTo("WORKSPACES"),
     request: (o) => ({ method: "PUT", path: user(o.users.ADMINISTRATOR.id), body: { orgRole: ROLE.USER } }),
     expect: forbidden(MESSAGES.targetAboveOwn),
   },
@@ -144,7 +144,7 @@ const CASES: Case[] = [
     title: "activate",
     write: UPDATE_USERS,
     caller: (o) => o.users.WORKSPACES,
-    change: demotedTo(ROLE.BILLING),
+    change: demotedTo("BILLING"),
     request: (o) => ({ method: "POST", path: `${user(o.deleted.id)}/activate` }),
     expect: forbidden(MESSAGES.activateUsersRole),
   },
@@ -160,7 +160,7 @@ const CASES: Case[] = [
     title: "create",
     write: /^insert into "users"/i,
     caller: (o) => o.users.WORKSPACES,
-    change: demotedTo(ROLE.USER),
+    change: demotedTo("USER"),
     request: () => ({ method: "POST", path: "/organization/users", body: newUser(ROLE.USER) }),
     expect: forbidden(MESSAGES.createUsersRole),
   },
@@ -168,7 +168,7 @@ const CASES: Case[] = [
     title: "create of an ADMINISTRATOR",
     write: /^insert into "users"/i,
     caller: (o) => o.users.ADMINISTRATOR,
-    change: demotedTo(ROLE.WORKSPACES),
+    change: demotedTo("WORKSPACES"),
     request: () => ({ method: "POST", path: "/organization/users", body: newUser(ROLE.ADMINISTRATOR) }),
     expect: forbidden(MESSAGES.roleAboveOwn),
   },
@@ -176,7 +176,7 @@ const CASES: Case[] = [
     title: "organization update",
     write: /^update "organizations"/i,
     caller: (o) => o.users.ADMINISTRATOR,
-    change: demotedTo(ROLE.WORKSPACES),
+    change: demotedTo("WORKSPACES"),
     request: (o) => ({ method: "PUT", path: `/organization/${o.id}`, body: { name: "Renamed" } }),
     expect: forbidden(MESSAGES.modifyOrgRole),
   },

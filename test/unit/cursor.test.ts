@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { Cursor } from "../../src/db/users";
-import { decodeCursor, encodeCursor } from "../../src/lib/cursor";
+import { decodeCursor, encodeCursor, type Cursor } from "../../src/lib/cursor";
 
 const encodeText = (text: string) => btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const encodeJson = (value: unknown) => encodeText(JSON.stringify(value));

@@ -8,7 +8,7 @@ import {
   TokenError,
 } from "../../src/auth/jwt";
 import { verifiedTokens } from "../../src/auth/verified-tokens";
-import { parseAuthConfig, type AuthVars } from "../../src/env";
+import { parseAuthConfig, type AuthVars } from "../../src/auth/config";
 import { b64url, encodePart } from "../helpers/jws";
 
 // The verifier on its own, with explicit configurations and an explicit clock.

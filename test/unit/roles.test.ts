@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isRole, ROLE, ROLE_VALUES, roleName, rolesUpTo, type Role } from "../../src/auth/roles";
+import { isRole, ROLE, ROLE_VALUES, rolesUpTo, type Role } from "../../src/auth/roles";
 
 const { USER, BILLING, WORKSPACES, ADMINISTRATOR, OWNER } = ROLE;
 
@@ -7,16 +7,6 @@ describe("role values", () => {
   it("are Flashback's values, ascending", () => {
     expect(ROLE).toEqual({ USER: 0, BILLING: 1, WORKSPACES: 2, ADMINISTRATOR: 254, OWNER: 255 });
     expect(ROLE_VALUES).toEqual([0, 1, 2, 254, 255]);
-  });
-
-  it.each<[Role, string]>([
-    [USER, "USER"],
-    [BILLING, "BILLING"],
-    [WORKSPACES, "WORKSPACES"],
-    [ADMINISTRATOR, "ADMINISTRATOR"],
-    [OWNER, "OWNER"],
-  ])("names %i %s", (role, name) => {
-    expect(roleName(role)).toBe(name);
   });
 });
 
