@@ -2,6 +2,7 @@ import { and, asc, desc, eq, gt, gte, lt, sql, type Placeholder } from "drizzle-
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { batchPrepared, prepared, type Bound, type BatchResults, type Db } from "./client";
 import type { Policy } from "../auth/policy";
+import { pageOf } from "../lib/cursor";
 import { auditContext, auditEvents, auditForwarding } from "./schema";
 import { callers, verdictOf, type Ask } from "./verdict";
 
@@ -104,9 +105,8 @@ export async function listAuditEvents(
       .orderBy(desc(auditEvents.id))
       .limit(page.limit + 1),
   ]);
-  const hasMore = rows.length > page.limit;
-  const items = hasMore ? rows.slice(0, page.limit) : rows;
-  return { verdict: read?.verdict, items, next: hasMore ? (items.at(-1)?.id ?? null) : null };
+  const { items, end } = pageOf(rows, page.limit);
+  return { verdict: read?.verdict, items, next: end?.id ?? null };
 }
 
 const watermark = sql`coalesce((SELECT ${auditForwarding.lastId} FROM ${auditForwarding} WHERE ${auditForwarding.id} = 1), 0)`;

@@ -3,7 +3,7 @@ import type { BatchItem } from "drizzle-orm/batch";
 import { alias, QueryBuilder } from "drizzle-orm/sqlite-core";
 import type { Policy, Reason } from "../auth/policy";
 import type { Role } from "../auth/roles";
-import type { Cursor } from "../lib/cursor";
+import { pageOf, type Cursor } from "../lib/cursor";
 import { uuidv7 } from "../lib/uuid";
 import { writeBatch, writeBatchPrepared } from "./audit";
 import { allPrepared, batchPrepared, present, preparedBy, type Db } from "./client";
@@ -65,14 +65,12 @@ export async function listUsers(db: Db, policy: Policy, ask: Ask, filter: ListFi
   const [[read], rows, totals] = filter.q
     ? await searchPage(db, policy, ask, filter, page)
     : await plainPage(db, policy, ask, filter, page);
-  const hasMore = rows.length > page.limit;
-  const items = hasMore ? rows.slice(0, page.limit) : rows;
-  const last = items.at(-1);
+  const { items, end } = pageOf(rows, page.limit);
   return {
     verdict: read?.verdict,
     items,
     total: totals[0]?.total ?? 0,
-    next: hasMore && last ? { createdAt: last.createdAt, id: last.id } : null,
+    next: end ? { createdAt: end.createdAt, id: end.id } : null,
   };
 }
 

@@ -34,3 +34,13 @@ export function nextPageLink(current: string, cursor: string): string {
   url.searchParams.set("cursor", cursor);
   return `<${url}>; rel="next"`;
 }
+
+/**
+ * A page read one row past `limit`: that row is not shown, it only says a next page exists, which
+ * starts after `end`, the last row shown (undefined on the last page).
+ */
+export function pageOf<T>(rows: T[], limit: number): { items: T[]; end: T | undefined } {
+  if (rows.length <= limit) return { items: rows, end: undefined };
+  const items = rows.slice(0, limit);
+  return { items, end: items.at(-1) };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor, type Cursor } from "../../src/lib/cursor";
+import { decodeCursor, encodeCursor, pageOf, type Cursor } from "../../src/lib/cursor";
 
 const encodeText = (text: string) => btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 const encodeJson = (value: unknown) => encodeText(JSON.stringify(value));
@@ -51,5 +51,16 @@ describe("decodeCursor refuses anything it did not produce", () => {
     ["a null id", encodeJson([CURSOR.createdAt, null])],
   ])("returns null for %s", (_name, text) => {
     expect(decodeCursor(text)).toBeNull();
+  });
+});
+
+describe("pageOf", () => {
+  it("shows every row and no end when the read did not pass the limit", () => {
+    expect(pageOf([1, 2], 2)).toEqual({ items: [1, 2], end: undefined });
+    expect(pageOf([], 2)).toEqual({ items: [], end: undefined });
+  });
+
+  it("drops the row past the limit and ends at the last row shown", () => {
+    expect(pageOf([1, 2, 3], 2)).toEqual({ items: [1, 2], end: 2 });
   });
 });
