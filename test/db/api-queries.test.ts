@@ -16,7 +16,7 @@ import {
   tokenIn,
   type SentEmail,
 } from "../helpers/invitations";
-import { expectIndexed, planOf, recordingD1, type Execution, type Recorder } from "./recording";
+import { expectIndexed, planOf, recordingD1, type Execution, type Recorder } from "../helpers/recording";
 
 // Every statement the API sends, recorded from real requests to every operation (successes and
 // every refusal that reads the database), must reach users, organizations and the kept counts
