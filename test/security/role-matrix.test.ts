@@ -4,7 +4,7 @@ import { ROLE, type Role, type RoleName } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { answerText, call, expectError, FLASHBACK_ORG_ROLES, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
-import { expectUnchanged, userRow } from "../helpers/snapshot";
+import { expectUnchanged, orgRow, userRow } from "../helpers/snapshot";
 import { titled } from "../helpers/titled";
 
 // OWASP API5 (function level) and API1 (object level) as a table: every operation, called by
@@ -27,10 +27,6 @@ const MSG = {
 } as const;
 
 type Request = { method: string; path: string; body?: unknown };
-
-async function orgRow(id: string) {
-  return env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<Record<string, unknown>>();
-}
 
 function newUserBody(orgRole?: number) {
   return {
