@@ -7,7 +7,15 @@ import { uuidv7 } from "../../src/lib/uuid";
 import { call, type ApiResponse } from "../helpers/api";
 import { checked, OPERATIONS } from "../helpers/contract";
 import { callWith, faultyDb, gatedDb, interleavedDb, unreachableDb } from "../helpers/faults";
-import { createOrg, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import {
+  createOrg,
+  FIXTURE_PASSWORD,
+  insertUser,
+  newUserBody as newUser,
+  registrationBody as registration,
+  type FixtureUser,
+  type OrgFixture,
+} from "../helpers/fixtures";
 import { idpKey, inlineIdp, jwksEndpoint, unsignedIdpToken } from "../helpers/idp";
 import { deliver, invitedUser, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
 
@@ -64,22 +72,12 @@ const LOGIN = "/user/login";
 const REGISTER = "/user/register";
 const JWKS = "/.well-known/jwks.json";
 const resendVerification = (id: string) => `/user/resend-verification/${id}`;
-const registration = () => ({
-  email: `founder-${uuidv7()}@example.com`,
-  password: "Founder-pass-1",
-  firstName: "Grace",
-  lastName: "Hopper",
-  companyName: "Hopper Labs",
-  isBusiness: true,
-});
 const REFRESH = "/user/refresh";
 const LOGOUT = "/user/logout";
-// Every fixture user's password (test/helpers/fixtures.ts).
-const credentials = (user: FixtureUser) => ({ email: user.email, password: "Fixture-pass-1" });
+const credentials = (user: FixtureUser) => ({ email: user.email, password: FIXTURE_PASSWORD });
 async function refreshTokenOf(user: FixtureUser): Promise<string> {
   return (await call("POST", LOGIN, { body: credentials(user) })).body.refreshToken;
 }
-const newUser = () => ({ email: `new-${uuidv7()}@example.com`, password: "Passw0rd-ok", firstName: "Grace", lastName: "Hopper" });
 
 /** A method the path does not offer: 405, documented on each of the path's operations. */
 const unoffered = (path: string) => () => call("PATCH", path);

@@ -4,7 +4,7 @@ import { app } from "../../src/app";
 import { ROLE } from "../../src/auth/roles";
 import { SWEEP_AFTER_MS } from "../../src/invitations/sweep";
 import { uuidv7 } from "../../src/lib/uuid";
-import { createOrg, insertUser } from "../helpers/fixtures";
+import { createOrg, insertUser, newUserBody, registrationBody } from "../helpers/fixtures";
 import {
   DEAD_LETTER_QUEUE,
   deliver,
@@ -16,7 +16,7 @@ import {
   tokenIn,
   type SentEmail,
 } from "../helpers/invitations";
-import { expectIndexed, planOf, recordingD1, type Execution, type Recorder } from "./recording";
+import { expectIndexed, planOf, recordingD1, type Execution, type Recorder } from "../helpers/recording";
 
 // Every statement the API sends, recorded from real requests to every operation (successes and
 // every refusal that reads the database), must reach users, organizations and the kept counts
@@ -84,14 +84,6 @@ describe("the statements the API sends", () => {
       env,
     );
     const session = (await signedIn.json()) as { accessToken: string; tokenId: string };
-    const email = () => `plan-${uuidv7()}@example.com`;
-    const newUser = (extra: Record<string, unknown> = {}) => ({
-      email: email(),
-      password: "Passw0rd-ok",
-      firstName: "Plan",
-      lastName: "Check",
-      ...extra,
-    });
     const USERS = "/organization/users";
     const one = (id: string) => `/organization/users/${id}`;
     const ORG = `/organization/${org.id}`;
@@ -105,7 +97,7 @@ describe("the statements the API sends", () => {
       return result;
     };
     const created = async () =>
-      (await run({ name: "POST user", method: "POST", path: USERS, token: owner, body: newUser(), status: 201 })).body.data
+      (await run({ name: "POST user", method: "POST", path: USERS, token: owner, body: newUserBody(), status: 201 })).body.data
         .id as string;
 
     // The caller's own refusals, on a route of each kind.
@@ -233,7 +225,7 @@ describe("the statements the API sends", () => {
       method: "POST",
       path: USERS,
       token: owner,
-      body: newUser({ sendInvite: false }),
+      body: newUserBody({ sendInvite: false }),
       status: 201,
     });
     await run({
@@ -241,7 +233,7 @@ describe("the statements the API sends", () => {
       method: "POST",
       path: USERS,
       token: owner,
-      body: newUser({ email: org.deleted.email }),
+      body: newUserBody({ email: org.deleted.email }),
       status: 409,
     });
     await run({
@@ -249,7 +241,7 @@ describe("the statements the API sends", () => {
       method: "POST",
       path: USERS,
       token: owner,
-      body: newUser({ email: other.users.USER.email }),
+      body: newUserBody({ email: other.users.USER.email }),
       status: 409,
     });
     await run({
@@ -257,7 +249,7 @@ describe("the statements the API sends", () => {
       method: "POST",
       path: USERS,
       token: org.users.WORKSPACES.token,
-      body: newUser({ orgRole: 254 }),
+      body: newUserBody({ orgRole: 254 }),
       status: 403,
     });
 
@@ -448,14 +440,7 @@ describe("the statements the API sends", () => {
   it("registering, resending its email and verifying it: one round trip each, two for the link that checks the registration password", async () => {
     const recorder = recordingD1();
     const queue = recordingQueue();
-    const body = {
-      email: `founder-${uuidv7()}@example.com`,
-      password: "Founder-pass-1",
-      firstName: "Grace",
-      lastName: "Hopper",
-      companyName: "Hopper Labs",
-      isBusiness: true,
-    };
+    const body = registrationBody();
     const registered = await send(recorder, "register", "POST", "/user/register", { body }, { INVITATIONS: queue.binding });
     const resent = await send(
       recorder,

@@ -5,7 +5,7 @@ import { ROLE } from "../../src/auth/roles";
 import { POLICIES } from "../../src/auth/policy";
 import { listUsers, readUser, type ListFilter } from "../../src/db/users";
 import { callerRef, createOrg } from "../helpers/fixtures";
-import { expectIndexed, planOf, recordingD1, selectsMatches, type Execution } from "./recording";
+import { expectIndexed, planOf, recordingD1, selectsMatches, type Execution } from "../helpers/recording";
 
 // Invariants that must hold for every writer, not only for the API: checked with raw SQL
 // straight on the real local D1.

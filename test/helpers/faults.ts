@@ -3,87 +3,25 @@ import { app } from "../../src/app";
 import type { Bindings } from "../../src/env";
 import { readResponse } from "./api";
 import { expectContract } from "./contract";
-
-type Hooks = {
-  /** The SQL to prepare instead of `query`. */
-  rewrite?: (query: string) => string;
-  /** Awaited before a statement, or a batch (all its statements' SQL), runs on D1. */
-  before?: (queries: string[]) => unknown;
-  /** Awaited after it ran, before the caller sees the result. */
-  after?: (queries: string[]) => unknown;
-};
-
-/**
- * The real D1 binding, seen through `hooks`: every statement prepared through it or through a
- * session of it (bound copies too) runs the hooks when it executes, alone or in a batch.
- */
-function hookedDb(hooks: Hooks): D1Database {
-  const sqlOf = new WeakMap<object, string>();
-  const realOf = new WeakMap<object, D1PreparedStatement>();
-  const around = async <T>(queries: string[], run: () => Promise<T>): Promise<T> => {
-    await hooks.before?.(queries);
-    const result = await run();
-    await hooks.after?.(queries);
-    return result;
-  };
-  const wrap = (statement: D1PreparedStatement, query: string): D1PreparedStatement => {
-    const proxy = new Proxy(statement, {
-      get(target, property) {
-        const value: unknown = Reflect.get(target, property);
-        if (typeof value !== "function") return value;
-        if (property === "bind") return (...args: unknown[]) => wrap(target.bind(...args), query);
-        if (property === "first" || property === "all" || property === "raw" || property === "run") {
-          return (...args: unknown[]) =>
-            around([query], async () => (value as (...a: unknown[]) => Promise<unknown>).apply(target, args));
-        }
-        return value.bind(target);
-      },
-    });
-    sqlOf.set(proxy, query);
-    realOf.set(proxy, statement);
-    return proxy;
-  };
-  const hooked = <C extends D1Database | D1DatabaseSession>(client: C): C =>
-    new Proxy(client, {
-      get(target, property) {
-        if (property === "withSession") {
-          return (start?: string) => hooked((target as D1Database).withSession(start));
-        }
-        if (property === "prepare") {
-          return (query: string) => {
-            const prepared = hooks.rewrite?.(query) ?? query;
-            return wrap(target.prepare(prepared), prepared);
-          };
-        }
-        if (property === "batch") {
-          return (statements: D1PreparedStatement[]) =>
-            around(
-              statements.map((statement) => sqlOf.get(statement) ?? ""),
-              () => target.batch(statements.map((statement) => realOf.get(statement) ?? statement)),
-            );
-        }
-        const value: unknown = Reflect.get(target, property);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-  return hooked(env.DB);
-}
+import { hookedD1, type Execution } from "./d1";
 
 /** The statement's table renamed to one that does not exist: it fails inside D1, as a storage fault would. */
 const broken = (query: string) => query.replace(/\b(from|into|update)\s+"(\w+)"/i, '$1 "$2_unavailable"');
-const isBroken = (query: string) => /"\w+_unavailable"/.test(query);
+const BROKEN = /"\w+_unavailable"/;
+/** Whether a statement (or a batch) about to run or just run has SQL matching `pattern`. */
+const runs = (executions: Execution[], pattern: RegExp) => executions.some(({ sql }) => pattern.test(sql));
 
 /**
  * The real D1 binding, except that statements whose SQL matches `pattern` fail inside D1, batches
  * included (a failing statement rolls its whole batch back).
  */
 export function faultyDb(pattern: RegExp): D1Database {
-  return hookedDb({ rewrite: (query) => (pattern.test(query) ? broken(query) : query) });
+  return hookedD1({ rewrite: (query) => (pattern.test(query) ? broken(query) : query) });
 }
 
 /** The real D1 binding with every statement failing inside D1: a database that is down. */
 export function unreachableDb(): D1Database {
-  return hookedDb({ rewrite: () => 'SELECT 1 FROM "database_unavailable"' });
+  return hookedD1({ rewrite: () => 'SELECT 1 FROM "database_unavailable"' });
 }
 
 /**
@@ -93,9 +31,9 @@ export function unreachableDb(): D1Database {
  */
 export function failingNthDb(n: number, delayMs = 0): D1Database {
   let prepared = 0;
-  return hookedDb({
+  return hookedD1({
     rewrite: (query) => (++prepared === n ? broken(query) : query),
-    before: (queries) => (queries.some(isBroken) ? new Promise((resolve) => setTimeout(resolve, delayMs)) : undefined),
+    before: (executions) => (runs(executions, BROKEN) ? new Promise((resolve) => setTimeout(resolve, delayMs)) : undefined),
   });
 }
 
@@ -131,9 +69,9 @@ export function gatedDb(pattern: RegExp, parties: number): D1Database {
   let waiting = 0;
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
-  return hookedDb({
-    before: (queries) => {
-      if (!queries.some((query) => pattern.test(query))) return;
+  return hookedD1({
+    before: (executions) => {
+      if (!runs(executions, pattern)) return;
       if (++waiting >= parties) open();
       return opened;
     },
@@ -152,6 +90,6 @@ export function interleavedDb(
   options: { after?: boolean } = {},
 ): D1Database {
   let done: Promise<unknown> | undefined;
-  const once = (queries: string[]) => (queries.some((query) => pattern.test(query)) ? (done ??= action(env.DB)) : undefined);
-  return hookedDb(options.after ? { after: once } : { before: once });
+  const once = (executions: Execution[]) => (runs(executions, pattern) ? (done ??= action(env.DB)) : undefined);
+  return hookedD1(options.after ? { after: once } : { before: once });
 }

@@ -7,8 +7,10 @@ import { uuidv7 } from "../../src/lib/uuid";
 
 export const TEST_SECRET = env.JWT_SECRET;
 
+/** Every fixture user's password. */
+export const FIXTURE_PASSWORD = "Fixture-pass-1";
 // One cheap hash shared by fixture users: no endpoint verifies passwords, so cost is irrelevant here.
-const FIXTURE_HASH = await hashPassword("Fixture-pass-1", 1);
+const FIXTURE_HASH = await hashPassword(FIXTURE_PASSWORD, 1);
 
 let clock = Date.parse("2026-01-01T00:00:00.000Z");
 /** Strictly increasing timestamps, so fixture order is creation order. */
@@ -90,6 +92,28 @@ export async function createOrg(): Promise<OrgFixture> {
   const deleted = await insertUser(id, ROLE.USER, { deleted: true });
   return { id, users, deleted };
 }
+
+/** A valid POST /organization/users body for a new address. */
+export const newUserBody = (overrides: Record<string, unknown> = {}) => ({
+  email: `invitee-${uuidv7()}@example.com`,
+  password: "Passw0rd-ok",
+  firstName: "Grace",
+  lastName: "Hopper",
+  ...overrides,
+});
+
+/** A valid POST /user/register body for a new address and company. */
+export const registrationBody = (overrides: Record<string, unknown> = {}) => ({
+  email: `founder-${uuidv7()}@example.com`,
+  password: "Founder-pass-1",
+  firstName: "Grace",
+  lastName: "Hopper",
+  companyName: "Hopper Labs",
+  companyWebsite: "https://hopper.example",
+  city: "Arlington",
+  isBusiness: true,
+  ...overrides,
+});
 
 /** Two independent organizations: the caller's own and a foreign one. */
 export async function createTwoOrgs(): Promise<{ a: OrgFixture; b: OrgFixture }> {

@@ -11,7 +11,7 @@ import worker from "../../src/index";
 import type { InvitationMessage } from "../../src/invitations/message";
 import { uuidv7 } from "../../src/lib/uuid";
 import { callWith } from "./faults";
-import { tokenFor, type FixtureUser } from "./fixtures";
+import { newUserBody, tokenFor, type FixtureUser } from "./fixtures";
 
 // Invitation delivery as the platform runs it, driven by the test: the API's messages go to a real
 // local queue (vitest.config.ts), the test hands them to the Worker's real queue() handler in a
@@ -125,14 +125,6 @@ export async function invitationsOf(userId: string): Promise<InvitationRowView[]
     .all<InvitationRowView>();
   return results;
 }
-
-export const newUserBody = (overrides: Record<string, unknown> = {}) => ({
-  email: `invitee-${uuidv7()}@example.com`,
-  password: "Passw0rd-ok",
-  firstName: "Grace",
-  lastName: "Hopper",
-  ...overrides,
-});
 
 /**
  * A user created through the API by `inviter` with sendInvite (the default), whose invitation the

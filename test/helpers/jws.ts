@@ -1,4 +1,4 @@
-// An encoder independent of src/lib/base64url.ts, so token tests do not trust the code they test.
+// An encoder independent of src/lib/base64url.ts, so token and hash tests do not trust the code they test.
 
 const encoder = new TextEncoder();
 

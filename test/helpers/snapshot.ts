@@ -44,3 +44,7 @@ export async function expectUnchanged<T>(action: () => Promise<T>): Promise<T> {
 export async function userRow(id: string) {
   return env.DB.prepare("SELECT * FROM users WHERE id = ?").bind(id).first<Record<string, unknown>>();
 }
+
+export async function orgRow(id: string) {
+  return env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<Record<string, unknown>>();
+}

@@ -6,13 +6,12 @@ import { SWEEP_AFTER_MS } from "../../src/invitations/sweep";
 import { uuidv7 } from "../../src/lib/uuid";
 import { call } from "../helpers/api";
 import { callWith } from "../helpers/faults";
-import { createOrg } from "../helpers/fixtures";
+import { createOrg, newUserBody } from "../helpers/fixtures";
 import {
   DEAD_LETTER_QUEUE,
   deliver,
   invitationsOf,
   invitedUser,
-  newUserBody,
   recordingEmail,
   recordingQueue,
   resendAndDeliver,

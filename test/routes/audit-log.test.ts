@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError, type ApiResponse } from "../helpers/api";
-import { createOrg, createTwoOrgs, insertUser, type OrgFixture } from "../helpers/fixtures";
-import { invitedUser, newUserBody, runSweep } from "../helpers/invitations";
+import { createOrg, createTwoOrgs, FIXTURE_PASSWORD, insertUser, newUserBody, type OrgFixture } from "../helpers/fixtures";
+import { invitedUser, runSweep } from "../helpers/invitations";
 import { expectUnchanged } from "../helpers/snapshot";
 
 // The audit log: every change appends its event in the statement that makes it (triggers of
@@ -12,7 +12,6 @@ import { expectUnchanged } from "../helpers/snapshot";
 
 const LOG = "/organization/audit-log";
 const CLIENT = { "CF-Connecting-IP": "203.0.113.7" };
-const PASSWORD = "Fixture-pass-1";
 
 type Event = {
   id: string;
@@ -115,7 +114,7 @@ describe("events of the organization's writes", () => {
     const org = await createOrg();
     const user = org.users.USER;
     const signIn = async () => {
-      const res = await call("POST", "/user/login", { body: { email: user.email, password: PASSWORD }, headers: CLIENT });
+      const res = await call("POST", "/user/login", { body: { email: user.email, password: FIXTURE_PASSWORD }, headers: CLIENT });
       expect(res.status, res.text).toBe(200);
       return res.body as { accessToken: string; refreshToken: string; tokenId: string };
     };

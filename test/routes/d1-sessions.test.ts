@@ -5,6 +5,7 @@ import { allPrepared, openSession, preparedBy } from "../../src/db/client";
 import { organizations } from "../../src/db/schema";
 import { eq, sql } from "drizzle-orm";
 import { call } from "../helpers/api";
+import { hookedD1 } from "../helpers/d1";
 import { callWith } from "../helpers/faults";
 import { createOrg, insertUser } from "../helpers/fixtures";
 
@@ -17,18 +18,7 @@ const BOOKMARK = /^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/;
 /** The real binding, recording where each session it opens starts. */
 function sessionsRecorded(): { DB: D1Database; starts: (string | undefined)[] } {
   const starts: (string | undefined)[] = [];
-  const DB = new Proxy(env.DB, {
-    get(target, property) {
-      if (property === "withSession")
-        return (start?: string) => {
-          starts.push(start);
-          return target.withSession(start);
-        };
-      const value: unknown = Reflect.get(target, property);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { DB, starts };
+  return { DB: hookedD1({ session: (start) => starts.push(start) }), starts };
 }
 
 describe("D1 sessions", () => {

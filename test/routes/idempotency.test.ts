@@ -4,8 +4,8 @@ import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { answerText, call, expectError } from "../helpers/api";
 import { callWith, gatedDb } from "../helpers/faults";
-import { createOrg, insertUser, tokenFor } from "../helpers/fixtures";
-import { invitationsOf, newUserBody, recordingQueue, runSweep } from "../helpers/invitations";
+import { createOrg, insertUser, newUserBody, tokenFor } from "../helpers/fixtures";
+import { invitationsOf, recordingQueue, runSweep } from "../helpers/invitations";
 import { expectUnchanged } from "../helpers/snapshot";
 
 // Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) on the three POSTs that do work:

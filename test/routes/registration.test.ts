@@ -5,24 +5,12 @@ import { INVITATIONS_PER_WINDOW } from "../../src/db/invitations";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError } from "../helpers/api";
 import { callWith } from "../helpers/faults";
-import { createOrg } from "../helpers/fixtures";
+import { createOrg, registrationBody as registration } from "../helpers/fixtures";
 import { deliver, invitationsOf, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 
 // POST /user/register and POST /user/resend-verification/{verificationTokenId} (Flashback's
 // userRegister and resendVerificationEmail).
-
-const registration = (overrides: Record<string, unknown> = {}) => ({
-  email: `founder-${crypto.randomUUID()}@example.com`,
-  password: "Founder-pass-1",
-  firstName: "Grace",
-  lastName: "Hopper",
-  companyName: "Hopper Labs",
-  companyWebsite: "https://hopper.example",
-  city: "Arlington",
-  isBusiness: true,
-  ...overrides,
-});
 
 async function register(body: Record<string, unknown>, overrides: Partial<Env> = {}) {
   const queue = recordingQueue();

@@ -9,16 +9,13 @@ import { REFRESH_IDLE_MS } from "../../src/db/sessions";
 import { MESSAGES } from "../../src/errors";
 import { answerText, call, expectError, type ApiResponse } from "../helpers/api";
 import { callWith } from "../helpers/faults";
-import { createOrg, insertUser, type FixtureUser } from "../helpers/fixtures";
+import { createOrg, FIXTURE_PASSWORD as PASSWORD, insertUser, type FixtureUser } from "../helpers/fixtures";
 import { idpKey, idpToken, inlineIdp } from "../helpers/idp";
 import { invitedUser } from "../helpers/invitations";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 
 // POST /user/login, /user/refresh and /user/logout, with the bodies Flashback's client sends
 // (userLogin, userRefresh and userLogout send `refresh_token`).
-
-// Every fixture user's password (test/helpers/fixtures.ts).
-const PASSWORD = "Fixture-pass-1";
 
 afterEach(() => vi.restoreAllMocks());
 

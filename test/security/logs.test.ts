@@ -4,16 +4,8 @@ import { ROLE } from "../../src/auth/roles";
 import { uuidv7 } from "../../src/lib/uuid";
 import { call, expectError, send } from "../helpers/api";
 import { callWith, faultyDb } from "../helpers/faults";
-import { createOrg, insertUser } from "../helpers/fixtures";
-import {
-  deliver,
-  invitationsOf,
-  newUserBody,
-  recordingEmail,
-  recordingQueue,
-  tokenIn,
-  type SentEmail,
-} from "../helpers/invitations";
+import { createOrg, insertUser, newUserBody } from "../helpers/fixtures";
+import { deliver, invitationsOf, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
 import { captureLogs } from "../helpers/logs";
 
 // What reaches the logs: one JSON line per request with the fields chosen for it, and never a

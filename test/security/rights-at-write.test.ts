@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { ROLE, type Role, type RoleName } from "../../src/auth/roles";
+import { ROLE, type RoleName } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
-import { uuidv7 } from "../../src/lib/uuid";
 import { expectError, type ApiResponse } from "../helpers/api";
 import { callWith, interleavedDb } from "../helpers/faults";
-import { createOrg, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import { createOrg, newUserBody, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { snapshot } from "../helpers/snapshot";
 
 // The caller's rights are those the write sees, not those authentication read: each request below
@@ -51,13 +50,6 @@ const UPDATE_USERS = /^update "users"/i;
 const INVALID: Case["expect"] = [401, "unauthorized", MESSAGES.invalidToken];
 const forbidden = (message: string): Case["expect"] => [403, "forbidden", message];
 const user = (id: string) => `/organization/users/${id}`;
-const newUser = (orgRole: Role) => ({
-  email: `late-${uuidv7()}@example.com`,
-  password: "Passw0rd-ok",
-  firstName: "Late",
-  lastName: "Write",
-  orgRole,
-});
 
 const CASES: Case[] = [
   {
@@ -153,7 +145,7 @@ const CASES: Case[] = [
     write: /^insert into "users"/i,
     caller: (o) => o.users.WORKSPACES,
     change: deleted,
-    request: () => ({ method: "POST", path: "/organization/users", body: newUser(ROLE.USER) }),
+    request: () => ({ method: "POST", path: "/organization/users", body: newUserBody({ orgRole: ROLE.USER }) }),
     expect: INVALID,
   },
   {
@@ -161,7 +153,7 @@ const CASES: Case[] = [
     write: /^insert into "users"/i,
     caller: (o) => o.users.WORKSPACES,
     change: demotedTo("USER"),
-    request: () => ({ method: "POST", path: "/organization/users", body: newUser(ROLE.USER) }),
+    request: () => ({ method: "POST", path: "/organization/users", body: newUserBody({ orgRole: ROLE.USER }) }),
     expect: forbidden(MESSAGES.createUsersRole),
   },
   {
@@ -169,7 +161,7 @@ const CASES: Case[] = [
     write: /^insert into "users"/i,
     caller: (o) => o.users.ADMINISTRATOR,
     change: demotedTo("WORKSPACES"),
-    request: () => ({ method: "POST", path: "/organization/users", body: newUser(ROLE.ADMINISTRATOR) }),
+    request: () => ({ method: "POST", path: "/organization/users", body: newUserBody({ orgRole: ROLE.ADMINISTRATOR }) }),
     expect: forbidden(MESSAGES.roleAboveOwn),
   },
   {

@@ -4,7 +4,8 @@ import { ROLE, type Role, type RoleName } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { answerText, call, expectError, FLASHBACK_ORG_ROLES, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
-import { expectUnchanged, userRow } from "../helpers/snapshot";
+import { expectUnchanged, orgRow, userRow } from "../helpers/snapshot";
+import { titled } from "../helpers/titled";
 
 // OWASP API5 (function level) and API1 (object level) as a table: every operation, called by
 // every role of organization A, on A's own resources and on organization B's.
@@ -26,15 +27,6 @@ const MSG = {
 } as const;
 
 type Request = { method: string; path: string; body?: unknown };
-
-/** it.each rows with their full titles (vitest's `$field` interpolation quotes and truncates strings). */
-function titled<T>(rows: T[], title: (row: T) => string): [string, T][] {
-  return rows.map((row) => [title(row), row]);
-}
-
-async function orgRow(id: string) {
-  return env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<Record<string, unknown>>();
-}
 
 function newUserBody(orgRole?: number) {
   return {

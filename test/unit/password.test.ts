@@ -2,6 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { hashPassword, PBKDF2_ITERATIONS, PBKDF2_MAX_ITERATIONS, timingSafeEqual, verifyPassword } from "../../src/auth/password";
 import { call } from "../helpers/api";
 import { createOrg } from "../helpers/fixtures";
+import { b64url } from "../helpers/jws";
 import { userRow } from "../helpers/snapshot";
 
 // Production Workers refuse PBKDF2 above 100,000 iterations while local workerd does not,
@@ -10,12 +11,6 @@ const WORKERS_CAP = 100_000;
 const FORMAT = /^pbkdf2-sha256\$(\d+)\$([A-Za-z0-9_-]+)\$([A-Za-z0-9_-]+)$/;
 
 const PASSWORD = "Correct-horse-9";
-
-function b64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
 
 function iterationsOf(stored: string): number {
   const match = FORMAT.exec(stored);

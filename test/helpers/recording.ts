@@ -1,69 +1,26 @@
 import { env } from "cloudflare:workers";
 import { expect } from "vitest";
+import { hookedD1, type Execution } from "./d1";
 
 // The real D1 binding, passed through unchanged except that every execution (a prepared statement
 // bound to its values) is written down with its SQL text and values, and every D1 round trip is
 // counted: a statement's first/all/raw/run, a batch, an exec. The plans checked with it are those
 // of the statements the code actually sends.
 
-export type Execution = { sql: string; params: unknown[] };
+export type { Execution };
 export type Recorder = { db: D1Database; executions: Execution[]; roundTrips: number };
-
-const EXECUTING = ["first", "all", "raw", "run"] as const;
 
 export function recordingD1(target: D1Database = env.DB): Recorder {
   const recorder: Recorder = { db: target, executions: [], roundTrips: 0 };
-  // The bound statement is the real one (so that batches accept it), with its executing methods
-  // counting round trips.
-  const counting = (statement: D1PreparedStatement): D1PreparedStatement => {
-    const methods = statement as unknown as Record<string, (...args: unknown[]) => unknown>;
-    for (const name of EXECUTING) {
-      const original = methods[name] as (...args: unknown[]) => unknown;
-      methods[name] = (...args: unknown[]) => {
+  recorder.db = hookedD1(
+    {
+      before: (executions) => {
         recorder.roundTrips++;
-        return original.apply(statement, args);
-      };
-    }
-    return statement;
-  };
-  // The binding and every session of it record alike.
-  const recording = <C extends D1Database | D1DatabaseSession>(client: C): C =>
-    new Proxy(client, {
-      get(db, prop) {
-        const value = Reflect.get(db, prop, db);
-        if (prop === "withSession") return (start?: string) => recording((db as D1Database).withSession(start));
-        if (prop === "prepare") {
-          return (query: string) => {
-            const statement = db.prepare(query);
-            return new Proxy(statement, {
-              get(stmt, p) {
-                if (p === "bind") {
-                  return (...values: unknown[]) => {
-                    recorder.executions.push({ sql: query, params: values });
-                    return counting(stmt.bind(...values));
-                  };
-                }
-                if ((EXECUTING as readonly (string | symbol)[]).includes(p)) {
-                  // Executed without values.
-                  recorder.executions.push({ sql: query, params: [] });
-                  return counting(stmt)[p as (typeof EXECUTING)[number]].bind(stmt);
-                }
-                const member = Reflect.get(stmt, p, stmt);
-                return typeof member === "function" ? member.bind(stmt) : member;
-              },
-            });
-          };
-        }
-        if (prop === "batch" || prop === "exec") {
-          return (...args: unknown[]) => {
-            recorder.roundTrips++;
-            return (value as (...a: unknown[]) => unknown).apply(db, args);
-          };
-        }
-        return typeof value === "function" ? value.bind(db) : value;
+        recorder.executions.push(...executions);
       },
-    });
-  recorder.db = recording(target);
+    },
+    target,
+  );
   return recorder;
 }
 
