@@ -188,7 +188,7 @@ function problemBody(error: ApiError, requestId: string) {
 // application/json, by q, then by specificity (the `application/*` range ranks below an exact
 // type), then by the header's order (RFC 9110 §12.5.1); the any-type range names neither. Written
 // out rather than hono's `accepts` helper, which costs 1 KB of the bundle's gzip for this one
-// comparison; test/routes/problem-details.test.ts holds it to these rules.
+// comparison; test/http/problem-details.test.ts holds it to these rules.
 function wantsProblem(accept: string | undefined): boolean {
   if (accept === undefined) return false;
   let best: { problem: boolean; q: number; exact: boolean } | undefined;
