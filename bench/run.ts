@@ -17,7 +17,14 @@ import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { gitCommit, ROOT, startHarness } from "./harness";
 import type { LoadResult, Scenario } from "./load";
-import { renderReport, type BenchResults, type Budget, type ColdStart as ColdStartFigures, type Measurement } from "./report";
+import {
+  RECORDED,
+  writeReport,
+  type BenchResults,
+  type Budget,
+  type ColdStart as ColdStartFigures,
+  type Measurement,
+} from "./report";
 import { summarize } from "./stats";
 import { deepPosition, seedOrganizations, userId, type SeededOrg } from "./seed";
 import { buildPeer, comparePeer, PEER_PAGE, PEER_VERSION, peerWorkers, preparePeerSet } from "./peer/compare";
@@ -25,9 +32,8 @@ import { seedPeer } from "./peer/seed";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
-// The committed results; a run writes them only with --record, so that running the benchmark does
-// not change the checkout (bench/out is ignored).
-const RECORDED = "bench/results";
+// A run writes the committed results (RECORDED) only with --record, so that running the benchmark
+// does not change the checkout (bench/out is ignored).
 const RECORD = args.includes("--record");
 const outIndex = args.indexOf("--out");
 const OUT = resolve(
@@ -909,19 +915,13 @@ const results: BenchResults = {
 
 results.runSeconds = await harness.finish();
 mkdirSync(OUT, { recursive: true });
-// The figures before the changes that met the budget, kept with the committed results.
-const beforeFile = join(ROOT, RECORDED, "before.json");
-const before = existsSync(beforeFile) ? (JSON.parse(readFileSync(beforeFile, "utf8")) as BenchResults) : undefined;
-const report = await renderReport(results, before);
 // Formatted as `npm run lint` (prettier) expects, since the results are committed.
 const prettier = await import("prettier");
 const prettierOptions = (await prettier.resolveConfig(join(ROOT, "package.json"))) ?? {};
 writeFileSync(join(OUT, "latest.json"), await prettier.format(JSON.stringify(results), { ...prettierOptions, parser: "json" }));
-writeFileSync(join(OUT, "latest.md"), report.markdown);
-writeFileSync(join(OUT, "latest.svg"), report.svg);
-writeFileSync(join(OUT, "latest.png"), report.png);
+const markdown = await writeReport(OUT, results);
 
-console.log(`\n${report.markdown}`);
+console.log(`\n${markdown}`);
 log(`wrote ${OUT}/latest.{json,md,svg,png} in ${results.runSeconds.toFixed(0)}s`);
 const failed = budgets.filter((b) => !b.pass);
 if (failed.length) {
