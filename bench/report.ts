@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
 import { parse, textMetrics, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { LoadResult } from "./load";
+import type { LoadResult } from "./harness";
 import type { PeerComparison } from "./peer/compare";
 import { renderPeer } from "./peer/report";
 

@@ -5,7 +5,7 @@
 // two baselines in the same runtime: a constant-JSON worker and a hand-written GET
 // /organization/{id}. Seeds local D1 with one organization of each size (every member with a real
 // PBKDF2 hash of BENCH_PASSWORD, so that sign-in does the real work), drives load from separate
-// processes on 127.0.0.1 (autocannon), and writes latest.{json,md,svg,png} to bench/out (ignored),
+// processes on 127.0.0.1 (autocannon, bench/harness.ts), and writes latest.{json,md,svg,png} to bench/out (ignored),
 // or with --record to the committed bench/results. Prints the table with ratios and budget
 // verdicts; exits 1 when a budget fails or a scenario is invalid.
 // Every phase is bounded; every process started here is stopped on every way out.
@@ -15,8 +15,18 @@ import { request as httpRequest } from "node:http";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { gitCommit, ROOT, startHarness } from "./harness";
-import type { LoadResult, Scenario } from "./load";
+import {
+  deepPosition,
+  gitCommit,
+  ROOT,
+  seedOrganizations,
+  startHarness,
+  summarize,
+  userId,
+  type LoadResult,
+  type Scenario,
+  type SeededOrg,
+} from "./harness";
 import {
   RECORDED,
   writeReport,
@@ -25,8 +35,6 @@ import {
   type ColdStart as ColdStartFigures,
   type Measurement,
 } from "./report";
-import { summarize } from "./stats";
-import { deepPosition, seedOrganizations, userId, type SeededOrg } from "./seed";
 import { buildPeer, comparePeer, PEER_PAGE, PEER_VERSION, peerWorkers, preparePeerSet } from "./peer/compare";
 import { seedPeer } from "./peer/seed";
 
@@ -368,7 +376,7 @@ log(`  verification keys imported in the probe isolate after ${probes.length * 3
 // ---------------------------------------------------------------------------------------------
 // 5. Load, from separate processes on loopback.
 
-const load = (scenario: Scenario) => harness.runProcess<LoadResult>("bench/load.ts", scenario, SCENARIO_LIMIT_MS);
+const load = (scenario: Scenario) => harness.measure(scenario, SCENARIO_LIMIT_MS);
 
 type Request = {
   method: Scenario["method"];
@@ -601,7 +609,7 @@ const peerSet = await preparePeerSet(
   urls,
   peerSizes.map((size) => {
     const org = orgs.find((o) => o.size === size) as SeededOrg;
-    // Member 9 is USER-role and live in every size (bench/seed.ts), and no other scenario uses it.
+    // Member 9 is USER-role and live in every size (bench/harness.ts), and no other scenario uses it.
     const editId = userId(orgs.indexOf(org) + 1, 9);
     return { size, headers: auth(org), deepCursor: byOrg.get(org)?.deep ?? "", memberId: org.memberId, editId };
   }),

@@ -4,7 +4,7 @@
 // deadline with requests unanswered, whose writes may or may not have landed, and the soak must
 // know the outcome of every write it sent. Prints one JSON line: a SoakLedger.
 import { Agent, request } from "node:http";
-import { summarize, type Summary } from "./stats";
+import { answerLoadProcess, loadProcessInput, summarize, type Summary } from "./harness";
 
 export type SoakOrg = {
   id: string;
@@ -62,7 +62,7 @@ type Operation = {
 /** `tags`: the last ETag this connection saw of each organization, for its conditional requests. */
 type ConnectionState = { id: number; sequence: number; cursor: (string | null)[]; tags: (string | null)[] };
 
-const plan = JSON.parse(process.argv[2] ?? "{}") as SoakPlan;
+const plan = loadProcessInput<SoakPlan>(import.meta.url) as SoakPlan;
 const orgs = plan.orgs;
 const ledger: SoakLedger = {
   requests: 0,
@@ -428,4 +428,4 @@ await Promise.all(Array.from({ length: plan.connections }, (_, id) => connection
 ledger.seconds = (performance.now() - started) / 1000;
 for (const [name, samples] of latencies) ledger.latency[name] = summarize(samples, ledger.seconds);
 agent.destroy();
-process.stdout.write(`${JSON.stringify(ledger)}\n`);
+answerLoadProcess(ledger);

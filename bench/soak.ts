@@ -13,8 +13,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startHarness } from "./harness";
-import { seedOrganizations, userId, type SeededOrg } from "./seed";
+import { seedOrganizations, startHarness, userId, type SeededOrg } from "./harness";
 import type { FieldWrite, SoakLedger, SoakOrg, SoakPlan } from "./soak-load";
 
 const args = process.argv.slice(2);

@@ -107,7 +107,7 @@ export type PlannedRequest = {
   method: "GET" | "PUT" | "POST";
   url: string;
   headers: Record<string, string>;
-  /** Sent in turn, request after request (bench/load.ts `bodies`). */
+  /** Sent in turn, request after request (the `bodies` of a bench/harness.ts Scenario). */
   bodies?: string[];
   expect: number;
 };
