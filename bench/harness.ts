@@ -5,10 +5,11 @@
 //   sockets (no `wrangler dev` proxy, no Miniflare entry worker), and stopping all of it on every
 //   way out: the first failure or signal cleans up (bounded) and exits 2; a watchdog bounds the run;
 // - load generation, always in processes of their own (the load never shares a process with the
-//   server): the bench's scenarios (autocannon) and the soak's mix (keep-alive loops that wait for
-//   every answer).
+//   server): the bench's scenarios (autocannon, in this module's process) and the soak's mix
+//   (keep-alive loops that wait for every answer, in the soak's process).
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { Agent, request } from "node:http";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -568,6 +569,119 @@ function refreshTokenOf(body: string): string | undefined {
 async function measureScenario(scenario: Scenario): Promise<LoadResult> {
   if (scenario.warmupSeconds > 0) await phase(scenario, scenario.warmupSeconds, false);
   return phase(scenario, scenario.seconds, true);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The soak's mix, in a load process of the soak's own: `connections` loops over keep-alive sockets
+// on loopback, each sending the request `next` gives it until the deadline, then waiting for its
+// request in flight: autocannon stops at its deadline with requests unanswered, whose writes may or
+// may not have landed, and the soak must know the outcome of every write it sent.
+
+/** What an answer said: its status, body, ETag (null when it had none), whether it was a replay (Idempotent-Replayed), and when. */
+export type MixAnswer = { status: number; body: string; etag: string | null; replayed: boolean; sent: number; received: number };
+
+/** One request of a mix: its operation, the statuses that are correct answers, and what a correct answer records. */
+export type MixRequest = {
+  operation: string;
+  expected: number[];
+  method: "GET" | "PUT" | "POST" | "DELETE";
+  path: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  onAnswer?: (answer: MixAnswer) => void;
+};
+
+export type MixResult = {
+  requests: number;
+  seconds: number;
+  /** Per operation: how many of each status. */
+  statuses: Record<string, Record<string, number>>;
+  latency: Record<string, Summary>;
+  /** Answers an operation must never give (any 5xx among them), and a sample of them. */
+  unexpectedAnswers: number;
+  unexpected: { op: string; status: number; body: string }[];
+  /** Requests that got no HTTP answer (reset, timeout). */
+  transportErrors: string[];
+};
+
+/** Sends what `next` gives each connection (0 to connections - 1), for `seconds`; every answer is waited for. */
+export async function driveMix(
+  origin: string,
+  connections: number,
+  seconds: number,
+  next: (connection: number) => MixRequest,
+): Promise<MixResult> {
+  const result: MixResult = {
+    requests: 0,
+    seconds: 0,
+    statuses: {},
+    latency: {},
+    unexpectedAnswers: 0,
+    unexpected: [],
+    transportErrors: [],
+  };
+  const latencies = new Map<string, number[]>();
+  const agent = new Agent({ keepAlive: true, maxSockets: connections });
+
+  function send(call: MixRequest): Promise<Omit<MixAnswer, "sent" | "received">> {
+    return new Promise((resolvePromise, reject) => {
+      const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+      const req = request(
+        `${origin}${call.path}`,
+        { method: call.method, agent, headers: { ...(body ? { "Content-Type": "application/json" } : {}), ...call.headers } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (chunk: Buffer) => chunks.push(chunk));
+          res.on("end", () =>
+            resolvePromise({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).toString("utf8"),
+              etag: typeof res.headers.etag === "string" ? res.headers.etag : null,
+              replayed: res.headers["idempotent-replayed"] === "true",
+            }),
+          );
+          res.on("error", reject);
+        },
+      );
+      req.setTimeout(30_000, () => req.destroy(new Error("no answer within 30 s")));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  async function connection(id: number, deadline: number): Promise<void> {
+    while (performance.now() < deadline) {
+      const call = next(id);
+      const sent = performance.now();
+      let answer: Omit<MixAnswer, "sent" | "received">;
+      try {
+        answer = await send(call);
+      } catch (error) {
+        result.transportErrors.push(`${call.operation}: ${error instanceof Error ? error.message : String(error)}`);
+        continue;
+      }
+      const received = performance.now();
+      result.requests++;
+      const counts = (result.statuses[call.operation] ??= {});
+      counts[answer.status] = (counts[answer.status] ?? 0) + 1;
+      if (!latencies.has(call.operation)) latencies.set(call.operation, []);
+      latencies.get(call.operation)?.push(received - sent);
+      if (!call.expected.includes(answer.status)) {
+        result.unexpectedAnswers++;
+        if (result.unexpected.length < 200)
+          result.unexpected.push({ op: call.operation, status: answer.status, body: answer.body.slice(0, 300) });
+        continue;
+      }
+      call.onAnswer?.({ ...answer, sent, received });
+    }
+  }
+
+  const started = performance.now();
+  await Promise.all(Array.from({ length: connections }, (_, id) => connection(id, started + seconds * 1000)));
+  result.seconds = (performance.now() - started) / 1000;
+  for (const [name, samples] of latencies) result.latency[name] = summarize(samples, result.seconds);
+  agent.destroy();
+  return result;
 }
 
 const scenario = loadProcessInput<Scenario>(import.meta.url);
