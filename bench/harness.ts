@@ -26,6 +26,13 @@ export function percentile(sorted: ArrayLike<number>, p: number): number {
   return sorted[index] as number;
 }
 
+/** The median; of an even count, the mean of the middle two. */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+}
+
 export type Summary = { requests: number; seconds: number; rps: number; p50: number; p90: number; p99: number; mean: number };
 
 export function summarize(samples: ArrayLike<number>, seconds: number): Summary {
@@ -275,9 +282,13 @@ export async function startHarness(name: string, overallLimitMs: number) {
   const watchdog = setTimeout(() => void fail(`over the overall limit of ${overallLimitMs / 60_000} minutes`), overallLimitMs);
   watchdog.unref();
 
+  /** A workerd with `options`, by default without outbound requests, on the run's persisted state (its D1). */
   async function startMiniflare(options: object): Promise<MiniflareInstance> {
     const mf = new Miniflare(
       convertV4MiniflareOptions({
+        cf: false,
+        verbose: false,
+        resourcePersistencePath: join(work, "state"),
         // The worker's own log lines (one JSON object per request, src/log.ts) would bury the
         // report; anything else the runtime prints still shows.
         handleStructuredLogs: (entry: { message: string }) => {

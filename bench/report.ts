@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
 import { parse, textMetrics, View } from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
-import type { LoadResult } from "./harness";
+import { median, type LoadResult } from "./harness";
 import type { PeerComparison } from "./peer/compare";
 import { renderPeer } from "./peer/report";
 
@@ -115,12 +115,6 @@ const notPeer = (m: Measurement) => m.group !== "peer";
 function table(head: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** Per list page: the scenario of each size, and p50 at the largest ÷ p50 at the smallest (median of the rounds' ratios). */

@@ -18,6 +18,7 @@ import { gzipSync } from "node:zlib";
 import {
   deepPosition,
   gitCommit,
+  median,
   ROOT,
   seedOrganizations,
   startHarness,
@@ -177,11 +178,9 @@ const workers = {
     unsafeDirectSockets: harness.direct,
   },
 };
-const shared = { cf: false, resourcePersistencePath: join(work, "state"), verbose: false };
 
 log("starting workerd (Miniflare, direct sockets on 127.0.0.1)");
 const mf = await startMiniflare({
-  ...shared,
   workers: [
     workers.api,
     workers.probe,
@@ -701,7 +700,7 @@ for (let round = 0; round < COLD_ROUNDS; round++) {
       name === "minimal"
         ? { ...workers.minimal, bindings: { ...workers.minimal.bindings, STATEMENTS: replayed } }
         : workers[name];
-    const instance = await startMiniflare({ ...shared, workers: [worker] });
+    const instance = await startMiniflare({ workers: [worker] });
     const ready = performance.now() - t0;
     const origin = (await instance.unsafeGetDirectURL(name)).origin;
     const path = name === "trivial" ? "/" : `/organization/${largest.id}`;
@@ -714,11 +713,6 @@ for (let round = 0; round < COLD_ROUNDS; round++) {
 }
 /** Per round, the API's first response divided by baseline (2)'s; the median over the rounds. */
 const firstResponseRatios = cold.api.map((api, i) => api.first / (cold.minimal[i]?.first ?? NaN));
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 const coldStart = Object.fromEntries(
   COLD.map((name) => [
     name,

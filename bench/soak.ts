@@ -91,10 +91,7 @@ const build = await harness.buildWorker();
 // directory (removed on exit), where the delivery check reads them back.
 const emailDir = join(harness.work, "tmp", "email");
 const mf = await harness.startMiniflare({
-  cf: false,
-  resourcePersistencePath: join(harness.work, "state"),
   resourceTmpPath: join(harness.work, "tmp"),
-  verbose: false,
   workers: [harness.apiWorker("api", { modules: true, modulesRoot: build.dir, scriptPath: build.script }, D1_ID, SECRET)],
 });
 const origin = (await mf.unsafeGetDirectURL("api")).origin;
