@@ -1,7 +1,12 @@
-// The benchmark's report: a markdown document (tables, budget verdicts, before/after) and a chart
-// drawn as SVG here, converted to PNG with resvg (no browser, no network).
+// The benchmark's report: a markdown document (tables, budget verdicts, before/after) and a chart,
+// a Vega-Lite specification rendered to SVG by vega and to PNG by resvg (no browser, no network).
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Resvg } from "@resvg/resvg-js";
-import type { LoadResult } from "./load";
+import { parse, textMetrics, View } from "vega";
+import { compile, type TopLevelSpec } from "vega-lite";
+import { median, type LoadResult } from "./harness";
 import type { PeerComparison } from "./peer/compare";
 import { renderPeer } from "./peer/report";
 
@@ -110,12 +115,6 @@ const notPeer = (m: Measurement) => m.group !== "peer";
 function table(head: string[], rows: (string | number)[][]): string {
   const line = (cells: (string | number)[]) => `| ${cells.join(" | ")} |`;
   return [line(head), line(head.map(() => "---")), ...rows.map(line)].join("\n");
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 }
 
 /** Per list page: the scenario of each size, and p50 at the largest ÷ p50 at the smallest (median of the rounds' ratios). */
@@ -396,239 +395,287 @@ function beforeAfter(before: BenchResults, after: BenchResults): string[][] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Chart
+// Chart: a Vega-Lite specification of three views, compiled by vega-lite and rendered to SVG by
+// vega without a browser, then to PNG by resvg.
 
-const COLORS = {
-  p50: "#2563eb",
-  p99: "#93c5fd",
-  first: "#2563eb",
-  deep: "#ea580c",
-  budget: "#dc2626",
-  grid: "#e5e7eb",
-  text: "#111827",
-  muted: "#6b7280",
-};
-// A white outline under text drawn over lines, so that it stays legible.
-const HALO = 'stroke="#ffffff" stroke-width="3" paint-order="stroke"';
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-const text = (x: number, y: number, s: string, attrs = "") =>
-  `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" ${attrs}>${esc(s)}</text>`;
+const COLORS = { p50: "#2563eb", p99: "#93c5fd", first: "#2563eb", deep: "#ea580c", budget: "#dc2626", muted: "#6b7280" };
+const LEGEND = { orient: "top", direction: "horizontal", title: null, labelLimit: 0 } as const;
 
-function niceStep(rough: number): number {
-  const power = 10 ** Math.floor(Math.log10(rough));
-  const f = rough / power;
-  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * power;
-}
-
-function logTicks(min: number, max: number): number[] {
-  const ticks: number[] = [];
-  for (let e = Math.floor(Math.log10(min)); e <= Math.ceil(Math.log10(max)); e++) {
-    for (const f of [1, 2, 5]) {
-      const v = f * 10 ** e;
-      if (v >= min && v <= max) ticks.push(v);
-    }
-  }
-  return ticks;
-}
-
-function latencyPanel(r: BenchResults, x0: number, y0: number, width: number): { svg: string; height: number } {
-  // Searches at the largest size only: the table has every size; the comparison with better-auth has its own section.
-  const rows = r.measurements.filter(
-    (m) => !m.id.endsWith("-2") && notPeer(m) && (m.group !== "search" || m.size === r.settings.sizes.at(-1)),
-  );
-  const rowH = 26;
-  const labelW = 330;
-  const plotW = width - labelW - 40;
-  const height = 70 + rows.length * rowH + 40;
-  const min = 0.05;
-  const max = Math.max(...rows.map((m) => m.p99)) * 1.6;
-  const x = (v: number) => x0 + labelW + (Math.log10(Math.max(v, min) / min) / Math.log10(max / min)) * plotW;
-  const parts: string[] = [];
-  parts.push(
-    text(x0, y0 + 20, "Latency by endpoint: p50 (bar) and p99 (light bar), ms, log scale", 'font-size="18" font-weight="bold"'),
-  );
-  const top = y0 + 50;
-  for (const t of logTicks(min, max)) {
-    parts.push(`<line x1="${x(t)}" y1="${top - 6}" x2="${x(t)}" y2="${top + rows.length * rowH}" stroke="${COLORS.grid}"/>`);
-    parts.push(
-      text(x(t), top + rows.length * rowH + 18, String(t), `font-size="12" text-anchor="middle" fill="${COLORS.muted}"`),
-    );
-  }
-  rows.forEach((m, i) => {
-    const y = top + i * rowH;
-    parts.push(
-      text(
-        x0 + labelW - 10,
-        y + 17,
-        m.label,
-        `font-size="13" text-anchor="end" fill="${m.group === "baseline" ? COLORS.muted : COLORS.text}"`,
-      ),
-    );
-    parts.push(
-      `<rect x="${x(min)}" y="${y + 4}" width="${Math.max(1, x(m.p99) - x(min))}" height="${rowH - 8}" fill="${COLORS.p99}"/>`,
-    );
-    parts.push(
-      `<rect x="${x(min)}" y="${y + 8}" width="${Math.max(1, x(m.p50) - x(min))}" height="${rowH - 16}" fill="${COLORS.p50}"/>`,
-    );
-    parts.push(text(x(m.p99) + 6, y + 17, `${ms(m.p50)} / ${ms(m.p99)}`, `font-size="12" fill="${COLORS.muted}"`));
+/** p50 and p99 of every scenario but the peer's; searches at the largest size only (the table has every size). */
+function latencyView(r: BenchResults): TopLevelSpec {
+  const rows = r.measurements
+    .filter((m) => !m.id.endsWith("-2") && notPeer(m) && (m.group !== "search" || m.size === r.settings.sizes.at(-1)))
+    .map((m) => ({ scenario: m.label, p50: m.p50, p99: m.p99, figures: `${ms(m.p50)} / ${ms(m.p99)}` }));
+  const floor = 0.05;
+  const y = { field: "scenario", type: "nominal", sort: null, title: null } as const;
+  const bar = (figure: "p50" | "p99", height: number) => ({
+    mark: { type: "bar", height },
+    encoding: {
+      y,
+      x: { field: figure, type: "quantitative" },
+      x2: { datum: floor },
+      color: {
+        datum: figure,
+        scale: { domain: ["p50", "p99"], range: [COLORS.p50, COLORS.p99] },
+        legend: { ...LEGEND, labelExpr: "datum.label === 'p50' ? 'p50 (median)' : 'p99'" },
+      },
+    },
   });
-  return { svg: parts.join("\n"), height };
+  return {
+    title: { text: "Latency by endpoint (ms, log scale)", subtitle: "light bar: p99, dark bar: p50; grey labels: baselines" },
+    width: 760,
+    height: { step: 22 },
+    data: { values: rows },
+    encoding: {
+      x: {
+        field: "p99",
+        type: "quantitative",
+        title: "latency (ms)",
+        scale: { type: "log", domain: [floor, Math.max(...rows.map((row) => row.p99)) * 1.6] },
+      },
+    },
+    layer: [
+      bar("p99", 18),
+      bar("p50", 9),
+      {
+        mark: { type: "text", align: "left", dx: 4, color: COLORS.muted },
+        encoding: { y, x: { field: "p99", type: "quantitative" }, text: { field: "figures" } },
+      },
+    ],
+  } as TopLevelSpec;
 }
 
-function listPanel(r: BenchResults, x0: number, y0: number, width: number, height: number): string {
-  const sizes = r.settings.sizes;
+/** The list's p50 at each size, first and deep page, and each page's budget (1.5 × its p50 at the smallest). */
+function listView(r: BenchResults): TopLevelSpec {
   const lists = listRows(r);
-  const left = x0 + 60;
-  const right = x0 + width - 20;
-  const top = y0 + 60;
-  const bottom = y0 + height - 50;
-  const max =
-    Math.max(...lists.flatMap((l) => l.cells.map((c) => c?.p50 ?? 0)), ...lists.map((l) => 1.5 * (l.cells[0]?.p50 ?? 0))) * 1.25;
-  const x = (i: number) => left + 40 + (i / Math.max(1, sizes.length - 1)) * (right - left - 80);
-  const y = (v: number) => bottom - (v / max) * (bottom - top);
-  const parts: string[] = [];
-  parts.push(text(x0, y0 + 20, "List latency against organization size (ms)", 'font-size="18" font-weight="bold"'));
-  parts.push(
-    text(
-      x0,
-      y0 + 40,
-      "GET /organization/users?limit=100, p50; red dotted: budget, 1.5 × p50 at the smallest",
-      `font-size="12" fill="${COLORS.muted}"`,
-    ),
+  // The higher of the two lines is labelled above its points, the lower one below.
+  const points = lists.flatMap((l) =>
+    l.cells.map((c, i) => ({
+      page: `${l.page} page`,
+      size: `${size(r.settings.sizes[i] ?? NaN)} users`,
+      p50: c?.p50 ?? NaN,
+      above: lists.every((other) => (c?.p50 ?? NaN) >= (other.cells[i]?.p50 ?? NaN)),
+    })),
   );
-  const step = niceStep(max / 6);
-  for (let v = 0; v <= max; v += step) {
-    parts.push(`<line x1="${left}" y1="${y(v)}" x2="${right}" y2="${y(v)}" stroke="${COLORS.grid}"/>`);
-    parts.push(text(left - 8, y(v) + 4, String(Number(v.toFixed(3))), `font-size="12" text-anchor="end" fill="${COLORS.muted}"`));
-  }
-  sizes.forEach((s, i) => parts.push(text(x(i), bottom + 20, `${size(s)} users`, 'font-size="13" text-anchor="middle"')));
-  for (const l of lists) {
-    const color = l.page === "first" ? COLORS.first : COLORS.deep;
-    const p50 = l.cells.map((c, i) => `${x(i)},${y(c?.p50 ?? 0)}`).join(" ");
-    parts.push(`<polyline points="${p50}" fill="none" stroke="${color}" stroke-width="3"/>`);
-    const other = lists.find((o) => o.page !== l.page);
-    l.cells.forEach((c, i) => {
-      const value = c?.p50 ?? 0;
-      // The higher of the two lines is labelled above its points, the lower one below.
-      const above = value >= (other?.cells[i]?.p50 ?? 0);
-      parts.push(`<circle cx="${x(i)}" cy="${y(value)}" r="4" fill="${color}"/>`);
-      parts.push(text(x(i) + 8, y(value) + (above ? -8 : 16), ms(value), `font-size="12" fill="${color}" ${HALO}`));
-    });
-    const budget = 1.5 * (l.cells[0]?.p50 ?? 0);
-    parts.push(
-      `<line x1="${x(0)}" y1="${y(budget)}" x2="${x(sizes.length - 1)}" y2="${y(budget)}" stroke="${COLORS.budget}" stroke-width="1.5" stroke-dasharray="2 3"/>`,
-    );
-    const higher = budget >= 1.5 * (other?.cells[0]?.p50 ?? 0);
-    parts.push(
-      text(
-        higher ? x(sizes.length - 1) - 4 : x(0) + 4,
-        y(budget) + (higher ? -5 : 13),
-        `${l.page} page budget ${ms(budget)}`,
-        `font-size="11" text-anchor="${higher ? "end" : "start"}" fill="${COLORS.budget}" ${HALO}`,
-      ),
-    );
-  }
-  const legendY = top + 4;
-  parts.push(`<rect x="${right - 210}" y="${legendY - 10}" width="12" height="4" fill="${COLORS.first}"/>`);
-  parts.push(text(right - 194, legendY - 4, "first page", 'font-size="12"'));
-  parts.push(`<rect x="${right - 110}" y="${legendY - 10}" width="12" height="4" fill="${COLORS.deep}"/>`);
-  parts.push(text(right - 94, legendY - 4, "deep page", 'font-size="12"'));
-  return parts.join("\n");
-}
-
-function ratioPanel(r: BenchResults, x0: number, y0: number, width: number, height: number): string {
-  const rows = r.measurements.filter(
-    (m) =>
-      m.group !== "baseline" &&
-      m.group !== "search" &&
-      notPeer(m) &&
-      m.id !== "pbkdf2" &&
-      m.id !== "postUser" &&
-      m.id !== "login" &&
-      (m.group !== "list" || m.size === r.settings.sizes.at(-1)),
-  );
-  const labelW = 250;
-  const left = x0 + labelW;
-  const right = x0 + width - 60;
-  const top = y0 + 60;
-  const rowH = Math.min(30, (height - 100) / rows.length);
-  const max = Math.max(1.1, ...rows.map((m) => m.rpsVsMinimal ?? 0));
-  const x = (v: number) => left + (v / max) * (right - left);
-  const parts: string[] = [];
-  parts.push(text(x0, y0 + 20, "Throughput ÷ baseline (2)", 'font-size="18" font-weight="bold"'));
-  parts.push(
-    text(
-      x0,
-      y0 + 40,
-      `as in the table; baseline (2) = 1; red: the 0.7 budget of GET /organization/{id}`,
-      `font-size="12" fill="${COLORS.muted}"`,
-    ),
-  );
-  for (let v = 0; v <= max; v += 0.25) {
-    parts.push(`<line x1="${x(v)}" y1="${top - 4}" x2="${x(v)}" y2="${top + rows.length * rowH}" stroke="${COLORS.grid}"/>`);
-    parts.push(
-      text(x(v), top + rows.length * rowH + 16, v.toFixed(2), `font-size="11" text-anchor="middle" fill="${COLORS.muted}"`),
-    );
-  }
-  rows.forEach((m, i) => {
-    const yy = top + i * rowH;
-    const short = m.label.replace("GET /organization/users?limit=100 ", "list ").replace(/ @([\d,]+)$/, " @$1");
-    parts.push(text(left - 8, yy + rowH / 2 + 4, short, 'font-size="12" text-anchor="end"'));
-    parts.push(
-      `<rect x="${left}" y="${yy + 4}" width="${Math.max(1, x(m.rpsVsMinimal ?? 0) - left)}" height="${rowH - 8}" fill="${COLORS.p50}"/>`,
-    );
-    parts.push(
-      text(
-        x(m.rpsVsMinimal ?? 0) + 5,
-        yy + rowH / 2 + 4,
-        `${ratio(m.rpsVsMinimal)} (${int(m.rps)}/s)`,
-        `font-size="11" fill="${COLORS.muted}" ${HALO}`,
-      ),
-    );
+  const budgets = lists.map((l) => {
+    const budget = 1.5 * (l.cells[0]?.p50 ?? NaN);
+    return { page: `${l.page} page`, budget, text: `${l.page} page budget ${ms(budget)}` };
   });
-  parts.push(
-    `<line x1="${x(0.7)}" y1="${top - 8}" x2="${x(0.7)}" y2="${top + rows.length * rowH}" stroke="${COLORS.budget}" stroke-width="2" stroke-dasharray="4 3"/>`,
-  );
-  parts.push(
-    `<line x1="${x(1)}" y1="${top - 8}" x2="${x(1)}" y2="${top + rows.length * rowH}" stroke="${COLORS.text}" stroke-width="1"/>`,
-  );
-  return parts.join("\n");
+  const x = { field: "size", type: "nominal", sort: null, title: "organization size", axis: { labelAngle: 0 } } as const;
+  const color = {
+    field: "page",
+    type: "nominal",
+    scale: { domain: ["first page", "deep page"], range: [COLORS.first, COLORS.deep] },
+    legend: LEGEND,
+  } as const;
+  return {
+    title: {
+      text: "List latency against organization size",
+      subtitle: "GET /organization/users?limit=100, p50; dashed: budget, 1.5 × p50 at the smallest",
+    },
+    width: 420,
+    height: 260,
+    layer: [
+      {
+        data: { values: points },
+        mark: { type: "line", point: true, strokeWidth: 3 },
+        encoding: { x, y: { field: "p50", type: "quantitative", title: "p50 (ms)" }, color },
+      },
+      ...[true, false].map((above) => ({
+        data: { values: points.filter((point) => point.above === above) },
+        mark: { type: "text", dx: 6, dy: above ? -10 : 12, align: "left" },
+        encoding: { x, y: { field: "p50", type: "quantitative" }, color, text: { field: "p50", format: ".1f" } },
+      })),
+      {
+        data: { values: budgets },
+        mark: { type: "rule", strokeDash: [4, 3], strokeWidth: 1.5 },
+        encoding: { y: { field: "budget", type: "quantitative" }, color },
+      },
+      {
+        data: { values: budgets },
+        mark: { type: "text", align: "right", dy: -6, x: "width", dx: -2 },
+        encoding: { y: { field: "budget", type: "quantitative" }, color, text: { field: "text" } },
+      },
+    ],
+  } as TopLevelSpec;
 }
 
-export function renderSvg(r: BenchResults): string {
-  const width = 1200;
-  const latency = latencyPanel(r, 30, 70, width - 60);
-  const lowerTop = 70 + latency.height + 20;
-  const lowerH = 340;
-  const verdict = r.budgets.every((b) => b.pass)
+/** Throughput ÷ baseline (2) of the reads, PUT, the lists at the largest size and the refresh, as in the table. */
+function ratioView(r: BenchResults): TopLevelSpec {
+  const rows = r.measurements
+    .filter(
+      (m) =>
+        m.group !== "baseline" &&
+        m.group !== "search" &&
+        notPeer(m) &&
+        !["pbkdf2", "postUser", "login"].includes(m.id) &&
+        (m.group !== "list" || m.size === r.settings.sizes.at(-1)),
+    )
+    .map((m) => ({
+      scenario: m.label.replace("GET /organization/users?limit=100 ", "list "),
+      ratio: m.rpsVsMinimal ?? NaN,
+      text: `${ratio(m.rpsVsMinimal)} (${int(m.rps)}/s)`,
+    }));
+  const marks = [
+    { at: 0.7, mark: "budget of GET /organization/{id}: 0.70" },
+    { at: 1, mark: "baseline (2) = 1" },
+  ];
+  const y = { field: "scenario", type: "nominal", sort: null, title: null, axis: { labelLimit: 0 } } as const;
+  return {
+    title: { text: "Throughput ÷ baseline (2)", subtitle: "req/s of each scenario over baseline (2)'s, as in the table" },
+    width: 300,
+    height: { step: 30 },
+    layer: [
+      {
+        data: { values: marks },
+        mark: { type: "rule", strokeWidth: 2 },
+        encoding: {
+          x: { field: "at", type: "quantitative" },
+          color: {
+            field: "mark",
+            type: "nominal",
+            scale: { domain: marks.map((m) => m.mark), range: [COLORS.budget, "#111827"] },
+            legend: { ...LEGEND, columns: 1 },
+          },
+          strokeDash: {
+            field: "mark",
+            type: "nominal",
+            scale: {
+              domain: marks.map((m) => m.mark),
+              range: [
+                [4, 3],
+                [1, 0],
+              ],
+            },
+            legend: null,
+          },
+        },
+      },
+      {
+        data: { values: rows },
+        mark: { type: "bar", color: COLORS.p50, height: 20 },
+        encoding: {
+          y,
+          x: {
+            field: "ratio",
+            type: "quantitative",
+            title: "throughput ÷ baseline (2)",
+            scale: { domain: [0, Math.max(1.1, ...rows.map((row) => row.ratio))] },
+          },
+        },
+      },
+      {
+        data: { values: rows },
+        mark: { type: "text", align: "left", dx: 4, color: COLORS.muted },
+        encoding: { y, x: { field: "ratio", type: "quantitative" }, text: { field: "text" } },
+      },
+    ],
+  } as TopLevelSpec;
+}
+
+export function chartSpec(r: BenchResults): TopLevelSpec {
+  const met = r.budgets.every((b) => b.pass);
+  const verdict = met
     ? "all budgets met"
     : `budget missed: ${r.budgets
         .filter((b) => !b.pass)
         .map((b) => b.name)
         .join("; ")}`;
-  const height = lowerTop + lowerH + 20;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" fill="${COLORS.text}">
-<rect width="100%" height="100%" fill="#ffffff"/>
-${text(30, 36, `org-api benchmark${r.quick ? " (quick run)" : ""}: workerd ${r.versions.workerd}, ${r.machine.cpus} cores`, 'font-size="22" font-weight="bold"')}
-${text(30, 58, `${r.generatedAt.slice(0, 16).replace("T", " ")} UTC, commit ${r.commit}; ${verdict}`, `font-size="13" fill="${r.budgets.every((b) => b.pass) ? COLORS.muted : COLORS.budget}"`)}
-${latency.svg}
-${listPanel(r, 30, lowerTop, 560, lowerH)}
-${ratioPanel(r, 620, lowerTop, 550, lowerH)}
-</svg>
-`;
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: {
+      text: `org-api benchmark${r.quick ? " (quick run)" : ""}: workerd ${r.versions.workerd}, ${r.machine.cpus} cores`,
+      subtitle: `${r.generatedAt.slice(0, 16).replace("T", " ")} UTC, commit ${r.commit}; ${verdict}`,
+      subtitleColor: met ? COLORS.muted : COLORS.budget,
+      anchor: "start",
+      offset: 16,
+      fontSize: 20,
+      subtitleFontSize: 13,
+    },
+    background: "#ffffff",
+    padding: 20,
+    vconcat: [
+      latencyView(r),
+      { hconcat: [listView(r), ratioView(r)], spacing: 60, resolve: { scale: { color: "independent" } } },
+    ],
+    spacing: 40,
+    center: true,
+    resolve: { scale: { color: "independent" } },
+    config: {
+      font: "DejaVu Sans",
+      title: { anchor: "start", fontSize: 15, subtitleColor: COLORS.muted, subtitleFontSize: 12 },
+      axis: { labelFontSize: 12, titleFontSize: 12, titleColor: COLORS.muted, gridColor: "#e5e7eb" },
+      legend: { labelFontSize: 12 },
+      // The baselines' labels in grey, the API's in black (the y axes label scenarios).
+      axisY: {
+        labelLimit: 0,
+        labelColor: { condition: { test: "indexof(datum.label, 'baseline') === 0", value: COLORS.muted }, value: "#111827" },
+      },
+    },
+  } as TopLevelSpec;
 }
 
-export async function renderReport(
-  r: BenchResults,
-  before?: BenchResults,
-): Promise<{ markdown: string; svg: string; png: Buffer }> {
-  const svg = renderSvg(r);
-  const png = new Resvg(svg, {
-    background: "#ffffff",
-    fitTo: { mode: "width", value: 1800 },
-    font: { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" },
-  })
-    .render()
-    .asPng();
-  return { markdown: renderMarkdown(r, before), svg, png };
+const FONT = { loadSystemFonts: true, defaultFontFamily: "DejaVu Sans" };
+
+// Without a canvas, vega estimates a text's width as 0.8 em per character, half again as wide as
+// DejaVu Sans, and lays labels and titles out by that. Measured instead as resvg draws it.
+const widths = new Map<string, number>();
+const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+textMetrics.width = (item, value) => {
+  const text = value == null ? "" : String(value).trim();
+  const style =
+    `font-family="${item.font ?? FONT.defaultFontFamily}" font-size="${item.fontSize ?? 11}" ` +
+    `font-weight="${item.fontWeight ?? "normal"}" font-style="${item.fontStyle ?? "normal"}"`;
+  const key = `${style} ${text}`;
+  let width = widths.get(key);
+  if (width === undefined) {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="4000" height="100"><text x="0" y="50" ${style}>${escapeXml(text)}</text></svg>`;
+    const box = text ? new Resvg(svg, { font: FONT }).getBBox() : undefined;
+    width = box ? box.x + box.width : 0;
+    widths.set(key, width);
+  }
+  return width;
+};
+
+/** The chart as SVG (vega, headless: no canvas, no browser) and as PNG (resvg). */
+export async function renderChart(r: BenchResults): Promise<{ svg: string; png: Buffer }> {
+  const view = new View(parse(compile(chartSpec(r)).spec), { renderer: "none" });
+  const svg = await view.toSVG();
+  view.finalize();
+  const png = new Resvg(svg, { background: "#ffffff", fitTo: { mode: "zoom", value: 1.5 }, font: FONT }).render().asPng();
+  return { svg, png };
+}
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** The committed results: a run writes them only with --record. */
+export const RECORDED = join(ROOT, "bench/results");
+
+/** The figures before the changes that met the budget, kept with the committed results. */
+export function readBefore(): BenchResults | undefined {
+  const file = join(RECORDED, "before.json");
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as BenchResults) : undefined;
+}
+
+/** Writes latest.{md,svg,png} of `r` into `dir`; the markdown, to print. */
+export async function writeReport(dir: string, r: BenchResults): Promise<string> {
+  const markdown = renderMarkdown(r, readBefore());
+  const { svg, png } = await renderChart(r);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "latest.md"), markdown);
+  writeFileSync(join(dir, "latest.svg"), svg);
+  writeFileSync(join(dir, "latest.png"), png);
+  return markdown;
+}
+
+// `tsx bench/report.ts [results.json] [--out dir]`: the report of recorded results again (by
+// default the committed bench/results/latest.json, into the ignored bench/out), without a run.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const outIndex = args.indexOf("--out");
+  const out = resolve(outIndex >= 0 ? (args[outIndex + 1] ?? "") : join(ROOT, "bench/out"));
+  const input = resolve(
+    args.find((arg, i) => !arg.startsWith("--") && (outIndex < 0 || i !== outIndex + 1)) ?? join(RECORDED, "latest.json"),
+  );
+  await writeReport(out, JSON.parse(readFileSync(input, "utf8")) as BenchResults);
+  console.log(`wrote ${out}/latest.{md,svg,png} from ${input}`);
 }

@@ -5,7 +5,7 @@
 // two baselines in the same runtime: a constant-JSON worker and a hand-written GET
 // /organization/{id}. Seeds local D1 with one organization of each size (every member with a real
 // PBKDF2 hash of BENCH_PASSWORD, so that sign-in does the real work), drives load from separate
-// processes on 127.0.0.1 (autocannon), and writes latest.{json,md,svg,png} to bench/out (ignored),
+// processes on 127.0.0.1 (autocannon, bench/harness.ts), and writes latest.{json,md,svg,png} to bench/out (ignored),
 // or with --record to the committed bench/results. Prints the table with ratios and budget
 // verdicts; exits 1 when a budget fails or a scenario is invalid.
 // Every phase is bounded; every process started here is stopped on every way out.
@@ -15,19 +15,34 @@ import { request as httpRequest } from "node:http";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
-import { gitCommit, ROOT, startHarness } from "./harness";
-import type { LoadResult, Scenario } from "./load";
-import { renderReport, type BenchResults, type Budget, type ColdStart as ColdStartFigures, type Measurement } from "./report";
-import { summarize } from "./stats";
-import { deepPosition, seedOrganizations, userId, type SeededOrg } from "./seed";
+import {
+  deepPosition,
+  gitCommit,
+  median,
+  ROOT,
+  seedOrganizations,
+  startHarness,
+  summarize,
+  userId,
+  type LoadResult,
+  type Scenario,
+  type SeededOrg,
+} from "./harness";
+import {
+  RECORDED,
+  writeReport,
+  type BenchResults,
+  type Budget,
+  type ColdStart as ColdStartFigures,
+  type Measurement,
+} from "./report";
 import { buildPeer, comparePeer, PEER_PAGE, PEER_VERSION, peerWorkers, preparePeerSet } from "./peer/compare";
 import { seedPeer } from "./peer/seed";
 
 const args = process.argv.slice(2);
 const QUICK = args.includes("--quick");
-// The committed results; a run writes them only with --record, so that running the benchmark does
-// not change the checkout (bench/out is ignored).
-const RECORDED = "bench/results";
+// A run writes the committed results (RECORDED) only with --record, so that running the benchmark
+// does not change the checkout (bench/out is ignored).
 const RECORD = args.includes("--record");
 const outIndex = args.indexOf("--out");
 const OUT = resolve(
@@ -163,11 +178,9 @@ const workers = {
     unsafeDirectSockets: harness.direct,
   },
 };
-const shared = { cf: false, resourcePersistencePath: join(work, "state"), verbose: false };
 
 log("starting workerd (Miniflare, direct sockets on 127.0.0.1)");
 const mf = await startMiniflare({
-  ...shared,
   workers: [
     workers.api,
     workers.probe,
@@ -362,7 +375,7 @@ log(`  verification keys imported in the probe isolate after ${probes.length * 3
 // ---------------------------------------------------------------------------------------------
 // 5. Load, from separate processes on loopback.
 
-const load = (scenario: Scenario) => harness.runProcess<LoadResult>("bench/load.ts", scenario, SCENARIO_LIMIT_MS);
+const load = (scenario: Scenario) => harness.measure(scenario, SCENARIO_LIMIT_MS);
 
 type Request = {
   method: Scenario["method"];
@@ -595,7 +608,7 @@ const peerSet = await preparePeerSet(
   urls,
   peerSizes.map((size) => {
     const org = orgs.find((o) => o.size === size) as SeededOrg;
-    // Member 9 is USER-role and live in every size (bench/seed.ts), and no other scenario uses it.
+    // Member 9 is USER-role and live in every size (bench/harness.ts), and no other scenario uses it.
     const editId = userId(orgs.indexOf(org) + 1, 9);
     return { size, headers: auth(org), deepCursor: byOrg.get(org)?.deep ?? "", memberId: org.memberId, editId };
   }),
@@ -687,7 +700,7 @@ for (let round = 0; round < COLD_ROUNDS; round++) {
       name === "minimal"
         ? { ...workers.minimal, bindings: { ...workers.minimal.bindings, STATEMENTS: replayed } }
         : workers[name];
-    const instance = await startMiniflare({ ...shared, workers: [worker] });
+    const instance = await startMiniflare({ workers: [worker] });
     const ready = performance.now() - t0;
     const origin = (await instance.unsafeGetDirectURL(name)).origin;
     const path = name === "trivial" ? "/" : `/organization/${largest.id}`;
@@ -700,11 +713,6 @@ for (let round = 0; round < COLD_ROUNDS; round++) {
 }
 /** Per round, the API's first response divided by baseline (2)'s; the median over the rounds. */
 const firstResponseRatios = cold.api.map((api, i) => api.first / (cold.minimal[i]?.first ?? NaN));
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-};
 const coldStart = Object.fromEntries(
   COLD.map((name) => [
     name,
@@ -909,19 +917,13 @@ const results: BenchResults = {
 
 results.runSeconds = await harness.finish();
 mkdirSync(OUT, { recursive: true });
-// The figures before the changes that met the budget, kept with the committed results.
-const beforeFile = join(ROOT, RECORDED, "before.json");
-const before = existsSync(beforeFile) ? (JSON.parse(readFileSync(beforeFile, "utf8")) as BenchResults) : undefined;
-const report = await renderReport(results, before);
 // Formatted as `npm run lint` (prettier) expects, since the results are committed.
 const prettier = await import("prettier");
 const prettierOptions = (await prettier.resolveConfig(join(ROOT, "package.json"))) ?? {};
 writeFileSync(join(OUT, "latest.json"), await prettier.format(JSON.stringify(results), { ...prettierOptions, parser: "json" }));
-writeFileSync(join(OUT, "latest.md"), report.markdown);
-writeFileSync(join(OUT, "latest.svg"), report.svg);
-writeFileSync(join(OUT, "latest.png"), report.png);
+const markdown = await writeReport(OUT, results);
 
-console.log(`\n${report.markdown}`);
+console.log(`\n${markdown}`);
 log(`wrote ${OUT}/latest.{json,md,svg,png} in ${results.runSeconds.toFixed(0)}s`);
 const failed = budgets.filter((b) => !b.pass);
 if (failed.length) {

@@ -10,6 +10,7 @@ import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { ROLE } from "../../src/auth/roles";
+import { median } from "../harness";
 import type { Budget, Measurement } from "../report";
 import type { PeerOrg, PeerSeed } from "./seed";
 
@@ -107,7 +108,7 @@ export type PlannedRequest = {
   method: "GET" | "PUT" | "POST";
   url: string;
   headers: Record<string, string>;
-  /** Sent in turn, request after request (bench/load.ts `bodies`). */
+  /** Sent in turn, request after request (the `bodies` of a bench/harness.ts Scenario). */
   bodies?: string[];
   expect: number;
 };
@@ -332,12 +333,6 @@ export type PeerComparison = {
   /** p50 at the largest size ÷ at the smallest, median over rounds. */
   flatness: PeerFlatness[];
 };
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-}
 
 /** The comparison's figures and its two budgets, from the set's measurements. */
 export function comparePeer(

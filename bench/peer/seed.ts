@@ -4,7 +4,7 @@
 // The session cookie is signed as better-auth signs it (better-call: HMAC-SHA256 of the token with
 // the secret, `<token>.<base64 signature>`, URI-encoded).
 import { createHmac, randomBytes } from "node:crypto";
-import { applyMigrations } from "../seed";
+import { applyMigrations } from "../harness";
 import { PEER_SECRET } from "./compare";
 
 /** Members are created one second apart from here (2025-01-01T00:00:00Z), as ours are. */
