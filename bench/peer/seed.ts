@@ -1,6 +1,6 @@
 // Schema and data for the peer's own local D1: schema.sql (better-auth's tables), then one
 // organization per size with its users and member rows, written by INSERT ... SELECT over a
-// generated series as bench/seed.ts writes ours, and one session for the owner of each, the caller.
+// generated series as bench/harness.ts seeds ours, and one session for the owner of each, the caller.
 // The session cookie is signed as better-auth signs it (better-call: HMAC-SHA256 of the token with
 // the secret, `<token>.<base64 signature>`, URI-encoded).
 import { createHmac, randomBytes } from "node:crypto";
