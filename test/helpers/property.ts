@@ -38,119 +38,20 @@ export function propertyParameters<T>(numRuns: number, extra: fc.Parameters<T> =
   return { interruptAfterTimeLimit: 80_000, markInterruptAsFailure: true, ...extra, seed, path, numRuns };
 }
 
-/** Runs an async property with `propertyParameters`. */
-export async function checkProperty<Ts>(property: fc.IAsyncPropertyWithHooks<Ts>, numRuns: number): Promise<void> {
-  await fc.assert(property, propertyParameters<Ts>(numRuns));
+/**
+ * Runs an async property with `propertyParameters`. `examples` run first on every run, before the
+ * generated inputs: the rows a reader would otherwise look for in an example test.
+ */
+export async function checkProperty<Ts>(
+  property: fc.IAsyncPropertyWithHooks<Ts>,
+  numRuns: number,
+  examples: Ts[] = [],
+): Promise<void> {
+  await fc.assert(property, propertyParameters<Ts>(numRuns, { examples }));
 }
 
 // ---------------------------------------------------------------------------------------------
-// Text: lengths count code points, as JSON Schema and the server do.
-
-export function codePoints(value: string): number {
-  return [...value].length;
-}
-
-const SPECIAL = [
-  "'",
-  '"',
-  ";",
-  "--",
-  "%",
-  "_",
-  "\\",
-  "/*",
-  "`",
-  "$",
-  "é",
-  "e\u0301", // e + combining acute (NFD)
-  "\u202e", // right-to-left override
-  "\u{1F600}", // 4 bytes in UTF-8, a surrogate pair in UTF-16
-  "\u{10FFFF}",
-  "\u00a0", // no-break space: whitespace to trim()
-  "\u0085", // a C1 control: allowed (only C0 and DEL are refused)
-];
-
-/** One code point that may be stored as is: no C0 control, no DEL, never a lone surrogate. */
-export const printableChar: fc.Arbitrary<string> = fc.oneof(
-  {
-    arbitrary: fc.string({ unit: "grapheme-ascii", minLength: 1, maxLength: 1 }).filter((c) => c >= " " && c !== "\u007f"),
-    weight: 4,
-  },
-  {
-    arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 1 }).filter((c) => !/[\u0000-\u001f\u007f]/.test(c)),
-    weight: 3,
-  },
-  { arbitrary: fc.constantFrom(...SPECIAL.filter((s) => codePoints(s) === 1)), weight: 2 },
-);
-
-const solidChar = printableChar.filter((c) => !/\s/.test(c));
-
-/** A length in [min, max], often exactly at a bound. */
-export function lengthIn(min: number, max: number): fc.Arbitrary<number> {
-  return fc.oneof(fc.constantFrom(min, max), fc.integer({ min, max }));
-}
-
-/** Exactly `n` code points that trim() leaves alone (no whitespace at either end). */
-export function trimmedText(n: number): fc.Arbitrary<string> {
-  if (n === 0) return fc.constant("");
-  if (n === 1) return solidChar;
-  return fc
-    .tuple(solidChar, fc.array(printableChar, { minLength: n - 2, maxLength: n - 2 }), solidChar)
-    .map(([first, middle, last]) => first + middle.join("") + last);
-}
-
-const WHITESPACE = fc.constantFrom("", " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "\ufeff");
-
-/** A valid text field of `min`..`max` code points: what is sent (maybe padded) and what must be stored. */
-export function validText(min: number, max: number): fc.Arbitrary<{ sent: string; stored: string }> {
-  return lengthIn(min, max)
-    .chain((n) => fc.tuple(WHITESPACE, trimmedText(n), WHITESPACE))
-    .map(([before, stored, after]) => ({ sent: before + stored + after, stored }));
-}
-
-const CONTROL = fc.oneof(fc.integer({ min: 0, max: 0x1f }), fc.constant(0x7f)).map((c) => String.fromCharCode(c));
-const LONE_SURROGATE = fc.integer({ min: 0xd800, max: 0xdfff }).map((c) => String.fromCharCode(c));
-
-/** Puts `inner` between two non-blank characters, so trimming cannot remove it. */
-const embedded = (inner: fc.Arbitrary<string>, max: number) =>
-  fc
-    .tuple(trimmedText(1), inner, lengthIn(0, Math.max(0, max - 3)).chain(trimmedText), trimmedText(1))
-    .map(([a, x, middle, b]) => a + middle + x + b);
-
-/** Strings a text field of `min`..`max` code points must refuse, each kind of violation. */
-export function invalidText(min: number, max: number): fc.Arbitrary<string> {
-  const kinds: fc.Arbitrary<string>[] = [
-    // One past the limit, and further, also in 4-byte characters (2 UTF-16 units each).
-    lengthIn(max + 1, max + 40).chain(trimmedText),
-    fc.integer({ min: max + 1, max: max + 3 }).map((n) => "\u{1F600}".repeat(n)),
-    embedded(CONTROL, max),
-    embedded(LONE_SURROGATE, max),
-    // A lone surrogate at either end, which no trim removes.
-    fc.tuple(LONE_SURROGATE, trimmedText(3)).map(([s, t]) => s + t),
-    fc.tuple(trimmedText(3), LONE_SURROGATE).map(([t, s]) => t + s),
-  ];
-  if (min > 0) kinds.push(fc.constantFrom("", " ", "\t\n", "\u00a0\u3000"));
-  if (min > 1) kinds.push(lengthIn(1, min - 1).chain(trimmedText));
-  return fc.oneof(...kinds);
-}
-
-/** JSON values of another type than a string (or than `except`). */
-export function notOfType(except: "string" | "boolean" | "number" | "nullable-string"): fc.Arbitrary<unknown> {
-  const all: Record<string, fc.Arbitrary<unknown>> = {
-    string: fc.string({ maxLength: 5 }),
-    number: fc.oneof(fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true })),
-    boolean: fc.boolean(),
-    null: fc.constant(null),
-    array: fc.array(fc.string({ maxLength: 3 }), { maxLength: 3 }),
-    object: fc.dictionary(fc.string({ maxLength: 3 }), fc.string({ maxLength: 3 }), { maxKeys: 2 }),
-  };
-  const skip = except === "nullable-string" ? ["string", "null"] : [except];
-  return fc.oneof(
-    ...Object.entries(all)
-      .filter(([kind]) => !skip.includes(kind))
-      .map(([, arb]) => arb),
-  );
-}
+// Text and values of the request schemas: test/helpers/document-arbitraries.ts.
 
 /** Letters of `value` in random case, one flag per character. */
 export function randomCase(value: string): fc.Arbitrary<string> {
