@@ -32,7 +32,7 @@ import {
 import { createTwoOrgs, insertUser, tokenFor, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { checkProperty, malformedId, randomCase, reachesRoute, segment, unknownId } from "../helpers/property";
 import { matchesQ } from "../helpers/search";
-import { expectUnchanged, userRow } from "../helpers/snapshot";
+import { expectUnchanged, orgRow, userRow } from "../helpers/snapshot";
 
 const TIMEOUT = 120_000;
 const MANAGERS = ["OWNER", "ADMINISTRATOR", "WORKSPACES"] as const satisfies readonly RoleName[];
@@ -70,10 +70,6 @@ function expectRefused(res: ApiResponse, refusal: Refusal) {
 /** A body refused for one field: 400 validation_failed naming it (a role field with the contract's message). */
 function fieldRefusal({ text, field }: InvalidBody): Refusal {
   return { text, status: 400, code: "validation_failed", field, message: field === "orgRole" ? MESSAGES.invalidRole : undefined };
-}
-
-async function orgRow(id: string) {
-  return env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<Record<string, unknown>>();
 }
 
 /** Roles a caller may give: at or below their own. */

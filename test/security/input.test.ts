@@ -4,7 +4,8 @@ import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError, send, type ApiResponse } from "../helpers/api";
 import { createOrg, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
-import { expectUnchanged, snapshot, userRow } from "../helpers/snapshot";
+import { expectUnchanged, orgRow, snapshot, userRow } from "../helpers/snapshot";
+import { titled } from "../helpers/titled";
 
 const JSON_UTF8 = "application/json; charset=utf-8";
 const MAX_BODY = 64 * 1024;
@@ -31,14 +32,6 @@ function padded(value: Record<string, unknown>, size: number): string {
 }
 
 /** it.each rows with their full titles (vitest's `$field` interpolation quotes and truncates strings). */
-function titled<T>(rows: T[], title: (row: T) => string): [string, T][] {
-  return rows.map((row) => [title(row), row]);
-}
-
-async function orgRow(id: string) {
-  return env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<Record<string, unknown>>();
-}
-
 type Setup = { org: OrgFixture; target: FixtureUser; token: string };
 
 async function setup(): Promise<Setup> {
