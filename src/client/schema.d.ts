@@ -512,6 +512,7 @@ export interface components {
             /**
              * Format: int32
              * @description 0 USER, 1 BILLING, 2 WORKSPACES, 254 ADMINISTRATOR, 255 OWNER
+             * @default 0
              * @enum {integer}
              */
             orgRole?: 0 | 1 | 2 | 254 | 255;
@@ -624,7 +625,10 @@ export interface components {
             phone?: string | null;
             state?: string | null;
             country?: string | null;
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description An http or https URL with a host; null or an empty string clears it
+             */
             website?: string | null;
             is_business?: boolean;
             mfaEnforced?: boolean;
@@ -851,7 +855,10 @@ export interface components {
             lastName: string;
             /** @description The new organization's name */
             companyName: string;
-            /** Format: uri */
+            /**
+             * Format: uri
+             * @description An http or https URL with a host; null or an empty string clears it
+             */
             companyWebsite?: string | null;
             /**
              * Format: uri

@@ -55,10 +55,19 @@ const HTTP_URI = new RegExp(
     `(?:#(?:${PCHAR}|[/?])*)?$`, // fragment
   "i",
 );
+// The same rule for the document, whose patterns take no flags (the rest of HTTP_URI spells both
+// cases already), with the empty string that clears the field.
+const HTTP_URI_PATTERN = `^(?:|${HTTP_URI.source.slice(1, -1).replace("https?", "[Hh][Tt][Tt][Pp][Ss]?")})$`;
 
 export const website = clearableText(200)
   .refine((value) => value === null || HTTP_URI.test(value), "Must be an http(s) URL")
-  .openapi({ type: ["string", "null"], format: "uri", maxLength: 200 });
+  .openapi({
+    type: ["string", "null"],
+    format: "uri",
+    maxLength: 200,
+    pattern: HTTP_URI_PATTERN,
+    description: "An http or https URL with a host; null or an empty string clears it",
+  });
 
 export const UpdateOrganizationBody = partialUpdate(
   z.strictObject({

@@ -76,7 +76,7 @@ export const CreateUserBody = z
     password,
     firstName: text(1, 100),
     lastName: text(1, 100),
-    orgRole: role.default(ROLE.USER),
+    orgRole: role.default(ROLE.USER).openapi({ default: ROLE.USER }),
     sendInvite: z.boolean().default(true),
     // Accepted for Flashback client compatibility.
     provider: text(0, 100).optional(),
