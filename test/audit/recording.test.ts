@@ -2,37 +2,25 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { call, expectError, type ApiResponse } from "../helpers/api";
-import { createOrg, newUserBody, type OrgFixture } from "../helpers/fixtures";
+import { createOrg, FIXTURE_PASSWORD, newUserBody, type OrgFixture } from "../helpers/fixtures";
 import { invitedUser, runSweep } from "../helpers/invitations";
 import { expectUnchanged } from "../helpers/snapshot";
+import { AUDIT_LOG, type AuditEvent } from "../helpers/audit";
 
 // The audit log: every change appends its event in the statement that makes it (triggers of
 // migration 0010), with the writer its request named; GET /organization/audit-log reads them.
 
-const LOG = "/organization/audit-log";
 const CLIENT = { "CF-Connecting-IP": "203.0.113.7" };
-const PASSWORD = "Fixture-pass-1";
-
-type Event = {
-  id: string;
-  at: string;
-  actorId: string | null;
-  action: string;
-  target: { type: string; id: string };
-  changes: { field: string; old?: unknown; new?: unknown }[] | null;
-  requestId: string | null;
-  clientAddress: string | null;
-};
 
 /** Every event of the organization, oldest first, read as an administrator through the API. */
-async function eventsOf(org: OrgFixture, query = ""): Promise<Event[]> {
-  const res = await call("GET", `${LOG}?limit=100${query}`, { token: org.users.OWNER.token });
+async function eventsOf(org: OrgFixture, query = ""): Promise<AuditEvent[]> {
+  const res = await call("GET", `${AUDIT_LOG}?limit=100${query}`, { token: org.users.OWNER.token });
   expect(res.status, res.text).toBe(200);
-  return (res.body.data as Event[]).reverse();
+  return (res.body.data as AuditEvent[]).reverse();
 }
 
 /** The events a request appended: those that name its X-Request-Id. */
-async function eventsOfRequest(org: OrgFixture, res: ApiResponse): Promise<Event[]> {
+async function eventsOfRequest(org: OrgFixture, res: ApiResponse): Promise<AuditEvent[]> {
   const requestId = res.headers.get("X-Request-Id");
   return (await eventsOf(org)).filter((event) => event.requestId === requestId);
 }
@@ -114,7 +102,7 @@ describe("events of the organization's writes", () => {
     const org = await createOrg();
     const user = org.users.USER;
     const signIn = async () => {
-      const res = await call("POST", "/user/login", { body: { email: user.email, password: PASSWORD }, headers: CLIENT });
+      const res = await call("POST", "/user/login", { body: { email: user.email, password: FIXTURE_PASSWORD }, headers: CLIENT });
       expect(res.status, res.text).toBe(200);
       return res.body as { accessToken: string; refreshToken: string; tokenId: string };
     };

@@ -18,6 +18,8 @@ import {
 } from "../helpers/fixtures";
 import { idpKey, inlineIdp, jwksEndpoint, unsignedIdpToken } from "../helpers/idp";
 import { deliver, invitedUser, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
+import { AUDIT_LOG } from "../helpers/audit";
+import { resendPath, userPath } from "../helpers/users";
 
 // Every documented status of every operation, produced once by a real request: the table is
 // keyed by `METHOD path status` and the tests are driven by openapi.json, so a status the
@@ -63,8 +65,6 @@ async function providerDown(method: string, path: string, init: { body?: unknown
 }
 
 const USERS = "/organization/users";
-const user = (id: string) => `/organization/users/${id}`;
-const resend = (id: string) => `/organization/users/${id}/resend-invitation`;
 const PRE_VERIFY = "/user/pre-verify-email";
 const VERIFY = "/user/verify-email";
 const UNKNOWN_TOKEN = "x".repeat(43);
@@ -81,15 +81,14 @@ async function refreshTokenOf(user: FixtureUser): Promise<string> {
 
 /** A method the path does not offer: 405, documented on each of the path's operations. */
 const unoffered = (path: string) => () => call("PATCH", path);
-const LOG = "/organization/audit-log";
 
 const SCENARIOS: Record<string, Scenario> = {
   "GET /organization/users 405": unoffered(USERS),
   "POST /organization/users 405": unoffered(USERS),
-  "GET /organization/users/{userId} 405": unoffered(user(uuidv7())),
-  "PUT /organization/users/{userId} 405": unoffered(user(uuidv7())),
-  "DELETE /organization/users/{userId} 405": unoffered(user(uuidv7())),
-  "POST /organization/users/{userId}/activate 405": unoffered(`${user(uuidv7())}/activate`),
+  "GET /organization/users/{userId} 405": unoffered(userPath(uuidv7())),
+  "PUT /organization/users/{userId} 405": unoffered(userPath(uuidv7())),
+  "DELETE /organization/users/{userId} 405": unoffered(userPath(uuidv7())),
+  "POST /organization/users/{userId}/activate 405": unoffered(`${userPath(uuidv7())}/activate`),
   "GET /organization/{orgId} 405": (org) => call("PATCH", `/organization/${org.id}`),
   "PUT /organization/{orgId} 405": (org) => call("PATCH", `/organization/${org.id}`),
 
@@ -102,14 +101,14 @@ const SCENARIOS: Record<string, Scenario> = {
   },
   "GET /health 503": () => callWith({ DB: unreachableDb() }, "GET", "/health"),
 
-  "GET /organization/audit-log 200": (org) => call("GET", LOG, { token: org.users.ADMINISTRATOR.token }),
-  "GET /organization/audit-log 400": (org) => call("GET", `${LOG}?action=nope`, { token: org.users.OWNER.token }),
-  "GET /organization/audit-log 401": () => call("GET", LOG),
-  "GET /organization/audit-log 403": (org) => call("GET", LOG, { token: org.users.WORKSPACES.token }),
-  "GET /organization/audit-log 405": unoffered(LOG),
-  "GET /organization/audit-log 429": (org) => overLimit("GET", LOG, { token: org.users.OWNER.token }),
-  "GET /organization/audit-log 500": (org) => failing(/from "audit_events"/i, "GET", LOG, { token: org.users.OWNER.token }),
-  "GET /organization/audit-log 503": () => providerDown("GET", LOG),
+  "GET /organization/audit-log 200": (org) => call("GET", AUDIT_LOG, { token: org.users.ADMINISTRATOR.token }),
+  "GET /organization/audit-log 400": (org) => call("GET", `${AUDIT_LOG}?action=nope`, { token: org.users.OWNER.token }),
+  "GET /organization/audit-log 401": () => call("GET", AUDIT_LOG),
+  "GET /organization/audit-log 403": (org) => call("GET", AUDIT_LOG, { token: org.users.WORKSPACES.token }),
+  "GET /organization/audit-log 405": unoffered(AUDIT_LOG),
+  "GET /organization/audit-log 429": (org) => overLimit("GET", AUDIT_LOG, { token: org.users.OWNER.token }),
+  "GET /organization/audit-log 500": (org) => failing(/from "audit_events"/i, "GET", AUDIT_LOG, { token: org.users.OWNER.token }),
+  "GET /organization/audit-log 503": () => providerDown("GET", AUDIT_LOG),
 
   "GET /organization/users 200": (org) => call("GET", USERS, { token: org.users.WORKSPACES.token }),
   "GET /organization/users 400": (org) => call("GET", `${USERS}?limit=0`, { token: org.users.OWNER.token }),
@@ -139,116 +138,119 @@ const SCENARIOS: Record<string, Scenario> = {
     failing(/insert into "users"/i, "POST", USERS, { token: org.users.OWNER.token, body: newUser() }),
   "POST /organization/users 503": () => providerDown("POST", USERS, { body: newUser() }),
 
-  "GET /organization/users/{userId} 200": (org) => call("GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 200": (org) => call("GET", userPath(org.users.USER.id), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 304": async (org) => {
     const token = org.users.OWNER.token;
-    const tag = (await call("GET", user(org.users.USER.id), { token })).headers.get("ETag") as string;
-    return call("GET", user(org.users.USER.id), { token, headers: { "If-None-Match": tag } });
+    const tag = (await call("GET", userPath(org.users.USER.id), { token })).headers.get("ETag") as string;
+    return call("GET", userPath(org.users.USER.id), { token, headers: { "If-None-Match": tag } });
   },
-  "GET /organization/users/{userId} 400": (org) => call("GET", user("not-a-uuid"), { token: org.users.OWNER.token }),
-  "GET /organization/users/{userId} 401": (org) => call("GET", user(org.users.USER.id)),
-  "GET /organization/users/{userId} 403": (org) => call("GET", user(org.users.USER.id), { token: org.users.USER.token }),
-  "GET /organization/users/{userId} 404": (org) => call("GET", user(uuidv7()), { token: org.users.OWNER.token }),
-  "GET /organization/users/{userId} 429": (org) => overLimit("GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 400": (org) => call("GET", userPath("not-a-uuid"), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 401": (org) => call("GET", userPath(org.users.USER.id)),
+  "GET /organization/users/{userId} 403": (org) => call("GET", userPath(org.users.USER.id), { token: org.users.USER.token }),
+  "GET /organization/users/{userId} 404": (org) => call("GET", userPath(uuidv7()), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 429": (org) =>
+    overLimit("GET", userPath(org.users.USER.id), { token: org.users.OWNER.token }),
   "GET /organization/users/{userId} 500": (org) =>
-    failing(/left join "users" "target"/i, "GET", user(org.users.USER.id), { token: org.users.OWNER.token }),
-  "GET /organization/users/{userId} 503": (org) => providerDown("GET", user(org.users.USER.id)),
+    failing(/left join "users" "target"/i, "GET", userPath(org.users.USER.id), { token: org.users.OWNER.token }),
+  "GET /organization/users/{userId} 503": (org) => providerDown("GET", userPath(org.users.USER.id)),
 
   "PUT /organization/users/{userId} 200": (org) =>
-    call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
+    call("PUT", userPath(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
   "PUT /organization/users/{userId} 400": (org) =>
-    call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: {} }),
-  "PUT /organization/users/{userId} 401": (org) => call("PUT", user(org.users.USER.id), { body: { name: "Grace" } }),
+    call("PUT", userPath(org.users.USER.id), { token: org.users.OWNER.token, body: {} }),
+  "PUT /organization/users/{userId} 401": (org) => call("PUT", userPath(org.users.USER.id), { body: { name: "Grace" } }),
   "PUT /organization/users/{userId} 403": (org) =>
-    call("PUT", user(org.users.OWNER.id), { token: org.users.ADMINISTRATOR.token, body: { name: "Grace" } }),
+    call("PUT", userPath(org.users.OWNER.id), { token: org.users.ADMINISTRATOR.token, body: { name: "Grace" } }),
   "PUT /organization/users/{userId} 404": (org) =>
-    call("PUT", user(uuidv7()), { token: org.users.OWNER.token, body: { name: "Grace" } }),
+    call("PUT", userPath(uuidv7()), { token: org.users.OWNER.token, body: { name: "Grace" } }),
   "PUT /organization/users/{userId} 409": (org) =>
-    call("PUT", user(org.users.OWNER.id), { token: org.users.OWNER.token, body: { orgRole: ROLE.ADMINISTRATOR } }),
+    call("PUT", userPath(org.users.OWNER.id), { token: org.users.OWNER.token, body: { orgRole: ROLE.ADMINISTRATOR } }),
   "PUT /organization/users/{userId} 412": (org) =>
-    call("PUT", user(org.users.USER.id), {
+    call("PUT", userPath(org.users.USER.id), {
       token: org.users.OWNER.token,
       headers: { "If-Match": '"999999"' },
       body: { name: "Grace" },
     }),
   "PUT /organization/users/{userId} 428": (org) =>
-    callWith({ REQUIRE_IF_MATCH: "true" }, "PUT", user(org.users.USER.id), {
+    callWith({ REQUIRE_IF_MATCH: "true" }, "PUT", userPath(org.users.USER.id), {
       token: org.users.OWNER.token,
       body: { name: "Grace" },
     }),
   "PUT /organization/users/{userId} 413": (org) =>
-    call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: OVERSIZED }),
+    call("PUT", userPath(org.users.USER.id), { token: org.users.OWNER.token, body: OVERSIZED }),
   "PUT /organization/users/{userId} 415": (org) =>
-    call("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: '{"name":"Grace"}', headers: NOT_JSON }),
+    call("PUT", userPath(org.users.USER.id), { token: org.users.OWNER.token, body: '{"name":"Grace"}', headers: NOT_JSON }),
   "PUT /organization/users/{userId} 429": (org) =>
-    overLimit("PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: {} }),
+    overLimit("PUT", userPath(org.users.USER.id), { token: org.users.OWNER.token, body: {} }),
   "PUT /organization/users/{userId} 500": (org) =>
-    failing(/^update "users"/i, "PUT", user(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
-  "PUT /organization/users/{userId} 503": (org) => providerDown("PUT", user(org.users.USER.id), { body: { name: "Grace" } }),
+    failing(/^update "users"/i, "PUT", userPath(org.users.USER.id), { token: org.users.OWNER.token, body: { name: "Grace" } }),
+  "PUT /organization/users/{userId} 503": (org) => providerDown("PUT", userPath(org.users.USER.id), { body: { name: "Grace" } }),
 
-  "DELETE /organization/users/{userId} 200": (org) => call("DELETE", user(org.users.USER.id), { token: org.users.OWNER.token }),
-  "DELETE /organization/users/{userId} 400": (org) => call("DELETE", user(org.users.OWNER.id), { token: org.users.OWNER.token }),
-  "DELETE /organization/users/{userId} 401": (org) => call("DELETE", user(org.users.USER.id)),
+  "DELETE /organization/users/{userId} 200": (org) =>
+    call("DELETE", userPath(org.users.USER.id), { token: org.users.OWNER.token }),
+  "DELETE /organization/users/{userId} 400": (org) =>
+    call("DELETE", userPath(org.users.OWNER.id), { token: org.users.OWNER.token }),
+  "DELETE /organization/users/{userId} 401": (org) => call("DELETE", userPath(org.users.USER.id)),
   "DELETE /organization/users/{userId} 403": (org) =>
-    call("DELETE", user(org.users.OWNER.id), { token: org.users.ADMINISTRATOR.token }),
-  "DELETE /organization/users/{userId} 404": (org) => call("DELETE", user(uuidv7()), { token: org.users.OWNER.token }),
-  "DELETE /organization/users/{userId} 429": (org) => overLimit("DELETE", user(uuidv7()), { token: org.users.OWNER.token }),
+    call("DELETE", userPath(org.users.OWNER.id), { token: org.users.ADMINISTRATOR.token }),
+  "DELETE /organization/users/{userId} 404": (org) => call("DELETE", userPath(uuidv7()), { token: org.users.OWNER.token }),
+  "DELETE /organization/users/{userId} 429": (org) => overLimit("DELETE", userPath(uuidv7()), { token: org.users.OWNER.token }),
   "DELETE /organization/users/{userId} 500": (org) =>
-    failing(/^update "users"/i, "DELETE", user(org.users.USER.id), { token: org.users.OWNER.token }),
-  "DELETE /organization/users/{userId} 503": (org) => providerDown("DELETE", user(org.users.USER.id)),
+    failing(/^update "users"/i, "DELETE", userPath(org.users.USER.id), { token: org.users.OWNER.token }),
+  "DELETE /organization/users/{userId} 503": (org) => providerDown("DELETE", userPath(org.users.USER.id)),
 
   "POST /organization/users/{userId}/activate 200": (org) =>
-    call("POST", `${user(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
+    call("POST", `${userPath(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
   "POST /organization/users/{userId}/activate 400": (org) =>
-    call("POST", `${user(org.users.USER.id)}/activate`, { token: org.users.OWNER.token }),
-  "POST /organization/users/{userId}/activate 401": (org) => call("POST", `${user(org.deleted.id)}/activate`),
+    call("POST", `${userPath(org.users.USER.id)}/activate`, { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/activate 401": (org) => call("POST", `${userPath(org.deleted.id)}/activate`),
   "POST /organization/users/{userId}/activate 403": (org) =>
-    call("POST", `${user(org.deleted.id)}/activate`, { token: org.users.BILLING.token }),
+    call("POST", `${userPath(org.deleted.id)}/activate`, { token: org.users.BILLING.token }),
   "POST /organization/users/{userId}/activate 404": (org) =>
-    call("POST", `${user(uuidv7())}/activate`, { token: org.users.OWNER.token }),
+    call("POST", `${userPath(uuidv7())}/activate`, { token: org.users.OWNER.token }),
   "POST /organization/users/{userId}/activate 422": async (org) => {
     const init = { token: org.users.OWNER.token, headers: { "Idempotency-Key": uuidv7() } };
-    await call("POST", `${user(org.deleted.id)}/activate`, init);
-    return call("POST", `${user(uuidv7())}/activate`, init);
+    await call("POST", `${userPath(org.deleted.id)}/activate`, init);
+    return call("POST", `${userPath(uuidv7())}/activate`, init);
   },
   "POST /organization/users/{userId}/activate 429": (org) =>
-    overLimit("POST", `${user(org.users.USER.id)}/activate`, { token: org.users.OWNER.token }),
+    overLimit("POST", `${userPath(org.users.USER.id)}/activate`, { token: org.users.OWNER.token }),
   "POST /organization/users/{userId}/activate 500": (org) =>
-    failing(/^update "users"/i, "POST", `${user(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
-  "POST /organization/users/{userId}/activate 503": (org) => providerDown("POST", `${user(org.deleted.id)}/activate`),
+    failing(/^update "users"/i, "POST", `${userPath(org.deleted.id)}/activate`, { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/activate 503": (org) => providerDown("POST", `${userPath(org.deleted.id)}/activate`),
 
   "POST /organization/users/{userId}/resend-invitation 200": async (org) => {
     const target = await insertUser(org.id, ROLE.USER, { unverified: true });
-    return call("POST", resend(target.id), { token: org.users.OWNER.token });
+    return call("POST", resendPath(target.id), { token: org.users.OWNER.token });
   },
   "POST /organization/users/{userId}/resend-invitation 400": (org) =>
-    call("POST", resend(org.users.USER.id), { token: org.users.OWNER.token }),
-  "POST /organization/users/{userId}/resend-invitation 401": (org) => call("POST", resend(org.users.USER.id)),
+    call("POST", resendPath(org.users.USER.id), { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/resend-invitation 401": (org) => call("POST", resendPath(org.users.USER.id)),
   "POST /organization/users/{userId}/resend-invitation 403": (org) =>
-    call("POST", resend(org.users.USER.id), { token: org.users.BILLING.token }),
+    call("POST", resendPath(org.users.USER.id), { token: org.users.BILLING.token }),
   "POST /organization/users/{userId}/resend-invitation 404": (org) =>
-    call("POST", resend(uuidv7()), { token: org.users.OWNER.token }),
-  "POST /organization/users/{userId}/resend-invitation 405": unoffered(resend(uuidv7())),
+    call("POST", resendPath(uuidv7()), { token: org.users.OWNER.token }),
+  "POST /organization/users/{userId}/resend-invitation 405": unoffered(resendPath(uuidv7())),
   "POST /organization/users/{userId}/resend-invitation 409": async (org) => {
     const elsewhere = await createOrg();
     const target = await insertUser(org.id, ROLE.USER, { unverified: true, email: elsewhere.users.USER.email });
-    return call("POST", resend(target.id), { token: org.users.OWNER.token });
+    return call("POST", resendPath(target.id), { token: org.users.OWNER.token });
   },
   "POST /organization/users/{userId}/resend-invitation 422": async (org) => {
     const init = { token: org.users.OWNER.token, headers: { "Idempotency-Key": uuidv7() } };
-    await call("POST", resend((await insertUser(org.id, ROLE.USER, { unverified: true })).id), init);
-    return call("POST", resend(uuidv7()), init);
+    await call("POST", resendPath((await insertUser(org.id, ROLE.USER, { unverified: true })).id), init);
+    return call("POST", resendPath(uuidv7()), init);
   },
   "POST /organization/users/{userId}/resend-invitation 429": async (org) => {
     const target = await insertUser(org.id, ROLE.USER, { unverified: true });
-    for (let i = 0; i < INVITATIONS_PER_WINDOW; i++) await call("POST", resend(target.id), { token: org.users.OWNER.token });
-    return call("POST", resend(target.id), { token: org.users.OWNER.token });
+    for (let i = 0; i < INVITATIONS_PER_WINDOW; i++) await call("POST", resendPath(target.id), { token: org.users.OWNER.token });
+    return call("POST", resendPath(target.id), { token: org.users.OWNER.token });
   },
   "POST /organization/users/{userId}/resend-invitation 500": async (org) => {
     const target = await insertUser(org.id, ROLE.USER, { unverified: true });
-    return failing(/insert into "invitations"/i, "POST", resend(target.id), { token: org.users.OWNER.token });
+    return failing(/insert into "invitations"/i, "POST", resendPath(target.id), { token: org.users.OWNER.token });
   },
-  "POST /organization/users/{userId}/resend-invitation 503": (org) => providerDown("POST", resend(org.users.USER.id)),
+  "POST /organization/users/{userId}/resend-invitation 503": (org) => providerDown("POST", resendPath(org.users.USER.id)),
 
   "POST /user/pre-verify-email 200": async (org) => {
     const invited = await invitedUser(org.users.OWNER);
@@ -547,8 +549,8 @@ describe("every documented status of every operation, as a real answer that matc
     // Both writes wait until both requests were authorized as owners.
     const DB = gatedDb(/^update "users"/i, 2);
     const responses = await Promise.all([
-      callWith({ DB }, "DELETE", user(second.id), { token: org.users.OWNER.token }),
-      callWith({ DB }, "DELETE", user(org.users.OWNER.id), { token: second.token }),
+      callWith({ DB }, "DELETE", userPath(second.id), { token: org.users.OWNER.token }),
+      callWith({ DB }, "DELETE", userPath(org.users.OWNER.id), { token: second.token }),
     ]);
     expect(responses.map((r) => r.status).sort()).toEqual([200, 401]);
   });

@@ -4,7 +4,7 @@ import { app } from "../../src/app";
 import { ROLE } from "../../src/auth/roles";
 import { SWEEP_AFTER_MS } from "../../src/invitations/sweep";
 import { uuidv7 } from "../../src/lib/uuid";
-import { createOrg, insertUser, newUserBody, registrationBody } from "../helpers/fixtures";
+import { createOrg, FIXTURE_PASSWORD, insertUser, newUserBody, registrationBody } from "../helpers/fixtures";
 import {
   DEAD_LETTER_QUEUE,
   deliver,
@@ -79,7 +79,7 @@ describe("the statements the API sends", () => {
       {
         method: "POST",
         headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ email: org.users.BILLING.email, password: "Fixture-pass-1" }),
+        body: JSON.stringify({ email: org.users.BILLING.email, password: FIXTURE_PASSWORD }),
       },
       env,
     );
@@ -407,7 +407,7 @@ describe("the statements the API sends", () => {
   it("sign-in, refresh (and reuse) and sign-out use an index for every table, in one round trip each after the account lookup", async () => {
     const org = await createOrg();
     const recorder = recordingD1();
-    const body = { email: org.users.USER.email, password: "Fixture-pass-1" };
+    const body = { email: org.users.USER.email, password: FIXTURE_PASSWORD };
     const signedIn = await send(recorder, "login", "POST", "/user/login", { body });
     const refreshed = await send(recorder, "refresh", "POST", "/user/refresh", {
       body: { refresh_token: signedIn.body.refreshToken },

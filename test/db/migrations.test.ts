@@ -3,6 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { callWith } from "../helpers/faults";
 import { tokenFor } from "../helpers/fixtures";
+import { ids } from "../helpers/search";
 
 // The migrations applied to a database that already holds data, as a deployment upgrades.
 
@@ -79,7 +80,6 @@ describe("migration 0004 (invitation delivery) on a database from before it", ()
 describe("migration 0007 (user search) on a database from before it", () => {
   const ORG_A = "00000000-0000-4000-8000-0000000000b1";
   const ORG_B = "00000000-0000-4000-8000-0000000000b2";
-  const ids = (res: { body: { data: { id: string }[] } }) => res.body.data.map((u) => u.id);
 
   it("indexes the users written before it, deleted ones in their range, and can be run again to rebuild the index", async () => {
     const db = env.SEARCH_UPGRADE_DB;

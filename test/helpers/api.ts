@@ -83,6 +83,25 @@ export const ORG_USER_FIELDS = [
   "orgRoles",
 ].sort();
 
+/** The Organization fields the contract lists, sorted: written out here, not taken from src. */
+export const ORGANIZATION_FIELDS = [
+  "id",
+  "name",
+  "domain",
+  "address1",
+  "address2",
+  "city",
+  "zipcode",
+  "phone",
+  "state",
+  "country",
+  "deletedAt",
+  "reposDisabled",
+  "website",
+  "is_business",
+  "mfaEnforced",
+].sort();
+
 /**
  * Flashback's client enum `OrgRoles` (flashbacknetwork/FlashbackClient, src/api/types/platform/roles.ts),
  * written out here, not taken from src: `OrgRoles[user.orgRole]` must equal `orgRoleDescription`.

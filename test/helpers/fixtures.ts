@@ -119,3 +119,6 @@ export const registrationBody = (overrides: Record<string, unknown> = {}) => ({
 export async function createTwoOrgs(): Promise<{ a: OrgFixture; b: OrgFixture }> {
   return { a: await createOrg(), b: await createOrg() };
 }
+
+/** An ISO 8601 timestamp as the API and the database write it: UTC, milliseconds. */
+export const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;

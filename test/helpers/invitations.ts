@@ -167,3 +167,18 @@ export async function resendAndDeliver(inviterToken: string, userId: string) {
   const email = mail.sent[0] as SentEmail;
   return { email, token: tokenIn(email) };
 }
+
+/** POST /user/register with the verification email's message recorded instead of sent. */
+export async function register(body: Record<string, unknown>, overrides: Partial<Env> = {}) {
+  const queue = recordingQueue();
+  const res = await callWith({ INVITATIONS: queue.binding, ...overrides }, "POST", "/user/register", { body });
+  return { res, queue };
+}
+
+/** Delivers `messages`, asserts that exactly one email went out, and returns it. */
+export async function deliverOne(messages: unknown[]): Promise<SentEmail> {
+  const mail = recordingEmail();
+  await deliver(messages, { email: mail.binding });
+  expect(mail.sent).toHaveLength(1);
+  return mail.sent[0] as SentEmail;
+}

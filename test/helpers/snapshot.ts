@@ -45,6 +45,50 @@ export async function userRow(id: string) {
   return env.DB.prepare("SELECT * FROM users WHERE id = ?").bind(id).first<Record<string, unknown>>();
 }
 
-export async function orgRow(id: string) {
-  return env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<Record<string, unknown>>();
+export type OrgRow = {
+  id: string;
+  name: string;
+  domain: string | null;
+  address1: string | null;
+  address2: string | null;
+  city: string | null;
+  zipcode: string | null;
+  phone: string | null;
+  state: string | null;
+  country: string | null;
+  website: string | null;
+  repos_disabled: number;
+  is_business: number;
+  mfa_enforced: number;
+  version: number;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+};
+
+export async function orgRow(id: string): Promise<OrgRow> {
+  const row = await env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<OrgRow>();
+  if (!row) throw new Error(`organization ${id} is missing`);
+  return row;
+}
+
+/** The wire object the API must produce for a stored row. */
+export function expectedOrganization(row: OrgRow) {
+  return {
+    id: row.id,
+    name: row.name,
+    domain: row.domain,
+    address1: row.address1,
+    address2: row.address2,
+    city: row.city,
+    zipcode: row.zipcode,
+    phone: row.phone,
+    state: row.state,
+    country: row.country,
+    deletedAt: row.deleted_at,
+    reposDisabled: row.repos_disabled === 1,
+    website: row.website,
+    is_business: row.is_business === 1,
+    mfaEnforced: row.mfa_enforced === 1,
+  };
 }

@@ -7,7 +7,7 @@ import { eq, sql } from "drizzle-orm";
 import { call } from "../helpers/api";
 import { hookedD1 } from "../helpers/d1";
 import { callWith } from "../helpers/faults";
-import { createOrg, insertUser } from "../helpers/fixtures";
+import { createOrg, FIXTURE_PASSWORD, insertUser } from "../helpers/fixtures";
 
 // D1's Sessions API: every request runs in its own session, started at the client's bookmark (or
 // the nearest replica, or the primary when configured), and answers with the session's latest
@@ -90,7 +90,7 @@ describe("D1 sessions", () => {
     const { DB, starts } = sessionsRecorded();
     const bookmark = (await call("GET", `/organization/${org.id}`, { token: org.users.USER.token })).headers.get("x-d1-bookmark");
     const headers = { "x-d1-bookmark": bookmark as string };
-    await callWith({ DB }, "POST", "/user/login", { body: { email: org.users.USER.email, password: "Fixture-pass-1" }, headers });
+    await callWith({ DB }, "POST", "/user/login", { body: { email: org.users.USER.email, password: FIXTURE_PASSWORD }, headers });
     await callWith({ DB }, "POST", "/user/refresh", { body: { refreshToken: "x".repeat(43) }, headers });
     expect(starts).toEqual(["first-primary", "first-primary"]);
   });

@@ -6,6 +6,7 @@ import { call, expectError, type ApiResponse } from "../helpers/api";
 import { callWith, gatedDb } from "../helpers/faults";
 import { createOrg, insertUser, type OrgFixture } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
+import { userPath } from "../helpers/users";
 
 // Conditional requests (RFC 9110 §13): both GETs tag their answer with the row's version, a
 // strong ETag, and answer 304 to a client that holds it; both PUTs honour If-Match inside the
@@ -14,8 +15,6 @@ import { expectUnchanged, userRow } from "../helpers/snapshot";
 const STRONG = /^"[1-9][0-9]*"$/;
 
 const orgPath = (org: OrgFixture) => `/organization/${org.id}`;
-const userPath = (id: string) => `/organization/users/${id}`;
-
 function tagOf(res: ApiResponse): string {
   const tag = res.headers.get("ETag");
   expect(tag, res.text).toMatch(STRONG);

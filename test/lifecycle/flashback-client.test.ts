@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { call, expectError } from "../helpers/api";
 import { callWith } from "../helpers/faults";
-import { createOrg } from "../helpers/fixtures";
+import { createOrg, FIXTURE_PASSWORD } from "../helpers/fixtures";
 import { deliver, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
 
 // The whole journey with the requests Flashback's client sends (src/api/client.ts: userLogin,
@@ -11,7 +11,7 @@ import { deliver, recordingEmail, recordingQueue, tokenIn, type SentEmail } from
 describe("Flashback's client, end to end", () => {
   it("owner signs in, lists and creates a user; the invitee verifies with a password, signs in, refreshes, lists sessions, signs out", async () => {
     const org = await createOrg();
-    const owner = await call("POST", "/user/login", { body: { email: org.users.OWNER.email, password: "Fixture-pass-1" } });
+    const owner = await call("POST", "/user/login", { body: { email: org.users.OWNER.email, password: FIXTURE_PASSWORD } });
     expect(owner.status, owner.text).toBe(200);
     const asOwner = owner.body.accessToken as string;
 

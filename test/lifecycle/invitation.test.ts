@@ -5,12 +5,7 @@ import { callWith } from "../helpers/faults";
 import { createOrg } from "../helpers/fixtures";
 import { invitationsOf, invitedUser } from "../helpers/invitations";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
-
-// POST /user/pre-verify-email and /user/verify-email: the link's token is the only credential;
-// every token that cannot verify gets one answer and writes nothing.
-
-const preVerify = (token: unknown) => call("POST", "/user/pre-verify-email", { body: { token } });
-const verify = (body: Record<string, unknown>) => call("POST", "/user/verify-email", { body });
+import { preVerify, verify } from "../helpers/verification";
 
 // An invitation from its creation to a verified user whose token works, and what an unverified
 // invitee's token may do meanwhile.

@@ -1,4 +1,3 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { answerText, call, expectError, ORG_USER_FIELDS } from "../helpers/api";
@@ -6,26 +5,8 @@ import { createOrg, insertUser, tokenFor } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { callWith, interleavedDb } from "../helpers/faults";
 import { MESSAGES } from "../../src/errors";
-
-const activatePath = (id: string) => `/organization/users/${id}/activate`;
-
-type KeyRow = {
-  caller_id: string;
-  key: string;
-  fingerprint: string;
-  snapshot: string | null;
-  created_at: string;
-  expires_at: string;
-};
-
-async function keysOf(callerId: string): Promise<KeyRow[]> {
-  const { results } = await env.DB.prepare("SELECT * FROM idempotency_keys WHERE caller_id = ? ORDER BY key")
-    .bind(callerId)
-    .all<KeyRow>();
-  return results;
-}
-
-const key = () => crypto.randomUUID();
+import { key, keysOf } from "../helpers/idempotency";
+import { activatePath, setDeleted } from "../helpers/users";
 
 // 404 for another organization's user and an unknown id is asserted with deleteUser's, in delete-user.test.ts.
 describe("activateUser: POST /organization/users/{userId}/activate", () => {
@@ -67,12 +48,6 @@ describe("activateUser: POST /organization/users/{userId}/activate", () => {
     // A refused write is explained by the target as that write saw it, read in the same transaction:
     // a concurrent change landing right after the write must not change the reason given.
     describe("refusals explained by the state the write saw", () => {
-      const setDeleted = (id: string, deleted: boolean) => (db: D1Database) =>
-        db
-          .prepare("UPDATE users SET deleted_at = ? WHERE id = ?")
-          .bind(deleted ? new Date().toISOString() : null, id)
-          .run();
-
       it("activate of a live user is 400 User is not deleted, though another request deleted them right after", async () => {
         const org = await createOrg();
         const target = await insertUser(org.id, ROLE.USER);

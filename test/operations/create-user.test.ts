@@ -2,17 +2,18 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { answerText, call, expectError, ORG_USER_FIELDS } from "../helpers/api";
-import { createOrg, createTwoOrgs, insertUser, newUserBody } from "../helpers/fixtures";
+import { createOrg, createTwoOrgs, insertUser, ISO, newUserBody } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { callWith, gatedDb } from "../helpers/faults";
 import { MESSAGES } from "../../src/errors";
 import { invitationsOf, recordingQueue, runSweep } from "../helpers/invitations";
+import { key, keysOf } from "../helpers/idempotency";
+import { activatePath, resendPath } from "../helpers/users";
 
 const PASSWORD = "Correct-Horse-9";
 const INVITED = "User created successfully. Verification email sent.";
 const NOT_INVITED = "User created successfully";
 const EMAIL_TAKEN = "A user with this email already exists";
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 function newEmail(prefix = "new"): string {
   return `${prefix}-${crypto.randomUUID()}@example.com`;
@@ -37,24 +38,6 @@ async function invitationsFor(userId: string) {
 // does nothing.
 
 const CREATE = "/organization/users";
-const activatePath = (id: string) => `/organization/users/${id}/activate`;
-const resendPath = (id: string) => `/organization/users/${id}/resend-invitation`;
-
-type KeyRow = {
-  caller_id: string;
-  key: string;
-  fingerprint: string;
-  snapshot: string | null;
-  created_at: string;
-  expires_at: string;
-};
-
-async function keysOf(callerId: string): Promise<KeyRow[]> {
-  const { results } = await env.DB.prepare("SELECT * FROM idempotency_keys WHERE caller_id = ? ORDER BY key")
-    .bind(callerId)
-    .all<KeyRow>();
-  return results;
-}
 
 async function usersWithEmail(email: string): Promise<number> {
   const row = await env.DB.prepare("SELECT count(*) AS n FROM users WHERE email = ?")
@@ -62,8 +45,6 @@ async function usersWithEmail(email: string): Promise<number> {
     .first<{ n: number }>();
   return row?.n ?? 0;
 }
-
-const key = () => crypto.randomUUID();
 
 describe("createUser: POST /organization/users", () => {
   describe("happy path", () => {

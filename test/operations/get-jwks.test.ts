@@ -2,7 +2,7 @@ import { createLocalJWKSet, decodeProtectedHeader, exportJWK, generateKeyPair, j
 import { describe, expect, it } from "vitest";
 import { call, expectError } from "../helpers/api";
 import { callWith } from "../helpers/faults";
-import { createOrg } from "../helpers/fixtures";
+import { createOrg, FIXTURE_PASSWORD } from "../helpers/fixtures";
 
 // This service as an ES256 issuer: it signs with the first of JWT_SIGNING_KEYS and publishes every
 // key's public half at /.well-known/jwks.json, so a token signed before a rotation keeps verifying.
@@ -20,7 +20,7 @@ const es256 = (...keys: { jwk: object }[]) =>
   }) as unknown as Partial<Env>;
 
 async function signInWith(config: Partial<Env>, email: string) {
-  const res = await callWith(config, "POST", "/user/login", { body: { email, password: "Fixture-pass-1" } });
+  const res = await callWith(config, "POST", "/user/login", { body: { email, password: FIXTURE_PASSWORD } });
   expect(res.status, res.text).toBe(200);
   return res.body as { accessToken: string };
 }

@@ -1,9 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { call, expectError, ORG_USER_FIELDS } from "../helpers/api";
-import { createOrg } from "../helpers/fixtures";
+import { createOrg, ISO } from "../helpers/fixtures";
 import { userRow } from "../helpers/snapshot";
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 // The user's ETag, If-None-Match and 304: test/http/preconditions.test.ts.
 describe("getUser: GET /organization/users/{userId}", () => {

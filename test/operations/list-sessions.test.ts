@@ -1,24 +1,9 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { call } from "../helpers/api";
-import { createOrg, type FixtureUser } from "../helpers/fixtures";
-
-// POST /user/login, /user/refresh and /user/logout, with the bodies Flashback's client sends
-// (userLogin, userRefresh and userLogout send `refresh_token`).
-
-// Every fixture user's password (test/helpers/fixtures.ts).
-const PASSWORD = "Fixture-pass-1";
+import { createOrg } from "../helpers/fixtures";
+import { logout, signIn } from "../helpers/sign-in";
 
 afterEach(() => vi.restoreAllMocks());
-
-const login = (email: string, password = PASSWORD, extra: Record<string, unknown> = {}) =>
-  call("POST", "/user/login", { body: { email, password, ...extra } });
-const logout = (token: string) => call("POST", "/user/logout", { body: { refresh_token: token } });
-
-async function signIn(user: FixtureUser) {
-  const res = await login(user.email);
-  expect(res.status, res.text).toBe(200);
-  return res.body as { accessToken: string; refreshToken: string; tokenId: string; expiresAt: number };
-}
 
 describe("listSessions: GET /token", () => {
   describe("happy path", () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { ROLE, type Role } from "../../src/auth/roles";
 import { call, expectError, ORG_USER_FIELDS, type ApiResponse } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import { ids } from "../helpers/search";
 import { userRow } from "../helpers/snapshot";
 
 type OrgUser = {
@@ -33,10 +34,6 @@ function nextLink(res: ApiResponse): string | null {
   expect(match, link).not.toBeNull();
   const url = new URL(match![1]!);
   return `${url.pathname}${url.search}`;
-}
-
-function ids(res: ApiResponse): string[] {
-  return (res.body.data as OrgUser[]).map((u) => u.id);
 }
 
 /** Follows nextCursor to the end; returns every page (each asserted 200). */

@@ -8,27 +8,13 @@ import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { answerText, call, expectError } from "../helpers/api";
 import { callWith } from "../helpers/faults";
-import { createOrg, insertUser } from "../helpers/fixtures";
+import { createOrg, FIXTURE_PASSWORD, insertUser } from "../helpers/fixtures";
 import { idpKey, idpToken, inlineIdp } from "../helpers/idp";
 import { invitedUser } from "../helpers/invitations";
 import { expectUnchanged } from "../helpers/snapshot";
-
-// POST /user/login, /user/refresh and /user/logout, with the bodies Flashback's client sends
-// (userLogin, userRefresh and userLogout send `refresh_token`).
-
-// Every fixture user's password (test/helpers/fixtures.ts).
-const PASSWORD = "Fixture-pass-1";
+import { login, orgAs, sessionRow } from "../helpers/sign-in";
 
 afterEach(() => vi.restoreAllMocks());
-
-const login = (email: string, password = PASSWORD, extra: Record<string, unknown> = {}) =>
-  call("POST", "/user/login", { body: { email, password, ...extra } });
-
-const orgAs = (orgId: string, token: string) => call("GET", `/organization/${orgId}`, { token });
-
-async function sessionRow(id: string) {
-  return env.DB.prepare("SELECT user_id, ended_at, end_reason, device_info FROM sessions WHERE id = ?").bind(id).first();
-}
 
 describe("login: POST /user/login", () => {
   describe("happy path", () => {
@@ -37,7 +23,7 @@ describe("login: POST /user/login", () => {
       const user = org.users.WORKSPACES;
       const before = Math.floor(Date.now() / 1000);
       const deviceInfo = { userAgent: "Mozilla/5.0", deviceType: "DESKTOP", os: "Linux", browser: "Firefox" };
-      const res = await login(user.email.toUpperCase(), PASSWORD, { deviceInfo });
+      const res = await login(user.email.toUpperCase(), FIXTURE_PASSWORD, { deviceInfo });
       expect(res.status, res.text).toBe(200);
       expect(res.body).toEqual({
         success: true,
@@ -90,7 +76,7 @@ describe("login: POST /user/login", () => {
           token: org.users.OWNER.token,
           body: {
             email: `login-${crypto.randomUUID()}@example.com`,
-            password: PASSWORD,
+            password: FIXTURE_PASSWORD,
             firstName: "A",
             lastName: "B",
             sendInvite: false,
@@ -108,10 +94,10 @@ describe("login: POST /user/login", () => {
       const derive = vi.spyOn(crypto.subtle, "deriveBits");
       const answers: string[] = [];
       for (const [email, password] of [
-        [`nobody-${crypto.randomUUID()}@example.com`, PASSWORD],
+        [`nobody-${crypto.randomUUID()}@example.com`, FIXTURE_PASSWORD],
         [live.email, "Wrong-pass-1"],
-        [deleted.email, PASSWORD],
-        [passwordless.email, PASSWORD],
+        [deleted.email, FIXTURE_PASSWORD],
+        [passwordless.email, FIXTURE_PASSWORD],
       ] as const) {
         derive.mockClear();
         const res = await expectUnchanged(() => login(email, password));
@@ -169,7 +155,7 @@ describe("login: POST /user/login", () => {
       const org = await createOrg();
       const key = await idpKey("k1");
       const res = await callWith(inlineIdp([key.publicJwk]), "POST", "/user/login", {
-        body: { email: org.users.USER.email, password: PASSWORD },
+        body: { email: org.users.USER.email, password: FIXTURE_PASSWORD },
       });
       expectError(res, 403, "forbidden", MESSAGES.signInDisabled);
     });

@@ -1,37 +1,10 @@
-import { env } from "cloudflare:workers";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MESSAGES } from "../../src/errors";
-import { call, expectError, type ApiResponse } from "../helpers/api";
-import { createOrg, type FixtureUser } from "../helpers/fixtures";
-
-// POST /user/login, /user/refresh and /user/logout, with the bodies Flashback's client sends
-// (userLogin, userRefresh and userLogout send `refresh_token`).
-
-// Every fixture user's password (test/helpers/fixtures.ts).
-const PASSWORD = "Fixture-pass-1";
+import { call, expectError } from "../helpers/api";
+import { createOrg } from "../helpers/fixtures";
+import { expectRefused, logout, orgAs, refresh, sessionRow, signIn } from "../helpers/sign-in";
 
 afterEach(() => vi.restoreAllMocks());
-
-const login = (email: string, password = PASSWORD, extra: Record<string, unknown> = {}) =>
-  call("POST", "/user/login", { body: { email, password, ...extra } });
-const refresh = (token: string) => call("POST", "/user/refresh", { body: { refresh_token: token } });
-const logout = (token: string) => call("POST", "/user/logout", { body: { refresh_token: token } });
-
-async function signIn(user: FixtureUser) {
-  const res = await login(user.email);
-  expect(res.status, res.text).toBe(200);
-  return res.body as { accessToken: string; refreshToken: string; tokenId: string; expiresAt: number };
-}
-
-const orgAs = (orgId: string, token: string) => call("GET", `/organization/${orgId}`, { token });
-
-async function sessionRow(id: string) {
-  return env.DB.prepare("SELECT user_id, ended_at, end_reason, device_info FROM sessions WHERE id = ?").bind(id).first();
-}
-
-function expectRefused(res: ApiResponse) {
-  expectError(res, 401, "invalid_credentials", MESSAGES.invalidRefreshToken);
-}
 
 describe("logout: POST /user/logout", () => {
   describe("happy path", () => {

@@ -1,20 +1,10 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { MESSAGES } from "../../src/errors";
-import { answerText, call, expectError, type ApiResponse } from "../helpers/api";
+import { answerText, call, expectError } from "../helpers/api";
 import { createOrg } from "../helpers/fixtures";
 import { invitedUser } from "../helpers/invitations";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
-
-// POST /user/pre-verify-email and /user/verify-email: the link's token is the only credential;
-// every token that cannot verify gets one answer and writes nothing.
-
-const preVerify = (token: unknown) => call("POST", "/user/pre-verify-email", { body: { token } });
-const verify = (body: Record<string, unknown>) => call("POST", "/user/verify-email", { body });
-
-function expectInvalidToken(res: ApiResponse) {
-  expectError(res, 400, "invalid_token", MESSAGES.invalidVerificationToken);
-}
+import { expectInvalidToken, preVerify, verify } from "../helpers/verification";
 
 // The answer to a live token (authMethod, hasPassword) is asserted along the invitation's journey
 // (test/lifecycle/invitation.test.ts); hasPassword false for an account without one in verify-email.test.ts.

@@ -3,22 +3,10 @@ import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError } from "../helpers/api";
 import { createOrg, createTwoOrgs, insertUser } from "../helpers/fixtures";
+import { AUDIT_LOG, type AuditEvent } from "../helpers/audit";
 
 // The audit log: every change appends its event in the statement that makes it (triggers of
 // migration 0010), with the writer its request named; GET /organization/audit-log reads them.
-
-const LOG = "/organization/audit-log";
-
-type Event = {
-  id: string;
-  at: string;
-  actorId: string | null;
-  action: string;
-  target: { type: string; id: string };
-  changes: { field: string; old?: unknown; new?: unknown }[] | null;
-  requestId: string | null;
-  clientAddress: string | null;
-};
 
 describe("readAuditLog: GET /organization/audit-log", () => {
   describe("happy path", () => {
@@ -30,8 +18,8 @@ describe("readAuditLog: GET /organization/audit-log", () => {
       const target = await insertUser(org.id, ROLE.USER);
       await call("PUT", `/organization/users/${target.id}`, { token: org.users.OWNER.token, body: { orgRole: ROLE.BILLING } });
 
-      const pages: Event[][] = [];
-      let path = `${LOG}?limit=2&action=organization.updated&from=${start}`;
+      const pages: AuditEvent[][] = [];
+      let path = `${AUDIT_LOG}?limit=2&action=organization.updated&from=${start}`;
       for (;;) {
         const res = await call("GET", path, { token: admin.token });
         expect(res.status, res.text).toBe(200);
@@ -47,11 +35,11 @@ describe("readAuditLog: GET /organization/audit-log", () => {
       expect(pages.map((page) => page.length)).toEqual([2, 1]);
       expect(pages.flat().map((event) => event.changes?.[0]?.new)).toEqual(["C", "B", "A"]);
 
-      const byActor = await call("GET", `${LOG}?actor=${org.users.OWNER.id}&from=${start}`, { token: admin.token });
-      expect((byActor.body.data as Event[]).map((event) => event.action)).toEqual(["user.updated"]);
-      const byTarget = await call("GET", `${LOG}?target=${target.id}`, { token: admin.token });
-      expect((byTarget.body.data as Event[]).map((event) => event.action)).toEqual(["user.updated", "user.created"]);
-      const before = await call("GET", `${LOG}?to=${start}&action=organization.updated`, { token: admin.token });
+      const byActor = await call("GET", `${AUDIT_LOG}?actor=${org.users.OWNER.id}&from=${start}`, { token: admin.token });
+      expect((byActor.body.data as AuditEvent[]).map((event) => event.action)).toEqual(["user.updated"]);
+      const byTarget = await call("GET", `${AUDIT_LOG}?target=${target.id}`, { token: admin.token });
+      expect((byTarget.body.data as AuditEvent[]).map((event) => event.action)).toEqual(["user.updated", "user.created"]);
+      const before = await call("GET", `${AUDIT_LOG}?to=${start}&action=organization.updated`, { token: admin.token });
       expect(before.body.data).toEqual([]);
     });
   });
@@ -69,13 +57,13 @@ describe("readAuditLog: GET /organization/audit-log", () => {
         "limit=101",
         "other=1",
       ]) {
-        expectError(await call("GET", `${LOG}?${query}`, { token }), 400, "validation_failed");
+        expectError(await call("GET", `${AUDIT_LOG}?${query}`, { token }), 400, "validation_failed");
       }
     });
 
     it("answers only GET (405)", async () => {
       const org = await createOrg();
-      const res = await call("DELETE", LOG, { token: org.users.OWNER.token });
+      const res = await call("DELETE", AUDIT_LOG, { token: org.users.OWNER.token });
       expectError(res, 405, "method_not_allowed");
     });
   });
@@ -85,12 +73,12 @@ describe("readAuditLog: GET /organization/audit-log", () => {
       const { a, b } = await createTwoOrgs();
       await call("PUT", `/organization/${b.id}`, { token: b.users.OWNER.token, body: { city: "Braga" } });
       for (const role of ["USER", "BILLING", "WORKSPACES"] as const) {
-        expectError(await call("GET", LOG, { token: a.users[role].token }), 403, "forbidden", MESSAGES.auditLogRole);
+        expectError(await call("GET", AUDIT_LOG, { token: a.users[role].token }), 403, "forbidden", MESSAGES.auditLogRole);
       }
-      const res = await call("GET", LOG, { token: a.users.ADMINISTRATOR.token });
+      const res = await call("GET", AUDIT_LOG, { token: a.users.ADMINISTRATOR.token });
       expect(res.status).toBe(200);
-      expect((res.body.data as Event[]).some((event) => event.target.id === b.id)).toBe(false);
-      expectError(await call("GET", LOG), 401, "unauthorized");
+      expect((res.body.data as AuditEvent[]).some((event) => event.target.id === b.id)).toBe(false);
+      expectError(await call("GET", AUDIT_LOG), 401, "unauthorized");
     });
   });
 });

@@ -4,43 +4,17 @@ import { ROLE } from "../../src/auth/roles";
 import { INVITATIONS_PER_WINDOW } from "../../src/db/invitations";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError } from "../helpers/api";
-import { callWith } from "../helpers/faults";
-import { createOrg } from "../helpers/fixtures";
-import { deliver, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
+import { createOrg, registrationBody } from "../helpers/fixtures";
+import { deliverOne, register, tokenIn } from "../helpers/invitations";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 
 // POST /user/register and POST /user/resend-verification/{verificationTokenId} (Flashback's
 // userRegister and resendVerificationEmail).
 
-const registration = (overrides: Record<string, unknown> = {}) => ({
-  email: `founder-${crypto.randomUUID()}@example.com`,
-  password: "Founder-pass-1",
-  firstName: "Grace",
-  lastName: "Hopper",
-  companyName: "Hopper Labs",
-  companyWebsite: "https://hopper.example",
-  city: "Arlington",
-  isBusiness: true,
-  ...overrides,
-});
-
-async function register(body: Record<string, unknown>, overrides: Partial<Env> = {}) {
-  const queue = recordingQueue();
-  const res = await callWith({ INVITATIONS: queue.binding, ...overrides }, "POST", "/user/register", { body });
-  return { res, queue };
-}
-
-async function deliverOne(messages: unknown[]): Promise<SentEmail> {
-  const mail = recordingEmail();
-  await deliver(messages, { email: mail.binding });
-  expect(mail.sent).toHaveLength(1);
-  return mail.sent[0] as SentEmail;
-}
-
 describe("register: POST /user/register", () => {
   describe("happy path", () => {
     it("creates the organization and its unverified OWNER in one batch, sends the verification email, and the owner signs in after verifying", async () => {
-      const body = registration();
+      const body = registrationBody();
       const { res, queue } = await register(body);
       expect(res.status, res.text).toBe(201);
       expect(res.body).toEqual({
@@ -82,20 +56,20 @@ describe("register: POST /user/register", () => {
   describe("errors", () => {
     it("refuses an address a verified account holds with 409 and writes nothing; an unverified holder elsewhere does not stop it", async () => {
       const org = await createOrg();
-      const held = await expectUnchanged(async () => (await register(registration({ email: org.users.USER.email }))).res);
+      const held = await expectUnchanged(async () => (await register(registrationBody({ email: org.users.USER.email }))).res);
       expectError(held, 409, "conflict", MESSAGES.emailTaken);
       const pending = await call("POST", "/organization/users", {
         token: org.users.OWNER.token,
         body: { email: `pending-${crypto.randomUUID()}@example.com`, password: "Passw0rd-ok", firstName: "P", lastName: "Q" },
       });
-      expect((await register(registration({ email: pending.body.data.email }))).res.status).toBe(201);
+      expect((await register(registrationBody({ email: pending.body.data.email }))).res.status).toBe(201);
     });
 
     it("refuses an incomplete or invalid body with 400, writing nothing", async () => {
       for (const body of [
-        registration({ companyName: undefined }),
-        registration({ isBusiness: "yes" }),
-        registration({ password: "weak" }),
+        registrationBody({ companyName: undefined }),
+        registrationBody({ isBusiness: "yes" }),
+        registrationBody({ password: "weak" }),
       ]) {
         expectError(await expectUnchanged(async () => (await register(body)).res), 400, "validation_failed");
       }
@@ -104,7 +78,7 @@ describe("register: POST /user/register", () => {
 
   describe("rules", () => {
     it("is closed with OPEN_REGISTRATION=false: 403 whatever the body, nothing written, nothing sent", async () => {
-      for (const body of [registration(), { companyName: "" }]) {
+      for (const body of [registrationBody(), { companyName: "" }]) {
         const { res, queue } = await register(body, { OPEN_REGISTRATION: "false" } as unknown as Partial<Env>);
         expectError(res, 403, "forbidden", MESSAGES.registrationClosed);
         expect(queue.messages).toEqual([]);
@@ -114,7 +88,7 @@ describe("register: POST /user/register", () => {
     it("cannot be completed by the address's owner alone: the link needs the password chosen at registration", async () => {
       // Someone registers an address that is not theirs; its owner follows the link they received.
       const { queue } = await register(
-        registration({ email: `victim-${crypto.randomUUID()}@example.com`, password: "Attacker-pass-1" }),
+        registrationBody({ email: `victim-${crypto.randomUUID()}@example.com`, password: "Attacker-pass-1" }),
       );
       const token = tokenIn(await deliverOne(queue.messages));
       expectError(await expectUnchanged(() => call("POST", "/user/verify-email", { body: { token } })), 400, "validation_failed");
@@ -129,8 +103,8 @@ describe("register: POST /user/register", () => {
     it(`sends at most ${INVITATIONS_PER_WINDOW} verification emails an hour to one address, however many registrations name it`, async () => {
       const address = `popular-${crypto.randomUUID()}@example.com`;
       for (let i = 0; i < INVITATIONS_PER_WINDOW; i++)
-        expect((await register(registration({ email: address }))).res.status).toBe(201);
-      const { res, queue } = await register(registration({ email: address.toUpperCase() }));
+        expect((await register(registrationBody({ email: address }))).res.status).toBe(201);
+      const { res, queue } = await register(registrationBody({ email: address.toUpperCase() }));
       expectError(res, 429, "rate_limited", MESSAGES.tooManyInvitations);
       expect(Number(res.headers.get("Retry-After"))).toBeGreaterThan(3000);
       expect(queue.messages).toEqual([]);

@@ -2,42 +2,15 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { ROLE } from "../../src/auth/roles";
 import { MESSAGES } from "../../src/errors";
-import { answerText, call, expectError, type ApiResponse } from "../helpers/api";
+import { answerText, call, expectError } from "../helpers/api";
 import { callWith } from "../helpers/faults";
 import { createOrg, insertUser, tokenFor } from "../helpers/fixtures";
 import { invitationsOf, recordingQueue, invitedUser, resendAndDeliver } from "../helpers/invitations";
 import { expectUnchanged } from "../helpers/snapshot";
 import { INVITATIONS_PER_WINDOW, RESEND_WINDOW_MS } from "../../src/db/invitations";
-
-const resendPath = (id: string) => `/organization/users/${id}/resend-invitation`;
-
-type KeyRow = {
-  caller_id: string;
-  key: string;
-  fingerprint: string;
-  snapshot: string | null;
-  created_at: string;
-  expires_at: string;
-};
-
-async function keysOf(callerId: string): Promise<KeyRow[]> {
-  const { results } = await env.DB.prepare("SELECT * FROM idempotency_keys WHERE caller_id = ? ORDER BY key")
-    .bind(callerId)
-    .all<KeyRow>();
-  return results;
-}
-
-const key = () => crypto.randomUUID();
-
-// POST /user/pre-verify-email and /user/verify-email: the link's token is the only credential;
-// every token that cannot verify gets one answer and writes nothing.
-
-const preVerify = (token: unknown) => call("POST", "/user/pre-verify-email", { body: { token } });
-const verify = (body: Record<string, unknown>) => call("POST", "/user/verify-email", { body });
-
-function expectInvalidToken(res: ApiResponse) {
-  expectError(res, 400, "invalid_token", MESSAGES.invalidVerificationToken);
-}
+import { expectInvalidToken, preVerify, verify } from "../helpers/verification";
+import { key, keysOf } from "../helpers/idempotency";
+import { resendPath } from "../helpers/users";
 
 describe("resendInvitation: POST /organization/users/{userId}/resend-invitation", () => {
   describe("happy path", () => {

@@ -4,41 +4,17 @@ import { INVITATIONS_PER_WINDOW } from "../../src/db/invitations";
 import { MESSAGES } from "../../src/errors";
 import { call, expectError } from "../helpers/api";
 import { callWith } from "../helpers/faults";
-import { deliver, invitationsOf, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
+import { deliverOne, invitationsOf, recordingQueue, register, tokenIn } from "../helpers/invitations";
 import { expectUnchanged } from "../helpers/snapshot";
+import { registrationBody } from "../helpers/fixtures";
 
 // POST /user/register and POST /user/resend-verification/{verificationTokenId} (Flashback's
 // userRegister and resendVerificationEmail).
 
-const registration = (overrides: Record<string, unknown> = {}) => ({
-  email: `founder-${crypto.randomUUID()}@example.com`,
-  password: "Founder-pass-1",
-  firstName: "Grace",
-  lastName: "Hopper",
-  companyName: "Hopper Labs",
-  companyWebsite: "https://hopper.example",
-  city: "Arlington",
-  isBusiness: true,
-  ...overrides,
-});
-
-async function register(body: Record<string, unknown>, overrides: Partial<Env> = {}) {
-  const queue = recordingQueue();
-  const res = await callWith({ INVITATIONS: queue.binding, ...overrides }, "POST", "/user/register", { body });
-  return { res, queue };
-}
-
-async function deliverOne(messages: unknown[]): Promise<SentEmail> {
-  const mail = recordingEmail();
-  await deliver(messages, { email: mail.binding });
-  expect(mail.sent).toHaveLength(1);
-  return mail.sent[0] as SentEmail;
-}
-
 describe("resendVerification: POST /user/resend-verification/{verificationTokenId}", () => {
   describe("happy path", () => {
     it("sends a new link and voids the earlier one; any of the user's invitation ids works", async () => {
-      const { res, queue } = await register(registration());
+      const { res, queue } = await register(registrationBody());
       const first = tokenIn(await deliverOne(queue.messages));
       const again = recordingQueue();
       const resent = await callWith(
@@ -64,7 +40,7 @@ describe("resendVerification: POST /user/resend-verification/{verificationTokenI
 
   describe("errors", () => {
     it("answers 400 once verified, 404 for an unknown id, and 429 past the hourly allowance, writing nothing", async () => {
-      const { res } = await register(registration());
+      const { res } = await register(registrationBody());
       const path = `/user/resend-verification/${res.body.verificationTokenId}`;
       for (let i = 1; i < INVITATIONS_PER_WINDOW; i++) expect((await call("POST", path)).status).toBe(200);
       const limited = await expectUnchanged(() => call("POST", path));

@@ -1,74 +1,7 @@
-import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { answerText, call, expectError } from "../helpers/api";
+import { answerText, call, expectError, ORGANIZATION_FIELDS } from "../helpers/api";
 import { createOrg, createTwoOrgs } from "../helpers/fixtures";
-import { expectUnchanged } from "../helpers/snapshot";
-
-const ORGANIZATION_FIELDS = [
-  "id",
-  "name",
-  "domain",
-  "address1",
-  "address2",
-  "city",
-  "zipcode",
-  "phone",
-  "state",
-  "country",
-  "deletedAt",
-  "reposDisabled",
-  "website",
-  "is_business",
-  "mfaEnforced",
-].sort();
-
-type OrgRow = {
-  id: string;
-  name: string;
-  domain: string | null;
-  address1: string | null;
-  address2: string | null;
-  city: string | null;
-  zipcode: string | null;
-  phone: string | null;
-  state: string | null;
-  country: string | null;
-  website: string | null;
-  repos_disabled: number;
-  is_business: number;
-  mfa_enforced: number;
-  version: number;
-  created_at: string;
-  updated_at: string;
-  deleted_at: string | null;
-};
-
-async function orgRow(id: string): Promise<OrgRow> {
-  const row = await env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<OrgRow>();
-  if (!row) throw new Error(`organization ${id} is missing`);
-  return row;
-}
-
-/** The wire object the API must produce for a stored row. */
-function expectedOrganization(row: OrgRow) {
-  return {
-    id: row.id,
-    name: row.name,
-    domain: row.domain,
-    address1: row.address1,
-    address2: row.address2,
-    city: row.city,
-    zipcode: row.zipcode,
-    phone: row.phone,
-    state: row.state,
-    country: row.country,
-    deletedAt: row.deleted_at,
-    reposDisabled: row.repos_disabled === 1,
-    website: row.website,
-    is_business: row.is_business === 1,
-    mfaEnforced: row.mfa_enforced === 1,
-  };
-}
+import { expectedOrganization, expectUnchanged, orgRow } from "../helpers/snapshot";
 
 function put(orgId: string, token: string, body: unknown) {
   return call("PUT", `/organization/${orgId}`, { token, body });

@@ -5,31 +5,12 @@ import { createDb } from "../../src/db/client";
 import { POLICIES } from "../../src/auth/policy";
 import { softDeleteUser, updateUser } from "../../src/db/users";
 import { answerText, call, expectError, ORG_USER_FIELDS, type ApiResponse } from "../helpers/api";
-import { callerRef, createOrg, createTwoOrgs, insertUser, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
+import { callerRef, createOrg, createTwoOrgs, insertUser, type FixtureUser } from "../helpers/fixtures";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
 import { callWith, gatedDb, interleavedDb } from "../helpers/faults";
+import { liveOwnerIds, orgWithTwoOwners, setDeleted, updateUserCall } from "../helpers/users";
 
 const MESSAGES_TARGET_ABOVE = "Insufficient permissions: you cannot modify a user with a higher role than your own";
-
-function updateUserCall(token: string, userId: string, body: unknown) {
-  return call("PUT", `/organization/users/${userId}`, { token, body });
-}
-
-async function liveOwnerIds(orgId: string): Promise<string[]> {
-  const { results } = await env.DB.prepare(
-    "SELECT id FROM users WHERE org_id = ? AND org_role = 255 AND deleted_at IS NULL ORDER BY id",
-  )
-    .bind(orgId)
-    .all<{ id: string }>();
-  return results.map((r) => r.id);
-}
-
-/** An organization with two live owners (the fixture's OWNER and a second one). */
-async function orgWithTwoOwners(): Promise<{ org: OrgFixture; a: FixtureUser; b: FixtureUser }> {
-  const org = await createOrg();
-  const b = await insertUser(org.id, ROLE.OWNER);
-  return { org, a: org.users.OWNER, b };
-}
 
 function statusesOf(responses: ApiResponse[]): number[] {
   return responses.map((r) => r.status).sort((x, y) => x - y);
@@ -174,12 +155,6 @@ describe("updateUser: PUT /organization/users/{userId}", () => {
     // A refused write is explained by the target as that write saw it, read in the same transaction:
     // a concurrent change landing right after the write must not change the reason given.
     describe("refusals explained by the state the write saw", () => {
-      const setDeleted = (id: string, deleted: boolean) => (db: D1Database) =>
-        db
-          .prepare("UPDATE users SET deleted_at = ? WHERE id = ?")
-          .bind(deleted ? new Date().toISOString() : null, id)
-          .run();
-
       it("PUT of a user who was deleted is 404 and changes nothing, though they were reactivated right after", async () => {
         const org = await createOrg();
         const target = await insertUser(org.id, ROLE.USER, { deleted: true, firstName: "Ada" });

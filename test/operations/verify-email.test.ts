@@ -5,21 +5,12 @@ import { verifyPassword } from "../../src/auth/password";
 import { createDb } from "../../src/db/client";
 import { verifyEmail } from "../../src/db/invitations";
 import { MESSAGES } from "../../src/errors";
-import { call, expectError, type ApiResponse } from "../helpers/api";
+import { call, expectError } from "../helpers/api";
 import { callWith, gatedDb } from "../helpers/faults";
 import { createOrg } from "../helpers/fixtures";
 import { invitationsOf, invitedUser } from "../helpers/invitations";
 import { expectUnchanged, userRow } from "../helpers/snapshot";
-
-// POST /user/pre-verify-email and /user/verify-email: the link's token is the only credential;
-// every token that cannot verify gets one answer and writes nothing.
-
-const preVerify = (token: unknown) => call("POST", "/user/pre-verify-email", { body: { token } });
-const verify = (body: Record<string, unknown>) => call("POST", "/user/verify-email", { body });
-
-function expectInvalidToken(res: ApiResponse) {
-  expectError(res, 400, "invalid_token", MESSAGES.invalidVerificationToken);
-}
+import { expectInvalidToken, preVerify, verify } from "../helpers/verification";
 
 describe("verifyEmail: POST /user/verify-email", () => {
   describe("happy path", () => {

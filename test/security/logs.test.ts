@@ -4,7 +4,7 @@ import { ROLE } from "../../src/auth/roles";
 import { uuidv7 } from "../../src/lib/uuid";
 import { call, expectError, send } from "../helpers/api";
 import { callWith, faultyDb } from "../helpers/faults";
-import { createOrg, insertUser, newUserBody } from "../helpers/fixtures";
+import { createOrg, FIXTURE_PASSWORD, insertUser, newUserBody } from "../helpers/fixtures";
 import { deliver, invitationsOf, recordingEmail, recordingQueue, tokenIn, type SentEmail } from "../helpers/invitations";
 import { captureLogs } from "../helpers/logs";
 
@@ -63,7 +63,7 @@ describe("sign-in's logs", () => {
   it("never hold a password, an access or refresh token, an address or a hash: login, failed login, refresh, reuse, logout", async () => {
     const org = await createOrg();
     logs = captureLogs();
-    const body = { email: org.users.USER.email, password: "Fixture-pass-1" };
+    const body = { email: org.users.USER.email, password: FIXTURE_PASSWORD };
     const signedIn = await call("POST", "/user/login", { body });
     await call("POST", "/user/login", { body: { ...body, password: "Wrong-Secret-9" } });
     const refreshed = await call("POST", "/user/refresh", { body: { refresh_token: signedIn.body.refreshToken } });

@@ -5,6 +5,7 @@ import { expectError, type ApiResponse } from "../helpers/api";
 import { callWith, interleavedDb } from "../helpers/faults";
 import { createOrg, newUserBody, type FixtureUser, type OrgFixture } from "../helpers/fixtures";
 import { snapshot } from "../helpers/snapshot";
+import { userPath } from "../helpers/users";
 
 // The caller's rights are those the write sees, not those authentication read: each request below
 // is authenticated, then its caller loses a right just before the write statement runs (on the
@@ -49,7 +50,6 @@ type Case = {
 const UPDATE_USERS = /^update "users"/i;
 const INVALID: Case["expect"] = [401, "unauthorized", MESSAGES.invalidToken];
 const forbidden = (message: string): Case["expect"] => [403, "forbidden", message];
-const user = (id: string) => `/organization/users/${id}`;
 
 const CASES: Case[] = [
   {
@@ -57,7 +57,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.ADMINISTRATOR,
     change: deleted,
-    request: (o) => ({ method: "DELETE", path: user(o.users.USER.id) }),
+    request: (o) => ({ method: "DELETE", path: userPath(o.users.USER.id) }),
     expect: INVALID,
   },
   {
@@ -65,7 +65,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.ADMINISTRATOR,
     change: demotedTo("USER"),
-    request: (o) => ({ method: "DELETE", path: user(o.users.USER.id) }),
+    request: (o) => ({ method: "DELETE", path: userPath(o.users.USER.id) }),
     expect: forbidden(MESSAGES.deleteUsersRole),
   },
   {
@@ -73,7 +73,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.ADMINISTRATOR,
     change: deletedAndReactivated,
-    request: (o) => ({ method: "DELETE", path: user(o.users.USER.id) }),
+    request: (o) => ({ method: "DELETE", path: userPath(o.users.USER.id) }),
     expect: INVALID,
   },
   {
@@ -81,7 +81,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.WORKSPACES,
     change: deleted,
-    request: (o) => ({ method: "PUT", path: user(o.users.USER.id), body: { name: "Renamed" } }),
+    request: (o) => ({ method: "PUT", path: userPath(o.users.USER.id), body: { name: "Renamed" } }),
     expect: INVALID,
   },
   {
@@ -89,7 +89,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.WORKSPACES,
     change: demotedTo("BILLING"),
-    request: (o) => ({ method: "PUT", path: user(o.users.USER.id), body: { name: "Renamed" } }),
+    request: (o) => ({ method: "PUT", path: userPath(o.users.USER.id), body: { name: "Renamed" } }),
     expect: forbidden(MESSAGES.updateUsersRole),
   },
   {
@@ -97,7 +97,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.ADMINISTRATOR,
     change: demotedTo("USER"),
-    request: (o) => ({ method: "PUT", path: user(o.users.BILLING.id), body: { orgRole: ROLE.ADMINISTRATOR } }),
+    request: (o) => ({ method: "PUT", path: userPath(o.users.BILLING.id), body: { orgRole: ROLE.ADMINISTRATOR } }),
     expect: forbidden(MESSAGES.updateUsersRole),
   },
   {
@@ -105,7 +105,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.ADMINISTRATOR,
     change: demotedTo("WORKSPACES"),
-    request: (o) => ({ method: "PUT", path: user(o.users.BILLING.id), body: { orgRole: ROLE.ADMINISTRATOR } }),
+    request: (o) => ({ method: "PUT", path: userPath(o.users.BILLING.id), body: { orgRole: ROLE.ADMINISTRATOR } }),
     expect: forbidden(MESSAGES.roleAboveOwn),
   },
   {
@@ -113,7 +113,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.OWNER,
     change: demotedTo("WORKSPACES"),
-    request: (o) => ({ method: "PUT", path: user(o.users.ADMINISTRATOR.id), body: { orgRole: ROLE.USER } }),
+    request: (o) => ({ method: "PUT", path: userPath(o.users.ADMINISTRATOR.id), body: { orgRole: ROLE.USER } }),
     expect: forbidden(MESSAGES.targetAboveOwn),
   },
   {
@@ -121,7 +121,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.OWNER,
     change: deleted,
-    request: (o) => ({ method: "PUT", path: user(o.users.ADMINISTRATOR.id), body: { orgRole: ROLE.USER } }),
+    request: (o) => ({ method: "PUT", path: userPath(o.users.ADMINISTRATOR.id), body: { orgRole: ROLE.USER } }),
     expect: INVALID,
   },
   {
@@ -129,7 +129,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.WORKSPACES,
     change: deleted,
-    request: (o) => ({ method: "POST", path: `${user(o.deleted.id)}/activate` }),
+    request: (o) => ({ method: "POST", path: `${userPath(o.deleted.id)}/activate` }),
     expect: INVALID,
   },
   {
@@ -137,7 +137,7 @@ const CASES: Case[] = [
     write: UPDATE_USERS,
     caller: (o) => o.users.WORKSPACES,
     change: demotedTo("BILLING"),
-    request: (o) => ({ method: "POST", path: `${user(o.deleted.id)}/activate` }),
+    request: (o) => ({ method: "POST", path: `${userPath(o.deleted.id)}/activate` }),
     expect: forbidden(MESSAGES.activateUsersRole),
   },
   {
@@ -208,7 +208,7 @@ describe("a caller who loses a right between authentication and the write", () =
     const DB = interleavedDb(UPDATE_USERS, (db) =>
       db.prepare("UPDATE users SET first_name = 'Still' WHERE id = ?").bind(caller.id).run(),
     );
-    const res = await callWith({ DB }, "DELETE", user(org.users.USER.id), { token: caller.token });
+    const res = await callWith({ DB }, "DELETE", userPath(org.users.USER.id), { token: caller.token });
     expect(res.status, res.text).toBe(200);
   });
 });

@@ -12,20 +12,6 @@ import { titled } from "../helpers/titled";
 
 const ROLE_NAMES = ["OWNER", "ADMINISTRATOR", "WORKSPACES", "BILLING", "USER"] as const satisfies readonly RoleName[];
 
-const MSG = {
-  viewOrgDenied: "Access denied: you can only view your own organization",
-  modifyOrgRole: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization",
-  viewUsers: "Insufficient permissions to view users",
-  createUsers: "Insufficient permissions to create users",
-  updateUsers: "Insufficient permissions to update users",
-  deleteUsers: "Insufficient permissions to delete users",
-  activateUsers: "Insufficient permissions to activate users",
-  resendInvitations: "Insufficient permissions to resend invitations",
-  readAuditLog: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can read the audit log",
-  userNotFound: "User not found",
-  deleteSelf: "Cannot delete yourself",
-} as const;
-
 type Request = { method: string; path: string; body?: unknown };
 
 function newUserBody(orgRole?: number) {
@@ -70,7 +56,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "PUT /organization/{orgId}",
     minimum: ROLE.ADMINISTRATOR,
-    denied: MSG.modifyOrgRole,
+    denied: MESSAGES.modifyOrgRole,
     write: true,
     async prepare(org) {
       const name = `Renamed ${crypto.randomUUID()}`;
@@ -91,7 +77,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "GET /organization/audit-log",
     minimum: ROLE.ADMINISTRATOR,
-    denied: MSG.readAuditLog,
+    denied: MESSAGES.auditLogRole,
     write: false,
     async prepare(org) {
       const fixtures = new Set(Object.values(org.users).map((u) => u.id));
@@ -111,7 +97,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "GET /organization/users",
     minimum: ROLE.WORKSPACES,
-    denied: MSG.viewUsers,
+    denied: MESSAGES.viewUsersRole,
     write: false,
     async prepare(org) {
       const live = Object.values(org.users).map((u) => u.id);
@@ -131,7 +117,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "POST /organization/users",
     minimum: ROLE.WORKSPACES,
-    denied: MSG.createUsers,
+    denied: MESSAGES.createUsersRole,
     write: true,
     async prepare(org) {
       const body = newUserBody();
@@ -156,7 +142,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "GET /organization/users/{userId}",
     minimum: ROLE.WORKSPACES,
-    denied: MSG.viewUsers,
+    denied: MESSAGES.viewUsersRole,
     write: false,
     async prepare(org) {
       const target = await insertUser(org.id, ROLE.USER);
@@ -173,7 +159,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "PUT /organization/users/{userId}",
     minimum: ROLE.WORKSPACES,
-    denied: MSG.updateUsers,
+    denied: MESSAGES.updateUsersRole,
     write: true,
     async prepare(org) {
       const target = await insertUser(org.id, ROLE.USER);
@@ -194,7 +180,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "DELETE /organization/users/{userId}",
     minimum: ROLE.WORKSPACES,
-    denied: MSG.deleteUsers,
+    denied: MESSAGES.deleteUsersRole,
     write: true,
     async prepare(org) {
       const target = await insertUser(org.id, ROLE.USER);
@@ -212,7 +198,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "POST /organization/users/{userId}/activate",
     minimum: ROLE.WORKSPACES,
-    denied: MSG.activateUsers,
+    denied: MESSAGES.activateUsersRole,
     write: true,
     async prepare(org) {
       return {
@@ -232,7 +218,7 @@ const OWN_OPERATIONS: OwnOperation[] = [
   {
     label: "POST /organization/users/{userId}/resend-invitation",
     minimum: ROLE.WORKSPACES,
-    denied: MSG.resendInvitations,
+    denied: MESSAGES.resendUsersRole,
     write: true,
     async prepare(org) {
       const target = await insertUser(org.id, ROLE.USER, { unverified: true });
@@ -349,55 +335,55 @@ type ForeignUserOperation = {
 const FOREIGN_USER_OPERATIONS: ForeignUserOperation[] = [
   {
     label: "GET /organization/users/{idOfB}",
-    denied: MSG.viewUsers,
+    denied: MESSAGES.viewUsersRole,
     request: (id) => ({ method: "GET", path: `/organization/users/${id}` }),
     target: (b) => b.users.USER,
   },
   {
     label: "GET /organization/users/{deletedIdOfB}?includeDeleted=true",
-    denied: MSG.viewUsers,
+    denied: MESSAGES.viewUsersRole,
     request: (id) => ({ method: "GET", path: `/organization/users/${id}?includeDeleted=true` }),
     target: (b) => b.deleted,
   },
   {
     label: "PUT /organization/users/{idOfB}",
-    denied: MSG.updateUsers,
+    denied: MESSAGES.updateUsersRole,
     request: (id) => ({ method: "PUT", path: `/organization/users/${id}`, body: { name: "Hijacked" } }),
     target: (b) => b.users.USER,
   },
   {
     label: "PUT /organization/users/{idOfB} asking for OWNER",
-    denied: MSG.updateUsers,
+    denied: MESSAGES.updateUsersRole,
     request: (id) => ({ method: "PUT", path: `/organization/users/${id}`, body: { orgRole: ROLE.OWNER } }),
     target: (b) => b.users.USER,
   },
   {
     label: "PUT /organization/users/{ownerIdOfB}",
-    denied: MSG.updateUsers,
+    denied: MESSAGES.updateUsersRole,
     request: (id) => ({ method: "PUT", path: `/organization/users/${id}`, body: { lastName: "Hijacked" } }),
     target: (b) => b.users.OWNER,
   },
   {
     label: "DELETE /organization/users/{idOfB}",
-    denied: MSG.deleteUsers,
+    denied: MESSAGES.deleteUsersRole,
     request: (id) => ({ method: "DELETE", path: `/organization/users/${id}` }),
     target: (b) => b.users.USER,
   },
   {
     label: "DELETE /organization/users/{ownerIdOfB}",
-    denied: MSG.deleteUsers,
+    denied: MESSAGES.deleteUsersRole,
     request: (id) => ({ method: "DELETE", path: `/organization/users/${id}` }),
     target: (b) => b.users.OWNER,
   },
   {
     label: "POST /organization/users/{deletedIdOfB}/activate",
-    denied: MSG.activateUsers,
+    denied: MESSAGES.activateUsersRole,
     request: (id) => ({ method: "POST", path: `/organization/users/${id}/activate` }),
     target: (b) => b.deleted,
   },
   {
     label: "POST /organization/users/{idOfB}/resend-invitation",
-    denied: MSG.resendInvitations,
+    denied: MESSAGES.resendUsersRole,
     request: (id) => ({ method: "POST", path: `/organization/users/${id}/resend-invitation` }),
     target: (b) => b.users.USER,
   },
@@ -424,7 +410,7 @@ describe("every operation as every role of A, against organization B", () => {
       const { a, b } = await createTwoOrgs();
       const token = a.users[role].token;
       const foreign = await call("GET", `/organization/${b.id}`, { token });
-      expectError(foreign, 403, "forbidden", MSG.viewOrgDenied);
+      expectError(foreign, 403, "forbidden", MESSAGES.viewOrgDenied);
       expect(foreign.text).not.toContain(b.id);
       const unknown = await call("GET", `/organization/${crypto.randomUUID()}`, { token });
       expect(answerText(foreign)).toBe(answerText(unknown));
@@ -439,7 +425,7 @@ describe("every operation as every role of A, against organization B", () => {
     if (ROLE[role] >= ROLE.ADMINISTRATOR) {
       expectError(foreign, 403, "forbidden", MESSAGES.modifyOrgDenied);
     } else {
-      expectError(foreign, 403, "forbidden", MSG.modifyOrgRole);
+      expectError(foreign, 403, "forbidden", MESSAGES.modifyOrgRole);
     }
     expect(foreign.text).not.toContain(b.id);
     // Existence of B is not revealed: an id nobody has gets the same answer.
@@ -461,7 +447,7 @@ describe("every operation as every role of A, against organization B", () => {
       expectError(foreign, 403, "forbidden", op.denied);
       return;
     }
-    expectError(foreign, 404, "not_found", MSG.userNotFound);
+    expectError(foreign, 404, "not_found", MESSAGES.userNotFound);
     expect(foreign.text).not.toContain(target.id);
     const unknownRequest = op.request(crypto.randomUUID());
     const unknown = await expectUnchanged(() =>
@@ -551,7 +537,7 @@ describe("role rules as seen by each role", () => {
     const res = await expectUnchanged(() =>
       call("PUT", `/organization/users/${self.id}`, { token: self.token, body: { orgRole: ROLE.OWNER } }),
     );
-    expectError(res, 403, "forbidden", ROLE[role] >= ROLE.WORKSPACES ? MESSAGES.roleAboveOwn : MSG.updateUsers);
+    expectError(res, 403, "forbidden", ROLE[role] >= ROLE.WORKSPACES ? MESSAGES.roleAboveOwn : MESSAGES.updateUsersRole);
     expect((await userRow(self.id))?.org_role).toBe(ROLE[role]);
   });
 
@@ -620,7 +606,7 @@ describe("role rules as seen by each role", () => {
     const org = await createOrg();
     const self = org.users[role];
     const res = await expectUnchanged(() => call("DELETE", `/organization/users/${self.id}`, { token: self.token }));
-    expectError(res, 400, "bad_request", MSG.deleteSelf);
+    expectError(res, 400, "bad_request", MESSAGES.deleteSelf);
     expect((await userRow(self.id))?.deleted_at).toBeNull();
     // Still able to act: the token keeps working.
     const again = await call("GET", `/organization/users/${self.id}`, { token: self.token });
@@ -631,7 +617,7 @@ describe("role rules as seen by each role", () => {
     const org = await createOrg();
     const self = org.users[role];
     const res = await expectUnchanged(() => call("DELETE", `/organization/users/${self.id}`, { token: self.token }));
-    expectError(res, 403, "forbidden", MSG.deleteUsers);
+    expectError(res, 403, "forbidden", MESSAGES.deleteUsersRole);
   });
 });
 
