@@ -66,8 +66,9 @@ export type OrgRow = {
   deleted_at: string | null;
 };
 
-export async function orgRow(id: string): Promise<OrgRow> {
-  const row = await env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<OrgRow>();
+/** The organization's row, every column (a test may read one by its name). */
+export async function orgRow(id: string): Promise<OrgRow & Record<string, unknown>> {
+  const row = await env.DB.prepare("SELECT * FROM organizations WHERE id = ?").bind(id).first<OrgRow & Record<string, unknown>>();
   if (!row) throw new Error(`organization ${id} is missing`);
   return row;
 }
