@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-plugin";
 import { defineConfig, type ViteUserConfig } from "vitest/config";
@@ -56,6 +57,9 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
       alias: [{ find: /^zod$/, replacement: fileURLToPath(new URL("./src/lib/zod-bundled.ts", import.meta.url)) }],
     },
     test: {
+      // One file per core (vitest's default leaves one core out): each file's tests run in a
+      // workerd process of its own, with storage of its own, so files cannot see one another.
+      maxWorkers: availableParallelism(),
       setupFiles: ["./test/helpers/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],
       // The worker writes one JSON log line per request (src/log.ts); tests that care read them
