@@ -12,6 +12,10 @@ function check(project) {
     let output = "";
     child.stdout.on("data", (chunk) => (output += chunk));
     child.stderr.on("data", (chunk) => (output += chunk));
+    child.on("error", (error) => {
+      process.stdout.write(`tsc -p ${project}: failed to start (${error.message})\n`);
+      resolve(false);
+    });
     child.on("close", (code) => {
       process.stdout.write(`tsc -p ${project}: ${code === 0 ? "ok" : "failed"}\n${output}`);
       resolve(code === 0);

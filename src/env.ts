@@ -4,13 +4,21 @@ import type { InvitationMessage } from "./invitations/message";
 import type { AuditEventMessage } from "./schemas/audit";
 import type { ErrorSummary } from "./log";
 
-/** Settings a deployment may leave unset: the secrets and optional variables of `.dev.vars.example`. */
-type Optional = "JWT_SECRET" | "JWT_SIGNING_KEYS" | "JWT_JWKS" | "JWT_JWKS_URL" | "JWT_ISSUER" | "JWT_AUDIENCE" | "CORS_ORIGINS";
+/**
+ * What a deployment may leave unset: every variable and secret (each has its default, or its
+ * absence a meaning; an `[env.*]` section does not inherit `[vars]`), the rate limiters (without one,
+ * nothing is limited) and AUDIT_EVENTS (nothing is forwarded).
+ */
+type Optional =
+  | { [K in keyof Env]: Env[K] extends string ? K : never }[keyof Env]
+  | "RATE_LIMITER"
+  | "AUTH_RATE_LIMITER"
+  | "LOGIN_RATE_LIMITER";
 
 /**
  * The Worker's bindings and variables as `wrangler types` declares them (worker-configuration.d.ts,
- * from wrangler.toml and `.dev.vars.example`), with what it cannot know: which settings may be
- * unset, and the messages each queue carries. AUDIT_EVENTS may be dropped: nothing is forwarded.
+ * from wrangler.toml and `.dev.vars.example`), with what it cannot know: which may be unset, and
+ * the messages each queue carries.
  */
 export type Bindings = Omit<Env, Optional | "INVITATIONS" | "AUDIT_EVENTS"> &
   Partial<Pick<Env, Optional>> & {

@@ -13,7 +13,7 @@ const DOCUMENT_CONFIG = {
       "Organizations and their users, compatible with the Flashback platform's organization API. " +
       "Every operation but the health check and email verification needs a bearer JWT; the role each one needs is in its description and in `x-required-role`. " +
       "Every error, on every operation, is the `Error` envelope, or RFC 9457 problem details (`Problem`, `application/problem+json`) when the request's Accept prefers them. " +
-      "Text fields of request bodies are trimmed of surrounding white space before they are checked: their length limits and pattern apply to what remains, so a blank value is empty; unpaired UTF-16 surrogates are refused as well.",
+      "Names, addresses and the other free-text fields of request bodies are trimmed of surrounding white space before they are checked: their length limits and pattern apply to what remains, so a blank value is empty, and unpaired UTF-16 surrogates are refused as well. Email addresses, passwords and tokens are checked as sent.",
     license: { name: "Proprietary", identifier: "LicenseRef-Proprietary" },
     contact: { name: "Organization API maintainers", url: "https://github.com/" },
   },

@@ -6,7 +6,7 @@ import { verifiedTokens } from "./verified-tokens";
 
 // Bearer-token verification (RFC 7519, RFC 8725) with jose: the algorithm is pinned by
 // configuration, `exp` is required, time claims get 60 s of leeway, and `iss`/`aud` are checked
-// when configured (always, for an external identity provider: see src/env.ts). Keys are imported
+// when configured (always, for an external identity provider: see ./config.ts). Keys are imported
 // once per isolate, here rather than through jose's createRemoteJWKSet, because that one does not
 // cool down after a failed fetch (every request would wait for a new one while the provider is
 // down), fails a request when a refresh fails instead of keeping the last good keys, tries every
