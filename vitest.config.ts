@@ -58,7 +58,8 @@ export default defineConfig(async (): Promise<ViteUserConfig> => {
     },
     test: {
       // One file per core (vitest's default leaves one core out): each file's tests run in a
-      // workerd process of its own, with storage of its own, so files cannot see one another.
+      // workerd process of its own (vitest's default isolation), with storage of its own, so files
+      // cannot see one another.
       maxWorkers: availableParallelism(),
       setupFiles: ["./test/helpers/apply-migrations.ts"],
       include: ["test/**/*.test.ts"],

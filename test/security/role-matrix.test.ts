@@ -294,6 +294,26 @@ const ownCases = OWN_OPERATIONS.flatMap((op) =>
   }),
 );
 
+// The matrix asserts refusals through MESSAGES; their wording is Flashback's, word for word, and
+// is pinned once here.
+describe("the refusals' wording", () => {
+  it("is Flashback's", () => {
+    expect(MESSAGES).toMatchObject({
+      viewOrgDenied: "Access denied: you can only view your own organization",
+      modifyOrgRole: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can modify organization",
+      viewUsersRole: "Insufficient permissions to view users",
+      createUsersRole: "Insufficient permissions to create users",
+      updateUsersRole: "Insufficient permissions to update users",
+      deleteUsersRole: "Insufficient permissions to delete users",
+      activateUsersRole: "Insufficient permissions to activate users",
+      resendUsersRole: "Insufficient permissions to resend invitations",
+      auditLogRole: "Insufficient permissions: only OWNER and ADMINISTRATOR roles can read the audit log",
+      userNotFound: "User not found",
+      deleteSelf: "Cannot delete yourself",
+    });
+  });
+});
+
 describe("every operation as every role, on the caller's own organization", () => {
   it.each(titled(ownCases, (c) => c.title))("%s", async (_title, { op, role, allowed }) => {
     const org = await createOrg();
