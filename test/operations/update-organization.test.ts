@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { answerText, call, expectError, ORGANIZATION_FIELDS } from "../helpers/api";
-import { createOrg, createTwoOrgs } from "../helpers/fixtures";
+import { createOrg, createTwoOrgs, type OrgFixture } from "../helpers/fixtures";
 import { expectedOrganization, expectUnchanged, orgRow } from "../helpers/snapshot";
 
 function put(orgId: string, token: string, body: unknown) {
@@ -117,6 +117,16 @@ describe("updateOrganization: PUT /organization/{orgId}", () => {
   });
 
   describe("errors", () => {
+    /** 400 validation_failed naming the website, and nothing written. */
+    async function expectWebsiteRefused(org: OrgFixture, website: string) {
+      const res = await expectUnchanged(() => put(org.id, org.users.OWNER.token, { website }));
+      expectError(res, 400, "validation_failed");
+      expect(
+        res.body.details.map((d: { path: string }) => d.path),
+        website,
+      ).toContain("website");
+    }
+
     it("refuses a website that is not a URI (non-ASCII, unencoded characters, a bad escape or port) with 400", async () => {
       const org = await createOrg();
       for (const website of [
@@ -131,12 +141,7 @@ describe("updateOrganization: PUT /organization/{orgId}", () => {
         "https://acme.example:80x/",
         "https://[::1/",
       ]) {
-        const res = await expectUnchanged(() => put(org.id, org.users.OWNER.token, { website }));
-        expectError(res, 400, "validation_failed");
-        expect(
-          res.body.details.map((d: { path: string }) => d.path),
-          website,
-        ).toContain("website");
+        await expectWebsiteRefused(org, website);
       }
     });
 
@@ -150,12 +155,7 @@ describe("updateOrganization: PUT /organization/{orgId}", () => {
         "https://",
         `https://${"a".repeat(200)}.example`,
       ]) {
-        const res = await expectUnchanged(() => put(org.id, org.users.OWNER.token, { website }));
-        expectError(res, 400, "validation_failed");
-        expect(
-          res.body.details.map((d: { path: string }) => d.path),
-          website,
-        ).toContain("website");
+        await expectWebsiteRefused(org, website);
       }
     });
 
